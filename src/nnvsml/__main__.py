@@ -1,0 +1,3 @@
+from nnvsml.cli import main
+
+main()

@@ -1,0 +1,116 @@
+"""The Python entry point: ``nnvsml.compare``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from nnvsml.data import load_dataset
+from nnvsml.results import leaderboard
+
+#: Seconds for the whole run when ``budget`` is not given.
+DEFAULT_BUDGET = 300.0
+#: The bundled demo is small: a shorter default keeps ``nnvsml compare`` under 3 minutes.
+DEFAULT_DEMO_BUDGET = 120.0
+
+
+@dataclass
+class CompareResult:
+    """What a comparison returns: the leaderboard, the verdict, and where everything was written."""
+
+    leaderboard: pd.DataFrame
+    verdict: dict
+    run_dir: Path
+    results: dict
+
+    def __repr__(self) -> str:
+        v = self.verdict or {}
+        return (f"CompareResult(verdict={v.get('family')!r}, model={v.get('model')!r}, "
+                f"models={len(self.leaderboard)}, run_dir='{self.run_dir}')")
+
+
+def compare(
+    data=None,
+    target: str | None = None,
+    budget: float | None = None,
+    seed: int = 0,
+    *,
+    task: str | None = None,
+    out: str | Path | None = None,
+    models=None,
+    families=None,
+    cv_folds: int = 5,
+    test_fraction: float = 0.2,
+    metric: str | None = None,
+    max_memory_mb: float | None = None,
+    retry_failed: bool = False,
+    name: str | None = None,
+    progress: bool = False,
+) -> CompareResult:
+    """Train both families on ``data`` under one protocol and say which to use, with evidence.
+
+    Parameters
+    ----------
+    data : path, pandas.DataFrame or None
+        A CSV / TSV (optionally gzipped) or Parquet file, or a DataFrame holding the target column.
+        ``None`` runs on the bundled demo data (a sample of the UCI Adult census table).
+    target : str, optional
+        The column to predict; by default a column named target/label/class/y, else the last.
+    budget : float, optional
+        Wall-clock seconds for the whole run, shared equally between the two families
+        (default 300; 120 for the bundled demo).
+    seed : int
+        Seeds the split, the folds and every model.
+    task : {"binary", "multiclass", "regression", "classification"}, optional
+        Overrides the task inferred from the target.
+    out : path, optional
+        The run directory. Running again with the same ``out`` resumes: finished models are kept
+        as they are and only the rest run.
+    models, families : list of str, optional
+        Restrict the candidates (see ``nnvsml models``).
+    progress : bool
+        Show the live Rich display (the command line turns it on).
+
+    Returns
+    -------
+    CompareResult
+        ``.leaderboard`` (DataFrame), ``.verdict`` (dict), ``.run_dir`` (Path), ``.results``
+        (the content of results.json).
+
+    Raises
+    ------
+    nnvsml.InputError
+        For bad data or options, with a one-line message saying how to fix it.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> df = load_breast_cancer(as_frame=True).frame
+    >>> result = nnvsml.compare(df, target="target", budget=60)   # doctest: +SKIP
+    >>> result.verdict["family"]                                   # doctest: +SKIP
+    'tie'
+    """
+    from nnvsml.comparison import run_comparison
+    from nnvsml.models import REGISTRY  # noqa: F401  (registers the candidates)
+    from nnvsml.models.registry import check_names
+    from nnvsml.protocol.splits import check_options
+
+    # Options first: a typo should not cost the time it takes to read a large file.
+    check_options(budget_seconds=budget, cv_folds=cv_folds, test_fraction=test_fraction)
+    check_names(models, families)
+    dataset = load_dataset(data, target=target, task=task, name=name)
+    if budget is None:
+        budget = DEFAULT_DEMO_BUDGET if data is None else DEFAULT_BUDGET
+    reporter = None
+    if progress:
+        from nnvsml.display import RichReporter
+
+        reporter = RichReporter()
+    results, run_dir = run_comparison(
+        dataset, budget_seconds=budget, seed=seed, out=out, models=models, families=families,
+        cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
+        max_memory_mb=max_memory_mb, retry_failed=retry_failed, reporter=reporter,
+    )
+    return CompareResult(leaderboard(results), results["verdict"], run_dir, results)

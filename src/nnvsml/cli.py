@@ -1,0 +1,127 @@
+"""The command line: ``nnvsml compare`` and ``nnvsml models``.
+
+Bad input or options end with one line on stderr and exit code 2, never a traceback: Typer's
+own usage errors are caught and flattened the same way as :class:`~nnvsml.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from typer.exceptions import TyperException
+
+from nnvsml.errors import InputError
+
+app = typer.Typer(
+    name="nnvsml",
+    help="Neural network or traditional machine learning? A fair, measured head-to-head on your data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def compare(
+    data: Annotated[Optional[str], typer.Argument(
+        help="CSV/TSV (optionally .gz) or Parquet file. Omit to run on the bundled demo data.",
+        show_default=False)] = None,
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="Column to predict.")] = None,
+    budget: Annotated[Optional[float], typer.Option(
+        "--budget", "-b", help="Wall-clock seconds for the whole run, shared equally by the two "
+        "families. Default 300 (120 for the bundled demo).", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Run directory; the same --out again resumes the run. "
+        "Default ./nnvsml-runs/<data>-<time>.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seeds the split, the folds and every model.")] = 0,
+    task: Annotated[Optional[str], typer.Option(
+        help="Force the task: binary, multiclass, regression or classification.")] = None,
+    models: Annotated[Optional[list[str]], typer.Option(
+        "--models", "-m", help="Only these candidates (comma-separated or repeated); "
+        "see 'nnvsml models'.")] = None,
+    families: Annotated[Optional[list[str]], typer.Option(
+        "--families", help="Only these families: traditional, neural.")] = None,
+    cv_folds: Annotated[int, typer.Option("--cv-folds", help="Folds of cross-validation.")] = 5,
+    test_fraction: Annotated[float, typer.Option(
+        "--test-fraction", help="Share of rows held out as test rows, scored once.")] = 0.2,
+    metric: Annotated[Optional[str], typer.Option(
+        help="Primary metric the verdict is decided on (default: accuracy, balanced_accuracy "
+        "when a class is under 10% of rows, rmse for regression).")] = None,
+    max_memory_mb: Annotated[Optional[float], typer.Option(
+        "--max-memory-mb", help="A candidate using more memory is stopped and recorded as "
+        "failed. Default: 80% of the memory available at start.", show_default=False)] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed", help="When resuming, run failed and timed-out models again.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
+) -> None:
+    """Train traditional models and neural networks on DATA under one protocol and say which to use."""
+    from nnvsml.api import compare as run
+
+    result = run(data, target=target, budget=budget, seed=seed, task=task, out=out, models=models,
+                 families=families, cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
+                 max_memory_mb=max_memory_mb, retry_failed=retry_failed, progress=not quiet)
+    if quiet:
+        from rich.console import Console
+
+        from nnvsml.display import show_leaderboard, show_verdict
+
+        console = Console()
+        show_leaderboard(result.results, console)
+        show_verdict(result.verdict, console)
+        console.print(f"run directory: {result.run_dir}")
+
+
+@app.command("models")
+def list_models(
+    task: Annotated[Optional[str], typer.Option(
+        help="Only candidates for this task: binary, multiclass or regression.")] = None,
+) -> None:
+    """List the candidate models, by family."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nnvsml.models import REGISTRY
+
+    if task is not None and task not in ("binary", "multiclass", "regression"):
+        raise InputError(f"unknown task '{task}'; choose from: binary, multiclass, regression")
+    table = Table(title="candidate models", title_justify="left")
+    for head in ("name", "family", "tasks", "description"):
+        table.add_column(head)
+    for c in REGISTRY.values():
+        if task is None or task in c.tasks:
+            table.add_row(c.name, c.family, ", ".join(sorted(c.tasks)), c.description)
+    Console().print(table)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: run the app, turning every user error into one line and exit 2."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="nnvsml", standalone_mode=False)
+    except InputError as exc:
+        _fail(str(exc))
+    except TyperException as exc:  # usage errors: unknown option, a value of the wrong type...
+        if type(exc).__name__ == "NoArgsIsHelpError" and getattr(exc, "ctx", None):
+            text = exc.ctx.get_help()  # Typer's rich help prints itself and returns ""
+            if text:
+                print(text, file=sys.stderr)
+            sys.exit(2)
+        _fail(exc.format_message() if hasattr(exc, "format_message") else str(exc))
+    except (KeyboardInterrupt, typer.Abort):
+        print("nnvsml: interrupted; finished models are saved: run the same command with the "
+              "same --out to resume", file=sys.stderr)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+
+
+def _fail(message: str) -> None:
+    print("nnvsml: error: " + " ".join(message.split()), file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

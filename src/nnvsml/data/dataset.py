@@ -1,0 +1,114 @@
+"""The Dataset: what the comparison learns from, with everything known about it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+#: Column kinds that reach the models. Others (``id``, ``constant``, ``text``, ``empty``) are dropped.
+MODEL_KINDS = ("numeric", "categorical", "high_cardinality", "boolean", "datetime")
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+@dataclass
+class ColumnInfo:
+    """What was inferred about one input column.
+
+    ``kind`` is one of: ``numeric``; ``categorical`` (strings or low-cardinality integers, few
+    levels); ``high_cardinality`` (categorical with many levels: never one-hot encoded);
+    ``boolean``; ``datetime`` (expanded to parts before modelling); and the dropped kinds ``id``
+    (ID-like), ``constant``, ``empty`` (all missing) and ``text`` (free text).
+    """
+
+    name: str
+    kind: str
+    dtype: str
+    n_unique: int
+    missing_fraction: float
+    note: str = ""
+
+    @property
+    def used(self) -> bool:
+        return self.kind in MODEL_KINDS
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "n_unique": int(self.n_unique),
+            "missing_fraction": round(float(self.missing_fraction), 6),
+            "used": self.used,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Dataset:
+    """Features, target and what was inferred about them.
+
+    ``X`` holds the raw input columns (all of them, dropped kinds included: the model pipelines
+    select what they use, so a saved model accepts the same raw table). ``y`` is the cleaned target
+    (rows with a missing target already removed). ``classes`` lists the class labels in sorted
+    order for classification, ``None`` for regression. ``notices`` are one-line messages for the
+    user about what was decided on their behalf (dropped rows, dropped columns, inferred task...).
+    """
+
+    name: str
+    X: pd.DataFrame
+    y: pd.Series
+    target: str
+    task: str
+    columns: list[ColumnInfo]
+    modality: str = "tabular"
+    classes: list | None = None
+    notices: list[str] = field(default_factory=list)
+    source: str | None = None
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.X)
+
+    @property
+    def used_columns(self) -> list[ColumnInfo]:
+        return [c for c in self.columns if c.used]
+
+    @property
+    def n_features(self) -> int:
+        """Number of input columns the models use (before encoding)."""
+        return len(self.used_columns)
+
+    def kinds(self) -> dict[str, str]:
+        return {c.name: c.kind for c in self.columns}
+
+    def fingerprint(self) -> str:
+        """A hash of the data and target, so a resumed run can check it sees the same rows."""
+        h = hashlib.sha256()
+        h.update(pd.util.hash_pandas_object(self.X, index=False).values.tobytes())
+        h.update(pd.util.hash_pandas_object(self.y, index=False).values.tobytes())
+        h.update(repr((self.target, self.task, list(self.X.columns))).encode())
+        return h.hexdigest()[:16]
+
+    def summary(self) -> dict:
+        """The ``dataset`` block of results.json."""
+        return {
+            "name": self.name,
+            "modality": self.modality,
+            "task": self.task,
+            "n_rows": self.n_rows,
+            "n_features": self.n_features,
+            "target": self.target,
+            "classes": [_jsonable(c) for c in self.classes] if self.classes is not None else None,
+            "source": self.source,
+            "fingerprint": self.fingerprint(),
+            "columns": [c.to_dict() for c in self.columns],
+            "notices": list(self.notices),
+        }
+
+
+def _jsonable(value):
+    """numpy scalars -> Python scalars, for JSON."""
+    return value.item() if hasattr(value, "item") else value

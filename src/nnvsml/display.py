@@ -1,0 +1,183 @@
+"""What a person sees while a comparison runs and when it ends (Rich).
+
+Progress, notices and per-model lines go to stderr; the leaderboard and the verdict, the answer,
+go to stdout, so ``nnvsml compare > answer.txt`` keeps the answer and shows the progress.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from nnvsml.comparison import Reporter
+from nnvsml.metrics import metric_names
+from nnvsml.results import leaderboard
+
+
+class RichReporter(Reporter):
+    def __init__(self, out: Console | None = None, err: Console | None = None) -> None:
+        self.out = out or Console()
+        self.err = err or Console(stderr=True)
+        self.progress: Progress | None = None
+        self.task_id = None
+        self.budget = None
+        self.current = ""
+
+    # -- events ---------------------------------------------------------------------------
+    def start(self, dataset, protocol, candidates, kept, budget, run_dir) -> None:
+        self.budget = budget
+        self.metric = protocol.primary_metric
+        e = self.err
+        e.print(f"[bold]nnvsml compare[/] · [cyan]{dataset.name}[/]: {dataset.n_rows:,} rows, "
+                f"{dataset.n_features} features, task [bold]{dataset.task}[/] "
+                f"(target '{dataset.target}')")
+        for notice in dataset.notices:
+            e.print(f"[yellow]notice:[/] {notice}")
+        e.print(columns_table(dataset))
+        pools = ", ".join(f"{f} {s:.0f} s" for f, s in budget.pool.items())
+        e.print(f"protocol: {len(protocol.train_idx):,} training / {len(protocol.test_idx):,} test rows"
+                f" ({'stratified' if protocol.stratified else 'random'} split, seed {protocol.seed}),"
+                f" {protocol.cv_folds}-fold CV, primary metric [bold]{protocol.primary_metric}[/]"
+                f" ({protocol.primary_metric_reason})")
+        e.print(f"budget: {protocol.budget_seconds:.0f} s, equal share per family ({pools})")
+        if kept:
+            e.print(f"[green]resuming[/] {run_dir}: keeping {len(kept)} finished model(s): "
+                    + ", ".join(sorted(kept)))
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24),
+            TextColumn("{task.fields[clock]}"), console=e, transient=True,
+        )
+        self.progress.start()
+        self.task_id = self.progress.add_task("starting", total=protocol.budget_seconds, clock="")
+
+    def model_start(self, candidate, time_limit) -> None:
+        self.current = f"[bold]{candidate.name}[/] ({candidate.family}, limit {time_limit:.0f} s)"
+        self._refresh("starting")
+
+    def model_progress(self, message) -> None:
+        self._refresh(message)
+
+    def model_end(self, entry) -> None:
+        self.err.print(model_line(entry, self.metric))
+
+    def finish(self, results, run_dir: Path) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        show_leaderboard(results, self.out)
+        show_verdict(results["verdict"], self.out)
+        self.out.print(f"run directory: [bold]{run_dir}[/] (results.json, leaderboard.csv, models/)")
+
+    # -- helpers --------------------------------------------------------------------------
+    def _refresh(self, message: str | None) -> None:
+        if self.progress is None or self.budget is None:
+            return
+        if message:
+            self._last = message
+        elapsed = self.budget.elapsed()
+        left = max(0.0, self.budget.total - elapsed)
+        self.progress.update(
+            self.task_id, completed=min(elapsed, self.budget.total),
+            description=f"{self.current} {getattr(self, '_last', '')}",
+            clock=f"{_clock(elapsed)} elapsed, {_clock(left)} of budget left",
+        )
+
+
+def columns_table(dataset, max_plain: int = 8) -> Table:
+    """Every column whose kind needs a second look, in full; plain complete numeric columns are
+    summarised once there are many of them (a 500-column table is not read row by row)."""
+    table = Table(title="columns", title_justify="left", show_edge=False, pad_edge=False)
+    for head in ("column", "kind", "missing", "unique", "note"):
+        table.add_column(head)
+    plain = [c for c in dataset.columns if c.kind == "numeric" and not c.missing_fraction and not c.note]
+    hidden = plain[max_plain:] if len(plain) > max_plain + 1 else []
+    for c in dataset.columns:
+        if c in hidden:
+            continue
+        table.add_row(c.name, c.kind, _pct(c.missing_fraction), f"{c.n_unique:,}", c.note,
+                      style=None if c.used else "dim")
+    if hidden:
+        table.add_row(f"... {len(hidden)} more", "numeric", "0%", "", "complete numeric columns",
+                      style="dim")
+    return table
+
+
+def _pct(share: float) -> str:
+    return "0%" if not share else ("<1%" if share < 0.01 else f"{share:.0%}")
+
+
+def model_line(entry: dict, metric: str) -> str:
+    name = f"{entry['name']} ({entry['family']})"
+    if entry["status"] != "ok":
+        return f"[red]✗[/] {name}: [red]{entry['status']}[/]: {entry['reason']}"
+    cv = entry["cv"].get(metric) or {}
+    test = entry["test"].get(metric)
+    cost = entry["cost"]
+    score = f"cv {metric} {cv.get('mean'):.4f} ± {cv.get('std') or 0:.4f}" if cv.get("mean") is not None else ""
+    test_s = f", test {test:.4f}" if test is not None else ""
+    return (f"[green]✓[/] {name}: {score}{test_s}, fit {cost['fit_seconds']:.2f} s, "
+            f"{cost['wall_seconds']:.0f} s in all")
+
+
+def show_leaderboard(results: dict, console: Console) -> None:
+    df = leaderboard(results)
+    metric = results["protocol"]["primary_metric"]
+    task = results["dataset"]["task"]
+    # One more test metric where it adds a view the primary one lacks (ranking quality).
+    extra = [m for m in ("roc_auc", "r2") if m in metric_names(task) and m != metric][:1]
+    for family in ("traditional", "neural"):
+        part = df[df["family"] == family]
+        if part.empty:
+            continue
+        table = Table(title=f"{family} models", title_justify="left")
+        table.add_column("model", no_wrap=True)
+        table.add_column(f"cv {metric}", justify="right", no_wrap=True)
+        table.add_column(f"test {metric}", justify="right")
+        for t in extra:
+            table.add_column(f"test {t}", justify="right")
+        for head in ("fit s", "ms/1k", "MB", "KB"):
+            table.add_column(head, justify="right")
+        table.add_column("status", no_wrap=True)
+        failures = []
+        for _, r in part.iterrows():
+            style = "bold green" if r["best_in_family"] else None
+            name = ("★ " if r["best_in_family"] else "  ") + r["model"]
+            cv = (f"{r[f'cv_{metric}_mean']:.4f} ± {r[f'cv_{metric}_std']:.4f}"
+                  if _num(r[f"cv_{metric}_mean"]) and _num(r[f"cv_{metric}_std"]) else "")
+            if r["status"] != "ok":
+                failures.append(f"  {r['model']}: {r['status']}: {r['reason']}")
+            table.add_row(name, cv, _f(r[f"test_{metric}"]), *[_f(r[f"test_{t}"]) for t in extra],
+                          _f(r["fit_seconds"], 2), _f(r["predict_ms_per_1k"], 1),
+                          _f(r["peak_memory_mb"], 0), _f(r["model_size_kb"], 0), r["status"],
+                          style=style)
+        console.print(table)
+        for line in failures:
+            console.print(line, style="red", markup=False)
+    console.print("fit s: refit on all training rows; ms/1k: prediction time per 1,000 rows; "
+                  "MB: peak memory of the model's process; KB: saved model size", style="dim")
+
+
+def show_verdict(verdict: dict | None, console: Console) -> None:
+    if not verdict:
+        return
+    family = verdict["family"]
+    color = {"traditional": "cyan", "neural": "magenta"}.get(family, "yellow")
+    head = (f"[bold {color}]{family.upper()}[/]" + (f": {verdict['model']}" if verdict.get("model") else ""))
+    body = Group(head, *[f"• {r}" for r in verdict["reasons"]])
+    console.print(Panel(body, title="verdict", title_align="left", border_style=color))
+
+
+def _num(value) -> bool:
+    return value is not None and value == value  # NaN != NaN
+
+
+def _f(value, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if _num(value) else ""
+
+
+def _clock(seconds: float) -> str:
+    return time.strftime("%M:%S", time.gmtime(max(0.0, seconds))) if seconds < 3600 else f"{seconds / 3600:.1f} h"

@@ -1,0 +1,39 @@
+"""Neural-network candidates for tables: the architectures live in :mod:`nnvsml.models.neural`."""
+
+from __future__ import annotations
+
+from sklearn.pipeline import Pipeline
+
+from nnvsml.models.preprocessing import encoder
+from nnvsml.models.registry import BuildContext, Candidate, register
+from nnvsml.models.traditional import ALL_TASKS
+
+
+def _net(ctx: BuildContext, **hyperparameters) -> Pipeline:
+    # Imported here so that runs without networks never pay for importing torch.
+    from nnvsml.models.neural import TabularNetClassifier, TabularNetRegressor
+
+    cls = TabularNetRegressor if ctx.task == "regression" else TabularNetClassifier
+    net = cls(max_time=ctx.max_time, random_state=ctx.seed, **hyperparameters)
+    pre = encoder("neural", ctx.kinds, task=ctx.task, seed=ctx.seed)
+    return Pipeline(pre.steps + [("model", net)])
+
+
+def build_mlp(ctx: BuildContext):
+    return _net(ctx, arch="mlp")
+
+
+def build_ft_transformer(ctx: BuildContext):
+    # The FT-Transformer paper trains with AdamW at lr 1e-4..1e-3 and small weight decay.
+    return _net(ctx, arch="ft_transformer", lr=3e-4, weight_decay=1e-5)
+
+
+register(Candidate(
+    "mlp", "neural", ALL_TASKS, build_mlp,
+    "feedforward network: categorical embeddings, 2x256 units, batch norm, dropout, AdamW "
+    "weight decay, early stopping, gradient clipping, LR schedule",
+    preprocessing="neural", time_aware=True, explanations=("gradients",)))
+register(Candidate(
+    "ft_transformer", "neural", ALL_TASKS, build_ft_transformer,
+    "FT-Transformer (Gorishniy et al. 2021): feature tokenizer + 3 self-attention blocks",
+    preprocessing="neural", time_aware=True, explanations=("attention", "gradients")))

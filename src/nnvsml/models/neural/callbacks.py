@@ -1,0 +1,44 @@
+"""skorch callbacks used by the tabular estimators."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+
+class TimeLimit(Callback):
+    """Stops training at the end of the first epoch that ends ``max_seconds`` after training began.
+
+    Stopping raises ``KeyboardInterrupt``, skorch's way to end ``fit`` gracefully: the
+    ``on_train_end`` callbacks still run, so ``EarlyStopping(load_best=True)`` restores the best
+    weights seen so far. Place it after ``EarlyStopping`` so the last epoch is still considered.
+    ``max_seconds=None`` never stops. After training, ``stopped_`` says whether it fired.
+    """
+
+    def __init__(self, max_seconds: float | None) -> None:
+        self.max_seconds = max_seconds
+
+    def on_train_begin(self, net: NeuralNet, **kwargs: Any) -> None:
+        self.started_at_ = time.perf_counter()
+        self.stopped_ = False
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        if self.max_seconds is not None and time.perf_counter() - self.started_at_ >= self.max_seconds:
+            self.stopped_ = True
+            if net.verbose:
+                print(f"Stopping: training time limit of {self.max_seconds} s reached.")
+            raise KeyboardInterrupt
+
+
+class RecordLR(Callback):
+    """Records the learning rate each epoch trains with in the history, under ``"lr"``.
+
+    Recorded at the start of the epoch, so the value is the one used for that epoch whichever
+    scheduler (if any) changes it afterwards.
+    """
+
+    def on_epoch_begin(self, net: NeuralNet, **kwargs: Any) -> None:
+        net.history.record("lr", net.optimizer_.param_groups[0]["lr"])

@@ -1,0 +1,140 @@
+"""Feature encoding per model family, composed as scikit-learn Pipelines.
+
+Each model gets the encoding it needs, and nothing it does not:
+
+* ``linear`` (logistic/ridge, SVM, kNN, naive Bayes): median imputation with missing-value
+  indicators, standard scaling, one-hot for low-cardinality categories and target encoding for
+  high-cardinality ones (never a one-hot explosion).
+* ``tree`` (decision tree, random forest): missing values kept as NaN (scikit-learn's trees route
+  them natively), categories as ordinal codes.
+* ``lightgbm``: NaN and pandas categories, both handled natively by LightGBM.
+* ``neural``: quantile-normalised numbers with missing indicators, and integer category codes
+  (0 = missing or unseen) that the networks turn into learned embeddings.
+
+Every pipeline starts with :class:`~nnvsml.data.TabularPreparer`, so a saved model takes the
+user's raw table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import (
+    OneHotEncoder,
+    OrdinalEncoder,
+    QuantileTransformer,
+    StandardScaler,
+    TargetEncoder,
+)
+
+from nnvsml.data import TabularPreparer, prepared_kinds
+
+STYLES = ("linear", "tree", "lightgbm", "neural")
+
+
+class CategoryCodes(TransformerMixin, BaseEstimator):
+    """Categories to integer codes ``1..K`` learned in ``fit``; 0 is missing or unseen.
+
+    Reserving 0 lets an embedding table keep one row for "don't know" instead of failing on a
+    category that the training rows never showed.
+    """
+
+    def fit(self, X, y=None):
+        X = pd.DataFrame(X)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.categories_ = [pd.Index(pd.unique(X[c].dropna())) for c in X.columns]
+        return self
+
+    def transform(self, X):
+        X = pd.DataFrame(X)
+        codes = {c: cats.get_indexer(X[c]) + 1 for c, cats in zip(X.columns, self.categories_)}
+        return pd.DataFrame(codes, index=X.index).astype(np.int64)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.feature_names_in_, dtype=object)
+
+
+class CategoryDtype(TransformerMixin, BaseEstimator):
+    """Cast to pandas ``category`` with the training levels, for LightGBM's native handling."""
+
+    def fit(self, X, y=None):
+        X = pd.DataFrame(X)
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.dtypes_ = {c: pd.CategoricalDtype(pd.unique(X[c].dropna())) for c in X.columns}
+        return self
+
+    def transform(self, X):
+        X = pd.DataFrame(X)
+        return pd.DataFrame({c: X[c].astype(self.dtypes_[c]) for c in X.columns}, index=X.index)
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.feature_names_in_, dtype=object)
+
+
+def encoder(style: str, kinds: dict[str, str], *, task: str, seed: int = 0) -> Pipeline:
+    """The preprocessing pipeline of one family style, for raw columns of the given kinds."""
+    if style not in STYLES:
+        raise ValueError(f"unknown preprocessing style {style!r}; expected one of {STYLES}")
+    out = prepared_kinds(kinds)
+    num = [c for c, k in out.items() if k == "numeric"]
+    cat = [c for c, k in out.items() if k == "categorical"]
+    high = [c for c, k in out.items() if k == "high_cardinality"]
+
+    parts: list[tuple[str, object, list[str]]] = []
+    if style == "linear":
+        parts += [
+            ("num", _pipe(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), num),
+            ("cat", _pipe(_fill_missing(), OneHotEncoder(handle_unknown="ignore", sparse_output=False)), cat),
+            ("high", _pipe(TargetEncoder(target_type=_target_type(task), cv=_folds(task, seed)),
+                           StandardScaler()), high),
+        ]
+    elif style == "tree":
+        parts += [
+            ("num", "passthrough", num),
+            ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
+                                   encoded_missing_value=-1), cat + high),
+        ]
+    elif style == "lightgbm":
+        # High-cardinality levels go in as ordinal numbers: LightGBM's categorical splits overfit
+        # on hundreds of levels.
+        parts += [
+            ("num", "passthrough", num),
+            ("cat", CategoryDtype(), cat),
+            ("high", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                    encoded_missing_value=np.nan), high),
+        ]
+    else:  # neural
+        parts += [
+            ("num", _pipe(SimpleImputer(strategy="median"),
+                          QuantileTransformer(output_distribution="normal", random_state=seed)), num),
+            ("miss", MissingIndicator(features="missing-only", error_on_new=False), num),
+            # The networks find their categorical inputs by this "cat__" prefix.
+            ("cat", CategoryCodes(), cat + high),
+        ]
+    columns = ColumnTransformer([p for p in parts if p[2]], remainder="drop",
+                                verbose_feature_names_out=True)
+    columns.set_output(transform="pandas")
+    return Pipeline([("prepare", TabularPreparer(kinds)), ("encode", columns)])
+
+
+def _pipe(*steps) -> Pipeline:
+    return Pipeline([(type(s).__name__.lower(), s) for s in steps])
+
+
+def _fill_missing() -> SimpleImputer:
+    return SimpleImputer(strategy="constant", fill_value="__missing__")
+
+
+def _folds(task: str, seed: int):
+    """The cross-fitting folds of target encoding, seeded so that runs are reproducible."""
+    cls = KFold if task == "regression" else StratifiedKFold
+    return cls(n_splits=5, shuffle=True, random_state=seed)
+
+
+def _target_type(task: str) -> str:
+    return {"regression": "continuous", "binary": "binary"}.get(task, "multiclass")

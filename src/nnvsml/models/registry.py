@@ -1,0 +1,153 @@
+"""The candidate registry: every model the comparison may train is declared here once.
+
+A :class:`Candidate` is a small declarative spec. Adding a model to nnvsml means writing one
+``build`` function that returns a scikit-learn estimator (usually a Pipeline whose first steps
+encode the raw table) and registering one ``Candidate``; the protocol, the budget, the metrics,
+the results and the verdict need no change.
+
+Example
+-------
+>>> from nnvsml.models import REGISTRY, select
+>>> [c.name for c in select("binary", families=["neural"])]
+['mlp', 'ft_transformer']
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sklearn.base import BaseEstimator
+
+from nnvsml.errors import InputError
+
+FAMILIES = ("traditional", "neural")
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a candidate may know when it is built: the task and columns, never the test rows."""
+
+    task: str
+    kinds: dict[str, str]
+    n_train: int
+    seed: int = 0
+    #: Seconds one fit may train for. Only time-aware candidates (the networks) honour it; the
+    #: others are bounded by the hard per-candidate time limit of the runner.
+    max_time: float | None = None
+    n_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model the comparison may train.
+
+    ``build(ctx)`` returns an unfitted estimator with the scikit-learn contract (``fit``,
+    ``predict`` and, for classifiers, ``predict_proba``). ``notes(ctx)`` returns decisions worth
+    recording in the results (e.g. the SVM's large-data rule).
+    """
+
+    name: str
+    family: str
+    tasks: frozenset[str]
+    build: Callable[[BuildContext], BaseEstimator]
+    description: str
+    modalities: frozenset[str] = frozenset({"tabular"})
+    preprocessing: str = "linear"
+    explanations: tuple[str, ...] = ()
+    time_aware: bool = False
+    notes: Callable[[BuildContext], dict] | None = None
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {self.family!r}")
+
+    def supports(self, task: str, modality: str = "tabular") -> bool:
+        return task in self.tasks and modality in self.modalities
+
+
+#: name -> Candidate, in the order they run (cheap models first, so results arrive early).
+REGISTRY: dict[str, Candidate] = {}
+
+
+def register(candidate: Candidate) -> Candidate:
+    if candidate.name in REGISTRY:
+        raise ValueError(f"candidate {candidate.name!r} is already registered")
+    REGISTRY[candidate.name] = candidate
+    return candidate
+
+
+def get(name: str) -> Candidate:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise InputError(_unknown("model", name, REGISTRY)) from None
+
+
+def select(
+    task: str,
+    modality: str = "tabular",
+    models: Iterable[str] | None = None,
+    families: Iterable[str] | None = None,
+) -> list[Candidate]:
+    """The candidates to run for a task, filtered by ``--models`` and ``--families``.
+
+    ``models`` may also hold :class:`Candidate` objects: specs defined outside the registry
+    (their ``build`` must be a module-level function, so the isolated process can import it).
+    """
+    if isinstance(models, str):
+        models = [models]
+    custom = [m for m in (models or ()) if isinstance(m, Candidate)]
+    if custom:
+        names = [m for m in models if not isinstance(m, Candidate)]
+        return custom + (select(task, modality, names, families) if names else [])
+    names, families = check_names(models, families)
+    for name in names or ():
+        if not get(name).supports(task, modality):
+            raise InputError(
+                f"model '{name}' does not support {modality} {task} tasks; "
+                f"run 'nnvsml models' to see which do"
+            )
+    chosen = [
+        c for c in REGISTRY.values()
+        if c.supports(task, modality)
+        and (names is None or c.name in names)
+        and (families is None or c.family in families)
+    ]
+    if not chosen:
+        raise InputError(
+            "no candidate model left after --models/--families; run 'nnvsml models' to list them"
+        )
+    return chosen
+
+
+def check_names(models, families) -> tuple[list[str] | None, list[str] | None]:
+    """Normalise ``--models``/``--families`` (comma-separated or repeated) and reject unknown names."""
+    families = _clean_list(families)
+    for fam in families or ():
+        if fam not in FAMILIES:
+            raise InputError(_unknown("family", fam, FAMILIES))
+    if isinstance(models, str):
+        models = [models]
+    names = _clean_list([m for m in models if not isinstance(m, Candidate)]) if models else None
+    for name in names or ():
+        get(name)
+    return names, families
+
+
+def _clean_list(values: Iterable[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    out = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+    return out or None
+
+
+def _unknown(what: str, name: str, known: Iterable[str]) -> str:
+    known = list(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown {what} '{name}'; {hint}choose from: {', '.join(known)}"

@@ -1,0 +1,86 @@
+"""The budget rule: how the run's wall-clock seconds are shared between the two families.
+
+A rule is a small class behind one base (as Optuna's samplers are), swapped by argument; the
+runner never changes when the rule does. :class:`Budget` applies the rule over a run: it knows
+the deadline, what each family has spent, and gives every candidate its time limit.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+
+
+class BudgetRule(ABC):
+    name: str = ""
+    description: str = ""
+
+    @abstractmethod
+    def pools(self, seconds: float, families: list[str]) -> dict[str, float]:
+        """Split ``seconds`` into one pool per family."""
+
+
+class EqualPerFamily(BudgetRule):
+    """Each family gets the same wall-clock seconds, whatever its number of candidates.
+
+    Within a family, every candidate may use what the family has left divided by the number of
+    its candidates still to run, so the time a fast model leaves unused goes to the next model of
+    the *same* family, never to the other family.
+    """
+
+    name = "equal_per_family"
+    description = "equal wall-clock share per family; unused time stays within its family"
+
+    def pools(self, seconds: float, families: list[str]) -> dict[str, float]:
+        return {f: seconds / len(families) for f in families}
+
+
+RULES: dict[str, type[BudgetRule]] = {EqualPerFamily.name: EqualPerFamily}
+
+
+class Budget:
+    """Track a run's budget: per-family pools, what was spent, and the global deadline.
+
+    ``reserve`` seconds are held back from the pools for writing results and the verdict, so
+    the run as a whole ends inside its budget. ``spent_before`` carries what a family already
+    spent in an earlier, interrupted invocation of the same run.
+    """
+
+    def __init__(
+        self,
+        total_seconds: float,
+        families: list[str],
+        rule: BudgetRule | None = None,
+        spent_before: dict[str, float] | None = None,
+        clock=time.monotonic,
+    ) -> None:
+        self.total = float(total_seconds)
+        self.rule = rule or EqualPerFamily()
+        self.clock = clock
+        self.started = clock()
+        self.reserve = min(0.02 * self.total + 1.0, 15.0)
+        self.pool = self.rule.pools(self.total - self.reserve, list(families))
+        self.spent = {f: float((spent_before or {}).get(f, 0.0)) for f in families}
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def remaining(self) -> float:
+        """Seconds left in this invocation before the reserve."""
+        return self.total - self.reserve - self.elapsed()
+
+    def limit_for(self, family: str, candidates_left: int) -> float:
+        """Time limit of the next candidate of ``family``, of which ``candidates_left`` remain."""
+        share = (self.pool[family] - self.spent[family]) / max(1, candidates_left)
+        return max(0.0, min(share, self.remaining()))
+
+    def record(self, family: str, seconds: float) -> None:
+        self.spent[family] += seconds
+
+    def to_dict(self) -> dict:
+        return {
+            "rule": self.rule.name,
+            "rule_description": self.rule.description,
+            "planned": {f: round(p, 3) for f, p in self.pool.items()},
+            "spent": {f: round(s, 3) for f, s in self.spent.items()},
+        }

@@ -1,0 +1,129 @@
+"""Run one candidate in its own process under a time limit and a memory limit.
+
+Whatever happens to the candidate (it finishes, raises, hangs past its limit, outgrows its
+memory or is killed by the system) comes back as an :class:`Outcome`, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psutil
+
+from nnvsml.protocol.worker import Job, main
+
+_CONTEXT = None
+
+
+def _context():
+    """A forkserver: children start from a clean, preloaded process (fast, and safe to fork,
+    unlike our own process, which has threads running the progress display)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = mp.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(["nnvsml.protocol.worker"])
+    return _CONTEXT
+
+
+@dataclass
+class Outcome:
+    status: str  # ok | failed | timeout
+    reason: str | None
+    result: dict | None
+    wall_seconds: float
+    peak_memory_mb: float
+
+
+def run_isolated(
+    job: Job,
+    *,
+    memory_limit_mb: float,
+    on_progress: Callable[[str], None] | None = None,
+    poll_seconds: float = 0.2,
+) -> Outcome:
+    ctx = _context()
+    receive, send = ctx.Pipe(duplex=False)
+    process = ctx.Process(target=main, args=(job, send), name=f"nnvsml-{job.candidate.name}")
+    start = time.monotonic()
+    process.start()
+    send.close()
+    watcher = _MemoryWatcher(process.pid)
+    result, error, status, reason = None, None, None, None
+    try:
+        while True:
+            for kind, payload in _drain(receive):
+                if kind == "progress" and on_progress:
+                    on_progress(payload)
+                elif kind == "result":
+                    result = payload
+                elif kind == "error":
+                    error = payload
+            if on_progress:
+                on_progress(None)  # a heartbeat, so the display's clock keeps moving
+            if not process.is_alive():
+                break
+            if time.monotonic() - start > job.time_limit:
+                status, reason = "timeout", f"exceeded its time limit of {job.time_limit:.1f} s"
+                break
+            if watcher.sample() > memory_limit_mb:
+                status = "failed"
+                reason = (f"out of memory: used more than {memory_limit_mb:.0f} MB "
+                          "(raise --max-memory-mb or use fewer rows)")
+                break
+            receive.poll(poll_seconds)
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        receive.close()
+    wall = time.monotonic() - start
+    peak = max(watcher.peak, (result or {}).get("cost", {}).get("peak_memory_mb", 0.0))
+    if status is None:
+        if result is not None and process.exitcode == 0:
+            status = "ok"
+        else:
+            status, reason = "failed", error or _exit_reason(process.exitcode)
+    return Outcome(status, reason, result if status == "ok" else None, wall, peak)
+
+
+def _drain(conn):
+    """Every message waiting on the pipe; a closed pipe just ends the stream."""
+    try:
+        while conn.poll():
+            yield conn.recv()
+    except (EOFError, OSError):
+        return
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        hint = " (the system may have run out of memory)" if -exitcode == signal.SIGKILL else ""
+        return f"process killed by {name}{hint}"
+    return f"process exited with code {exitcode} without a result"
+
+
+class _MemoryWatcher:
+    """Resident memory of the candidate's process and its children, sampled by the parent."""
+
+    def __init__(self, pid: int) -> None:
+        try:
+            self.process = psutil.Process(pid)
+        except psutil.Error:
+            self.process = None
+        self.peak = 0.0
+
+    def sample(self) -> float:
+        if self.process is None:
+            return 0.0
+        try:
+            procs = [self.process, *self.process.children(recursive=True)]
+            rss = sum(p.memory_info().rss for p in procs) / 2**20
+        except psutil.Error:
+            return 0.0
+        self.peak = max(self.peak, rss)
+        return rss

@@ -1,0 +1,208 @@
+"""What runs inside a candidate's own process: cross-validate, refit, score the test rows once,
+measure the costs, save the model.
+
+The parent (:mod:`nnvsml.protocol.runner`) starts this in a fresh process so that a crash, a
+hang or an out-of-memory in one candidate cannot take the run down with it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn  # noqa: F401  (imported here so the forkserver preloads it once)
+
+from nnvsml import metrics
+from nnvsml.models import BuildContext, Candidate
+
+#: Share of a time-aware candidate's remaining time handed to its fits; the rest covers
+#: prediction, scoring and saving, so the candidate finishes instead of being killed.
+TRAINING_SHARE = 0.85
+
+
+@dataclass(frozen=True)
+class Job:
+    """One candidate's work order. The Candidate travels pickled by reference (its ``build`` is
+    a module-level function), so candidates defined outside nnvsml run isolated too."""
+
+    candidate: Candidate
+    run_dir: str
+    data_path: str
+    time_limit: float
+    seed: int
+
+
+def main(job: Job, conn) -> None:
+    """Entry point of the child process: report ``("result", dict)`` or ``("error", str)``."""
+    start = time.monotonic()
+    _die_with_parent()
+    log_path = Path(job.run_dir) / "logs" / f"{job.candidate.name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", buffering=1) as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = log
+        try:
+            conn.send(("result", evaluate(job, conn, start)))
+        except BaseException as exc:  # everything: the parent records it and the run goes on
+            traceback.print_exc()
+            conn.send(("error", f"{type(exc).__name__}: {exc}".strip()))
+            conn.close()
+            os._exit(1)
+    conn.close()
+
+
+def evaluate(job: Job, conn, start: float) -> dict:
+    data = joblib.load(job.data_path)
+    X: pd.DataFrame = data["X"]
+    y: np.ndarray = data["y"]
+    task, classes, kinds = data["task"], data["classes"], data["kinds"]
+    train_idx, test_idx, folds = data["train_idx"], data["test_idx"], data["folds"]
+    cand = job.candidate
+    deadline = start + job.time_limit
+    n_fits = len(folds) + 1
+
+    def build(fits_left: int):
+        max_time = None
+        if cand.time_aware:
+            max_time = max(0.5, TRAINING_SHARE * (deadline - time.monotonic()) / fits_left)
+        ctx = BuildContext(task=task, kinds=kinds, n_train=len(train_idx), seed=job.seed,
+                           max_time=max_time)
+        return cand.build(ctx), ctx
+
+    fold_scores: list[dict] = []
+    cv_start = time.monotonic()
+    for i, (tr, va) in enumerate(folds):
+        conn.send(("progress", f"fold {i + 1}/{len(folds)}"))
+        est, _ = build(n_fits - i)
+        est.fit(X.iloc[tr], y[tr])
+        fold_scores.append(_score(est, task, X.iloc[va], y[va], classes))
+    cv_seconds = time.monotonic() - cv_start
+
+    conn.send(("progress", "refit on all training rows"))
+    est, ctx = build(1)
+    cpu0, t0 = _cpu_seconds(), time.perf_counter()
+    est.fit(X.iloc[train_idx], y[train_idx])
+    fit_seconds = time.perf_counter() - t0
+    cpu_seconds = _cpu_seconds() - cpu0
+
+    conn.send(("progress", "scoring the test rows"))
+    X_test, y_test = X.iloc[test_idx], y[test_idx]
+    y_pred, proba, predict_seconds = _predict_timed(est, X_test, task)
+    test = metrics.score(task, y_test, y_pred, proba, classes)
+
+    run_dir = Path(job.run_dir)
+    model_path = run_dir / "models" / f"{cand.name}.joblib"
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    # zlib level 3: the size compared between families is that of a compressed artifact.
+    joblib.dump(est, model_path, compress=3)
+    pred_path = run_dir / "predictions" / f"{cand.name}.npz"
+    pred_path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(pred_path, y_pred=np.asarray(y_pred),
+                        proba=np.asarray(proba) if proba is not None else np.empty(0))
+
+    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    return {
+        "test": test,
+        "cv": _aggregate(fold_scores),
+        "cost": {
+            "fit_seconds": round(fit_seconds, 4),
+            "cpu_seconds": round(cpu_seconds, 4),
+            "predict_ms_per_1k": round(1000.0 * predict_seconds / max(1, len(test_idx)) * 1000.0, 4),
+            "peak_memory_mb": round(_peak_rss_mb(), 1),
+            "model_size_kb": round(model_path.stat().st_size / 1024.0, 1),
+            "cv_seconds": round(cv_seconds, 4),
+        },
+        "params": {
+            **_simple_params(final),
+            "preprocessing": cand.preprocessing,
+            **(cand.notes(ctx) if cand.notes else {}),
+        },
+        "training": _training_info(final),
+        "artifacts": {
+            "model": str(model_path.relative_to(run_dir)),
+            "predictions": str(pred_path.relative_to(run_dir)),
+        },
+    }
+
+
+def _score(est, task, X, y, classes) -> dict:
+    pred = est.predict(X)
+    proba = est.predict_proba(X) if task != "regression" and hasattr(est, "predict_proba") else None
+    return metrics.score(task, y, pred, proba, classes)
+
+
+def _predict_timed(est, X, task):
+    """Predictions for the test rows, and the best of a few timed passes over them."""
+    times, proba = [], None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        y_pred = est.predict(X)
+        times.append(time.perf_counter() - t0)
+        if sum(times) > 2.0:  # enough for a stable figure; slow models are timed once or twice
+            break
+    if task != "regression" and hasattr(est, "predict_proba"):
+        proba = est.predict_proba(X)
+    return y_pred, proba, min(times)
+
+
+def _aggregate(fold_scores: list[dict]) -> dict:
+    out = {}
+    for name in fold_scores[0]:
+        values = [s[name] for s in fold_scores]
+        if any(v is None for v in values):
+            out[name] = {"mean": None, "std": None, "folds": values}
+        else:
+            out[name] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)),
+                         "folds": [float(v) for v in values]}
+    return out
+
+
+def _simple_params(est) -> dict:
+    """The estimator's hyperparameters that JSON can hold (nested estimators by class name)."""
+    out = {"estimator": type(est).__name__}
+    for key, value in est.get_params(deep=False).items():
+        if value is None or isinstance(value, (bool, int, float, str)):
+            out[key] = value
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, (int, float, str)) for v in value):
+            out[key] = list(value)
+        elif isinstance(value, dict):
+            out[key] = {k: v for k, v in value.items() if isinstance(v, (bool, int, float, str))}
+        else:
+            out[key] = type(value).__name__
+    return out
+
+
+def _training_info(est) -> dict | None:
+    """Training facts of a network (epochs, why it stopped, device); None for other models."""
+    keys = ("n_epochs_", "best_epoch_", "stopped_by_", "device_", "n_parameters_")
+    info = {k.rstrip("_"): getattr(est, k) for k in keys if hasattr(est, k)}
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in info.items()} or None
+
+
+def _cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies, so a killed run leaves no orphans."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the parent's own cleanup still applies

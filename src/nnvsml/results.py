@@ -1,0 +1,178 @@
+"""The run directory and its results.json: written as each model finishes, never half-written.
+
+Layout of a run directory::
+
+    results.json        the contract of DESIGN.md (schema_version 1), rewritten atomically
+    leaderboard.csv     one row per candidate, same atomic rule
+    models/NAME.joblib  the fitted pipelines (raw table in, predictions out)
+    predictions/        each model's test-row predictions (for paired tests)
+    logs/NAME.log       what each candidate's process printed
+    .cache/             the prepared data the candidate processes read
+
+The directory is private to its owner (mode 0700): datasets can hold personal data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from nnvsml import __version__
+from nnvsml.errors import InputError
+from nnvsml.metrics import GREATER_IS_BETTER, metric_names
+
+SCHEMA_VERSION = 1
+FINISHED = ("ok", "failed", "timeout", "skipped")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def make_private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+class RunStore:
+    """Owns results.json and leaderboard.csv of one run directory."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / "results.json"
+        self.results: dict = {}
+
+    def open(self, dataset: dict, protocol: dict, identity: dict) -> dict[str, dict]:
+        """Start a run, or resume the one already in the directory.
+
+        Returns the finished model entries to keep. A directory holding a run on other data or
+        other protocol settings is refused rather than mixed with this one.
+        """
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise InputError(f"--out {self.run_dir} is a file; give a directory path")
+        make_private_dir(self.run_dir)
+        kept: dict[str, dict] = {}
+        if self.path.exists():
+            old = self._read_existing()
+            _check_same_run(old, dataset, identity, self.path)
+            kept = {m["name"]: m for m in old.get("models", []) if m.get("status") in FINISHED}
+            created = old.get("created")
+        else:
+            created = _now()
+        self.results = {
+            "schema_version": SCHEMA_VERSION,
+            "nnvsml_version": __version__,
+            "created": created,
+            "updated": _now(),
+            "status": "running",
+            "dataset": dataset,
+            "protocol": protocol,
+            "models": list(kept.values()),
+            "verdict": None,
+        }
+        self.save()
+        return kept
+
+    def record(self, entry: dict) -> None:
+        models = [m for m in self.results["models"] if m["name"] != entry["name"]]
+        models.append(entry)
+        self.results["models"] = models
+        self.save()
+
+    def update(self, **blocks) -> None:
+        self.results.update(blocks)
+        self.save()
+
+    def save(self) -> None:
+        self.results["updated"] = _now()
+        atomic_write_text(self.path, json.dumps(self.results, indent=2, default=_json_default) + "\n")
+        atomic_write_text(self.run_dir / "leaderboard.csv", leaderboard(self.results).to_csv(index=False))
+
+    def _read_existing(self) -> dict:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(
+                f"cannot resume from {self.path}: it is not a readable results file ({exc}); "
+                "choose another --out"
+            ) from None
+
+
+def _check_same_run(old: dict, dataset: dict, identity: dict, path: Path) -> None:
+    old_fp = old.get("dataset", {}).get("fingerprint")
+    if old_fp != dataset["fingerprint"]:
+        raise InputError(
+            f"{path.parent} holds a run on different data; choose another --out to start a new run"
+        )
+    old_protocol = old.get("protocol", {})
+    for key, value in identity.items():
+        if old_protocol.get(key) != value:
+            raise InputError(
+                f"{path.parent} holds a run with {key}={old_protocol.get(key)!r}, not {value!r}; "
+                "use the same options to resume, or another --out"
+            )
+
+
+def leaderboard(results: dict) -> pd.DataFrame:
+    """One row per candidate, grouped by family, best first within each family."""
+    task = results["dataset"]["task"]
+    primary = results["protocol"]["primary_metric"]
+    names = metric_names(task)
+    rows = []
+    for m in results.get("models", []):
+        cv, test, cost = m.get("cv") or {}, m.get("test") or {}, m.get("cost") or {}
+        row = {"model": m["name"], "family": m["family"], "status": m["status"]}
+        row[f"cv_{primary}_mean"] = (cv.get(primary) or {}).get("mean")
+        row[f"cv_{primary}_std"] = (cv.get(primary) or {}).get("std")
+        row.update({f"test_{k}": test.get(k) for k in names})
+        for k in ("fit_seconds", "cpu_seconds", "predict_ms_per_1k", "peak_memory_mb", "model_size_kb"):
+            row[k] = cost.get(k)
+        row["reason"] = m.get("reason")
+        rows.append(row)
+    columns = ["model", "family", "status", f"cv_{primary}_mean", f"cv_{primary}_std",
+               *[f"test_{k}" for k in names], "fit_seconds", "cpu_seconds", "predict_ms_per_1k",
+               "peak_memory_mb", "model_size_kb", "reason"]
+    df = pd.DataFrame(rows, columns=columns)
+    if df.empty:
+        df["best_in_family"] = pd.Series(dtype=bool)
+        return df
+    key = f"cv_{primary}_mean"
+    sign = -1.0 if GREATER_IS_BETTER[primary] else 1.0
+    df["_family"] = df["family"].map({"traditional": 0, "neural": 1})
+    df["_ok"] = (df["status"] != "ok").astype(int)
+    df["_score"] = pd.to_numeric(df[key], errors="coerce") * sign
+    df = df.sort_values(["_family", "_ok", "_score", "model"], na_position="last", kind="stable")
+    df["best_in_family"] = False
+    ok = df[(df["status"] == "ok") & df["_score"].notna()]
+    df.loc[ok.groupby("family")["_score"].idxmin().values, "best_in_family"] = True
+    return df.drop(columns=["_family", "_ok", "_score"]).reset_index(drop=True)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

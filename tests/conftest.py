@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def cancer_df() -> pd.DataFrame:
+    """569 real rows, 30 numeric features, binary target named 'diagnosis'."""
+    bunch = load_breast_cancer(as_frame=True)
+    df = bunch.frame.rename(columns={"target": "diagnosis"})
+    df["diagnosis"] = df["diagnosis"].map({0: "malignant", 1: "benign"})
+    return df
+
+
+@pytest.fixture(scope="session")
+def cancer_csv(tmp_path_factory, cancer_df) -> Path:
+    path = tmp_path_factory.mktemp("data") / "cancer.csv"
+    cancer_df.to_csv(path, index=False)
+    return path

@@ -1,0 +1,137 @@
+"""Bad input and bad options: exit code 2, one line on stderr naming the problem and the fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nnvsml.cli import main
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, fragment):
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("nnvsml: error: ")
+    assert fragment.lower() in lines[0].lower(), lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.fixture()
+def files(tmp_path, cancer_df):
+    rng = np.random.default_rng(0)
+    f = {}
+    f["empty"] = tmp_path / "empty.csv"
+    f["empty"].write_text("")
+    f["header"] = tmp_path / "header.csv"
+    f["header"].write_text("a,b,target\n")
+    f["xlsx"] = tmp_path / "data.xlsx"
+    f["xlsx"].write_bytes(b"PK\x03\x04" + rng.bytes(200))
+    f["garbage"] = tmp_path / "garbage.csv"
+    f["garbage"].write_bytes(rng.bytes(4096))
+    f["good"] = tmp_path / "good.csv"
+    cancer_df.to_csv(f["good"], index=False)
+    nan_target = cancer_df.copy()
+    nan_target["diagnosis"] = np.nan
+    f["nan_target"] = tmp_path / "nan_target.csv"
+    nan_target.to_csv(f["nan_target"], index=False)
+    one_class = cancer_df.copy()
+    one_class["diagnosis"] = "benign"
+    f["one_class"] = tmp_path / "one_class.csv"
+    one_class.to_csv(f["one_class"], index=False)
+    f["few"] = tmp_path / "few.csv"
+    cancer_df.head(5).to_csv(f["few"], index=False)
+    f["dir"] = tmp_path / "adir"
+    f["dir"].mkdir()
+    return f
+
+
+@pytest.mark.parametrize("case, extra, fragment", [
+    ("missing", [], "not found"),
+    ("dir", [], "directory"),
+    ("empty", [], "empty"),
+    ("header", [], "no data rows"),
+    ("xlsx", [], "format"),
+    ("garbage", [], "does not look like"),
+    ("good", ["--target", "diagnosys"], "did you mean 'diagnosis'"),
+    ("nan_target", ["--target", "diagnosis"], "missing"),
+    ("one_class", ["--target", "diagnosis"], "single class"),
+    ("few", ["--target", "diagnosis"], "too few rows"),
+    ("good", ["--target", "diagnosis", "--budget", "0"], "--budget must be a positive"),
+    ("good", ["--target", "diagnosis", "--budget", "-5"], "--budget must be a positive"),
+    ("good", ["--target", "diagnosis", "--models", "lightgmb"], "did you mean 'lightgbm'"),
+    ("good", ["--target", "diagnosis", "--families", "deep"], "unknown family"),
+    ("good", ["--target", "diagnosis", "--metric", "rmse"], "does not apply"),
+    ("good", ["--target", "diagnosis", "--task", "clustering"], "task"),
+    ("good", ["--budgt", "10"], "no such option"),
+    ("good", ["--budget", "soon"], "invalid value for '--budget'"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, files, tmp_path, case, extra, fragment):
+    path = tmp_path / "does-not-exist.csv" if case == "missing" else files[case]
+    code, _, err = run_cli(capsys, "compare", path, *extra, "--out", tmp_path / "run")
+    assert_one_line_error(code, err, fragment)
+    if case != "good" or "--budgt" in extra:
+        assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_out_holding_another_run_is_refused(capsys, files, tmp_path, cancer_df):
+    out = tmp_path / "run"
+    args = ["--target", "diagnosis", "--models", "naive_bayes", "--budget", "20", "-q", "--out", out]
+    code, _, _ = run_cli(capsys, "compare", files["good"], *args)
+    assert code == 0
+    other = tmp_path / "other.csv"
+    cancer_df.sample(frac=1.0, random_state=1).head(300).to_csv(other, index=False)
+    code, _, err = run_cli(capsys, "compare", other, *args)
+    assert_one_line_error(code, err, "holds a run on different data")
+
+
+def test_unreadable_file(capsys, files, tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file, so permissions cannot make one unreadable")
+    files["good"].chmod(0)
+    code, _, err = run_cli(capsys, "compare", files["good"])
+    assert_one_line_error(code, err, "permission")
+
+
+def test_console_script_reports_errors_without_traceback(tmp_path):
+    """The real process, not just the function: what a user's shell sees."""
+    proc = subprocess.run([sys.executable, "-m", "nnvsml", "compare", str(tmp_path / "nope.csv")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_models_command_lists_both_families(capsys):
+    code, out, _ = run_cli(capsys, "models")
+    assert code == 0
+    for name in ("logistic_regression", "lightgbm", "svm", "mlp", "ft_transformer"):
+        assert name in out
+
+
+def test_rows_with_missing_target_are_dropped_with_a_notice(capsys, tmp_path, cancer_df):
+    df = cancer_df.copy()
+    df.loc[df.index[:7], "diagnosis"] = np.nan
+    path = tmp_path / "gaps.csv"
+    df.to_csv(path, index=False)
+    code, out, err = run_cli(capsys, "compare", path, "--target", "diagnosis", "--models",
+                             "naive_bayes", "--budget", "20", "--out", tmp_path / "run")
+    assert code == 0
+    assert "7" in err and "missing" in err.lower()
+    results = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
+    assert results.loc[0, "status"] == "ok"
