@@ -48,6 +48,7 @@ def compare(
     retry_failed: bool = False,
     name: str | None = None,
     progress: bool = False,
+    live: bool = True,
 ) -> CompareResult:
     """Train both families on ``data`` under one protocol and say which to use, with evidence.
 
@@ -71,7 +72,8 @@ def compare(
     models, families : list of str, optional
         Restrict the candidates (see ``nnvsml models``).
     progress : bool
-        Show the live Rich display (the command line turns it on).
+        Print what happens with Rich: notices, one line per finished model, the leaderboard and
+        the verdict (the command line turns it on). ``live`` adds the animated progress bar.
 
     Returns
     -------
@@ -107,7 +109,7 @@ def compare(
     if progress:
         from nnvsml.display import RichReporter
 
-        reporter = RichReporter()
+        reporter = RichReporter(live=live)
     results, run_dir = run_comparison(
         dataset, budget_seconds=budget, seed=seed, out=out, models=models, families=families,
         cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,

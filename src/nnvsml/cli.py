@@ -55,23 +55,15 @@ def compare(
         "failed. Default: 80% of the memory available at start.", show_default=False)] = None,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="When resuming, run failed and timed-out models again.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress bar (for logs).")] = False,
 ) -> None:
     """Train traditional models and neural networks on DATA under one protocol and say which to use."""
     from nnvsml.api import compare as run
 
-    result = run(data, target=target, budget=budget, seed=seed, task=task, out=out, models=models,
+    run(data, target=target, budget=budget, seed=seed, task=task, out=out, models=models,
                  families=families, cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
-                 max_memory_mb=max_memory_mb, retry_failed=retry_failed, progress=not quiet)
-    if quiet:
-        from rich.console import Console
-
-        from nnvsml.display import show_leaderboard, show_verdict
-
-        console = Console()
-        show_leaderboard(result.results, console)
-        show_verdict(result.verdict, console)
-        console.print(f"run directory: {result.run_dir}")
+                 max_memory_mb=max_memory_mb, retry_failed=retry_failed, progress=True,
+                 live=not quiet)
 
 
 @app.command("models")
@@ -80,9 +72,9 @@ def list_models(
         help="Only candidates for this task: binary, multiclass or regression.")] = None,
 ) -> None:
     """List the candidate models, by family."""
-    from rich.console import Console
     from rich.table import Table
 
+    from nnvsml.display import wide_console
     from nnvsml.models import REGISTRY
 
     if task is not None and task not in ("binary", "multiclass", "regression"):
@@ -93,7 +85,7 @@ def list_models(
     for c in REGISTRY.values():
         if task is None or task in c.tasks:
             table.add_row(c.name, c.family, ", ".join(sorted(c.tasks)), c.description)
-    Console().print(table)
+    wide_console().print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,7 +19,7 @@ from nnvsml.data import Dataset
 from nnvsml.errors import InputError
 from nnvsml.models import FAMILIES, Candidate, select
 from nnvsml.protocol import Budget, Protocol, make_protocol
-from nnvsml.protocol.runner import run_isolated
+from nnvsml.protocol.runner import run_isolated, warm_up
 from nnvsml.protocol.worker import Job
 from nnvsml.results import FINISHED, RunStore, make_private_dir
 from nnvsml.verdict import decide
@@ -84,6 +84,7 @@ def run_comparison(
         kept = {k: v for k, v in kept.items() if v["status"] == "ok"}
     data_path = _write_data_cache(run_dir, dataset, protocol)
 
+    warm_up()
     present = [f for f in FAMILIES if any(c.family == f for c in candidates)]
     spent_before = {f: sum((m.get("cost") or {}).get("wall_seconds") or 0.0
                            for m in kept.values() if m["family"] == f) for f in present}

@@ -20,9 +20,11 @@ from nnvsml.results import leaderboard
 
 
 class RichReporter(Reporter):
-    def __init__(self, out: Console | None = None, err: Console | None = None) -> None:
-        self.out = out or Console()
-        self.err = err or Console(stderr=True)
+    def __init__(self, out: Console | None = None, err: Console | None = None,
+                 live: bool = True) -> None:
+        self.live = live
+        self.out = out or wide_console()
+        self.err = err or wide_console(stderr=True)
         self.progress: Progress | None = None
         self.task_id = None
         self.budget = None
@@ -48,6 +50,8 @@ class RichReporter(Reporter):
         if kept:
             e.print(f"[green]resuming[/] {run_dir}: keeping {len(kept)} finished model(s): "
                     + ", ".join(sorted(kept)))
+        if not self.live:
+            return
         self.progress = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=24),
             TextColumn("{task.fields[clock]}"), console=e, transient=True,
@@ -85,6 +89,14 @@ class RichReporter(Reporter):
             description=f"{self.current} {getattr(self, '_last', '')}",
             clock=f"{_clock(elapsed)} elapsed, {_clock(left)} of budget left",
         )
+
+
+def wide_console(stderr: bool = False) -> Console:
+    """Output to a file or a CI log is not cut to 80 columns, as Rich does by default."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=max(console.width, 132))
+    return console
 
 
 def columns_table(dataset, max_plain: int = 8) -> Table:
@@ -127,8 +139,11 @@ def show_leaderboard(results: dict, console: Console) -> None:
     df = leaderboard(results)
     metric = results["protocol"]["primary_metric"]
     task = results["dataset"]["task"]
-    # One more test metric where it adds a view the primary one lacks (ranking quality).
-    extra = [m for m in ("roc_auc", "r2") if m in metric_names(task) and m != metric][:1]
+    # One more test metric where it adds a view the primary one lacks (ranking quality), and the
+    # cost columns, when the console is wide enough for them.
+    compact = console.width < 110
+    extra = [] if compact else [m for m in ("roc_auc", "r2") if m in metric_names(task) and m != metric][:1]
+    costs = ("fit s", "ms/1k") if compact else ("fit s", "ms/1k", "MB", "KB")
     for family in ("traditional", "neural"):
         part = df[df["family"] == family]
         if part.empty:
@@ -139,21 +154,21 @@ def show_leaderboard(results: dict, console: Console) -> None:
         table.add_column(f"test {metric}", justify="right")
         for t in extra:
             table.add_column(f"test {t}", justify="right")
-        for head in ("fit s", "ms/1k", "MB", "KB"):
+        for head in costs:
             table.add_column(head, justify="right")
         table.add_column("status", no_wrap=True)
         failures = []
         for _, r in part.iterrows():
             style = "bold green" if r["best_in_family"] else None
             name = ("★ " if r["best_in_family"] else "  ") + r["model"]
-            cv = (f"{r[f'cv_{metric}_mean']:.4f} ± {r[f'cv_{metric}_std']:.4f}"
+            cv = (f"{r[f'cv_{metric}_mean']:.4f} ± {r[f'cv_{metric}_std']:.{3 if compact else 4}f}"
                   if _num(r[f"cv_{metric}_mean"]) and _num(r[f"cv_{metric}_std"]) else "")
             if r["status"] != "ok":
                 failures.append(f"  {r['model']}: {r['status']}: {r['reason']}")
+            cost_cells = [_f(r["fit_seconds"], 2), _f(r["predict_ms_per_1k"], 1),
+                          _f(r["peak_memory_mb"], 0), _f(r["model_size_kb"], 0)][:len(costs)]
             table.add_row(name, cv, _f(r[f"test_{metric}"]), *[_f(r[f"test_{t}"]) for t in extra],
-                          _f(r["fit_seconds"], 2), _f(r["predict_ms_per_1k"], 1),
-                          _f(r["peak_memory_mb"], 0), _f(r["model_size_kb"], 0), r["status"],
-                          style=style)
+                          *cost_cells, r["status"], style=style)
         console.print(table)
         for line in failures:
             console.print(line, style="red", markup=False)

@@ -155,7 +155,11 @@ def _ratio_phrase(what: str, mine: float | None, theirs: float | None, unit: str
             "predict_ms_per_1k": ("predicts", "faster", "slower"),
             "model_size_kb": ("is", "smaller", "larger")}[what]
     factor, adj = (r, word[1]) if r > 1 else (1 / r, word[2])
-    return f"{word[0]} {factor:.1f}x {adj} ({mine:.3g} vs {theirs:.3g} {unit})"
+    return f"{word[0]} {factor:.1f}x {adj} ({_num(mine)} vs {_num(theirs)} {unit})"
+
+
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if x >= 100 else f"{x:.3g}"
 
 
 def _cost_sentence(winner: dict, loser: dict) -> str | None:

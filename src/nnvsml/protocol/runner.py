@@ -7,6 +7,7 @@ memory or is killed by the system) comes back as an :class:`Outcome`, and the ru
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.forkserver
 import signal
 import time
 from collections.abc import Callable
@@ -27,6 +28,13 @@ def _context():
         _CONTEXT = mp.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nnvsml.protocol.worker"])
     return _CONTEXT
+
+
+def warm_up() -> None:
+    """Start the forkserver (and its preloaded imports) now, so that the first candidate's time
+    limit is not spent importing scikit-learn."""
+    _context()
+    multiprocessing.forkserver.ensure_running()
 
 
 @dataclass

@@ -9,4 +9,4 @@ from .estimator import ARCHITECTURES, TabularNetClassifier, TabularNetRegressor
 from .ft_transformer import FTTransformer
 from .mlp import MLP
 
-__all__ = ["ARCHITECTURES", "FTTransformer", "MLP", "TabularNetClassifier", "TabularNetRegressor"]
+__all__ = ["ARCHITECTURES", "MLP", "FTTransformer", "TabularNetClassifier", "TabularNetRegressor"]

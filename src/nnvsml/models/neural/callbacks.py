@@ -10,11 +10,13 @@ from skorch.callbacks import Callback
 
 
 class TimeLimit(Callback):
-    """Stops training at the end of the first epoch that ends ``max_seconds`` after training began.
+    """Stops training before an epoch that would end more than ``max_seconds`` after training began.
 
-    Stopping raises ``KeyboardInterrupt``, skorch's way to end ``fit`` gracefully: the
-    ``on_train_end`` callbacks still run, so ``EarlyStopping(load_best=True)`` restores the best
-    weights seen so far. Place it after ``EarlyStopping`` so the last epoch is still considered.
+    The next epoch is assumed to take as long as the last one, so training ends *inside* the
+    limit rather than one epoch after it (the first epoch always runs). Stopping raises
+    ``KeyboardInterrupt``, skorch's way to end ``fit`` gracefully: the ``on_train_end``
+    callbacks still run, so ``EarlyStopping(load_best=True)`` restores the best weights seen so
+    far. Place it after ``EarlyStopping`` so the last epoch is still considered.
     ``max_seconds=None`` never stops. After training, ``stopped_`` says whether it fired.
     """
 
@@ -22,14 +24,21 @@ class TimeLimit(Callback):
         self.max_seconds = max_seconds
 
     def on_train_begin(self, net: NeuralNet, **kwargs: Any) -> None:
-        self.started_at_ = time.perf_counter()
+        self.started_at_ = self.epoch_started_at_ = time.perf_counter()
         self.stopped_ = False
 
+    def on_epoch_begin(self, net: NeuralNet, **kwargs: Any) -> None:
+        self.epoch_started_at_ = time.perf_counter()
+
     def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
-        if self.max_seconds is not None and time.perf_counter() - self.started_at_ >= self.max_seconds:
+        if self.max_seconds is None:
+            return
+        now = time.perf_counter()
+        last_epoch = now - self.epoch_started_at_
+        if now - self.started_at_ + last_epoch >= self.max_seconds:
             self.stopped_ = True
             if net.verbose:
-                print(f"Stopping: training time limit of {self.max_seconds} s reached.")
+                print(f"Stopping: the next epoch would pass the time limit of {self.max_seconds} s.")
             raise KeyboardInterrupt
 
 

@@ -8,7 +8,7 @@ those tensors (see :mod:`.loader`).
 Training protocol, identical for every architecture: AdamW, a seeded validation split carved from
 the rows given to ``fit`` (stratified for classification), early stopping on the validation loss
 that restores the best weights, gradient-norm clipping, a learning-rate schedule and an optional
-wall-clock budget. Each of these is a skorch callback.
+wall-clock budget. The last four are skorch callbacks around skorch's own training loop.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ import os
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_consistent_length, check_is_fitted, column_or_1d
+from sklearn.utils import Tags, check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 from skorch.callbacks import Callback, EarlyStopping, GradientNormClipping, LRScheduler
 from skorch.dataset import ValidSplit
@@ -87,62 +87,59 @@ class _TabularNet(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        # Missing numeric values become 0 and missing category codes the unknown level.
+        tags.input_tags.allow_nan = True
+        return tags
+
     # ---- input -------------------------------------------------------------------------------
 
-    def _learn_layout(self, X: Any) -> None:
-        if isinstance(X, pd.DataFrame):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-            self.cat_columns_ = [c for c in X.columns if str(c).startswith(CAT_PREFIX)]
-            self.num_columns_ = [c for c in X.columns if not str(c).startswith(CAT_PREFIX)]
-        else:
-            # A refit on an array must not keep the column names of an earlier DataFrame fit.
-            self.__dict__.pop("feature_names_in_", None)
-            n_features = np.shape(X)[1] if np.ndim(X) == 2 else 0
-            self.cat_columns_, self.num_columns_ = [], list(range(n_features))
-        self.n_features_in_ = len(self.cat_columns_) + len(self.num_columns_)
-        self.n_num_ = len(self.num_columns_)
+    def _is_categorical(self) -> np.ndarray:
+        """Boolean mask over the input columns: True for the ``cat__*`` ones."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return np.zeros(self.n_features_in_, dtype=bool)
+        return np.char.startswith(names.astype(str), CAT_PREFIX)
 
-    def _arrays(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Numeric block (float32, non-finite -> 0) and raw categorical codes (float64) of X."""
-        if hasattr(self, "feature_names_in_"):
-            if not isinstance(X, pd.DataFrame):
-                X = pd.DataFrame(np.asarray(X), columns=self.feature_names_in_)
-            absent = [c for c in self.feature_names_in_ if c not in X.columns]
-            if absent:
-                raise ValueError(f"X lacks {len(absent)} column(s) seen in fit, e.g. {absent[:3]}")
-            x_num = X[self.num_columns_].to_numpy(dtype=np.float32, na_value=np.nan)
-            x_cat = X[self.cat_columns_].to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            x_num = np.array(X, dtype=np.float32)
-            x_cat = np.zeros((len(x_num), 0))
-        if x_num.ndim != 2 or x_num.shape[1] != self.n_num_:
-            raise ValueError(f"X must be 2-D with {self.n_features_in_} columns, got shape {np.shape(X)}")
+    def _tensors(self, X: np.ndarray) -> dict[str, torch.Tensor]:
+        """Splits a validated float64 array into the module's two inputs."""
+        is_cat = self._is_categorical()
+        x_num = X[:, ~is_cat].astype(np.float32)
         x_num[~np.isfinite(x_num)] = 0.0
-        return x_num, x_cat
-
-    def _tensors(self, x_num: np.ndarray, x_cat: np.ndarray) -> dict[str, torch.Tensor]:
         # Missing, negative and unseen codes all become 0, the "unknown" level.
-        cards = np.asarray(self.cat_cardinalities_)
-        codes = np.where((x_cat >= 0) & (x_cat < cards), x_cat, 0).astype(np.int64)
-        return {"x_num": torch.from_numpy(np.ascontiguousarray(x_num)), "x_cat": torch.from_numpy(codes)}
+        x_cat = X[:, is_cat]
+        codes = np.where(
+            (x_cat >= 0) & (x_cat < np.asarray(self.cat_cardinalities_)), x_cat, 0
+        ).astype(np.int64)
+        return {"x_num": torch.from_numpy(x_num), "x_cat": torch.from_numpy(codes)}
 
     # ---- training ----------------------------------------------------------------------------
 
     def _callbacks(self) -> list[tuple[str, Callback]]:
         callbacks: list[tuple[str, Callback]] = [("record_lr", RecordLR())]
         if self.grad_clip is not None:
-            callbacks.append(("grad_clip", GradientNormClipping(gradient_clip_value=self.grad_clip)))
+            callbacks.append(
+                ("grad_clip", GradientNormClipping(gradient_clip_value=self.grad_clip))
+            )
         if self.lr_schedule == "plateau":
             # Several LR reductions fit inside one early-stopping patience window.
             scheduler = LRScheduler(
-                ReduceLROnPlateau, monitor="valid_loss", factor=0.5, patience=max(1, self.patience // 3)
+                ReduceLROnPlateau,
+                monitor="valid_loss",
+                factor=0.5,
+                patience=max(1, self.patience // 3),
             )
             callbacks.append(("lr_scheduler", scheduler))
         elif self.lr_schedule == "cosine":
-            callbacks.append(("lr_scheduler", LRScheduler(CosineAnnealingLR, T_max=self.max_epochs)))
+            callbacks.append(
+                ("lr_scheduler", LRScheduler(CosineAnnealingLR, T_max=self.max_epochs))
+            )
         # EarlyStopping and then TimeLimit come last: both may end training at epoch end, and the
         # epoch that triggers the time limit must still be considered for the best weights.
-        callbacks.append(("early_stopping", EarlyStopping("valid_loss", patience=self.patience, load_best=True)))
+        callbacks.append(
+            ("early_stopping", EarlyStopping("valid_loss", patience=self.patience, load_best=True))
+        )
         callbacks.append(("time_limit", TimeLimit(self.max_time)))
         return callbacks
 
@@ -154,15 +151,23 @@ class _TabularNet(BaseEstimator):
         if not 0.0 < self.valid_fraction < 1.0:
             raise ValueError(f"valid_fraction must be in (0, 1), got {self.valid_fraction!r}")
 
-    def _fit(self, X: Any, y: torch.Tensor, n_out: int, stratify: bool) -> _TabularNet:
+    def _fit(self, X: np.ndarray, y: torch.Tensor, n_out: int, stratify: bool) -> _TabularNet:
+        """Trains on X as returned by ``validate_data(self, X, y, reset=True)``."""
         self._check_params()
         _use_all_cores()
-        self.device_ = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
-        self._learn_layout(X)
-        x_num, x_cat = self._arrays(X)
-        finite_codes = np.where(np.isfinite(x_cat), x_cat, 0)
-        self.cat_cardinalities_ = [max(2, int(finite_codes[:, j].max(initial=0)) + 1) for j in range(x_cat.shape[1])]
-        inputs = self._tensors(x_num, x_cat)
+        self.device_ = (
+            ("cuda" if torch.cuda.is_available() else "cpu")
+            if self.device == "auto"
+            else self.device
+        )
+        is_cat = self._is_categorical()
+        self.cat_columns_ = (
+            [str(name) for name in self.feature_names_in_[is_cat]] if is_cat.any() else []
+        )
+        self.n_num_ = int((~is_cat).sum())
+        highest_codes = np.where(np.isfinite(X[:, is_cat]), X[:, is_cat], 0).max(axis=0, initial=0)
+        self.cat_cardinalities_ = [max(2, int(code) + 1) for code in highest_codes]
+        inputs = self._tensors(X)
 
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         arch_params = {f"module__{key}": value for key, value in (self.arch_params or {}).items()}
@@ -193,30 +198,38 @@ class _TabularNet(BaseEstimator):
             net.fit(inputs, y)
 
         callbacks = dict(net.callbacks_)
-        self.net_ = net
-        self.history_ = [{key: row.get(key) for key in HISTORY_KEYS} for row in net.history]
-        self.n_epochs_ = len(net.history)
-        self.best_epoch_ = int(callbacks["early_stopping"].best_epoch_)
         if callbacks["time_limit"].stopped_:
             self.stopped_by_ = "time_limit"
         elif callbacks["early_stopping"].misses_ >= self.patience:
             self.stopped_by_ = "early_stopping"
-        else:
+        elif len(net.history) == self.max_epochs and "valid_loss" in net.history[-1]:
             self.stopped_by_ = "max_epochs"
+        else:
+            # skorch also ends fit quietly on Ctrl-C; the user's interrupt must reach the caller.
+            raise KeyboardInterrupt
+        self.net_ = net
+        self.history_ = [
+            {"epoch": int(row["epoch"]), **{key: float(row[key]) for key in HISTORY_KEYS[1:]}}
+            for row in net.history
+        ]
+        self.n_epochs_ = len(net.history)
+        self.best_epoch_ = int(callbacks["early_stopping"].best_epoch_)
         self.n_parameters_ = sum(p.numel() for p in net.module_.parameters())
         return self
 
     def _forward(self, X: Any) -> torch.Tensor:
         """Raw network outputs for X, on the CPU."""
         check_is_fitted(self, "net_")
-        inputs = self._tensors(*self._arrays(X))
-        return self.net_.forward(inputs, training=False, device="cpu")
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        return self.net_.forward(self._tensors(X), training=False, device="cpu")
 
 
 def _stratifiable(y_codes: np.ndarray, n_classes: int, valid_fraction: float) -> bool:
     """Whether a stratified shuffle split of this size exists (every class needs 2+ rows, ...)."""
     n_valid = math.ceil(valid_fraction * len(y_codes))
-    return bool(np.bincount(y_codes).min() >= 2 and n_classes <= n_valid <= len(y_codes) - n_classes)
+    return bool(
+        np.bincount(y_codes).min() >= 2 and n_classes <= n_valid <= len(y_codes) - n_classes
+    )
 
 
 class TabularNetClassifier(ClassifierMixin, _TabularNet):
@@ -265,25 +278,32 @@ class TabularNetClassifier(ClassifierMixin, _TabularNet):
         (2, 2)
     """
 
-    _skorch_class = NeuralNetClassifier
+    _skorch_class: ClassVar[type[NeuralNet]] = NeuralNetClassifier
     # The modules return logits: CrossEntropyLoss, not skorch's default NLLLoss. skorch's
     # accuracy scoring is dropped since nothing here reads it.
-    _skorch_kwargs = {"criterion": nn.CrossEntropyLoss, "callbacks__valid_acc": None}
+    _skorch_kwargs: ClassVar[dict[str, Any]] = {
+        "criterion": nn.CrossEntropyLoss,
+        "callbacks__valid_acc": None,
+    }
 
     def fit(self, X: Any, y: Any) -> TabularNetClassifier:
-        check_consistent_length(X, y)
-        self.classes_, y_codes = np.unique(column_or_1d(y), return_inverse=True)
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False)
+        check_classification_targets(y)
+        self.classes_, y_codes = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError(f"y needs at least 2 classes to train a classifier, got {len(self.classes_)}")
+            raise ValueError("y has only one class; a classifier needs at least 2")
         stratify = _stratifiable(y_codes, len(self.classes_), self.valid_fraction)
-        return self._fit(X, torch.from_numpy(y_codes.astype(np.int64)), len(self.classes_), stratify)
+        return self._fit(
+            X, torch.from_numpy(y_codes.astype(np.int64)), len(self.classes_), stratify
+        )
 
     def predict_proba(self, X: Any) -> np.ndarray:
         # Softmax in float64 so each row sums to 1 to machine precision.
         return torch.softmax(self._forward(X).double(), dim=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[self._forward(X).argmax(dim=1).numpy()]
+        best = self._forward(X).argmax(dim=1).numpy()
+        return self.classes_[best]
 
 
 class TabularNetRegressor(RegressorMixin, _TabularNet):
@@ -310,12 +330,11 @@ class TabularNetRegressor(RegressorMixin, _TabularNet):
         True
     """
 
-    _skorch_class = NeuralNetRegressor
-    _skorch_kwargs = {"criterion": nn.MSELoss}
+    _skorch_class: ClassVar[type[NeuralNet]] = NeuralNetRegressor
+    _skorch_kwargs: ClassVar[dict[str, Any]] = {"criterion": nn.MSELoss}
 
     def fit(self, X: Any, y: Any) -> TabularNetRegressor:
-        check_consistent_length(X, y)
-        y = column_or_1d(y).astype(np.float64)
+        X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False, y_numeric=True)
         self.y_mean_ = float(y.mean())
         # A constant target would divide by zero; its scale is then irrelevant.
         self.y_std_ = float(y.std()) or 1.0

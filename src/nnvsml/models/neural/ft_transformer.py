@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 
 class FeatureTokenizer(nn.Module):
-    """Maps ``n_num`` numeric and ``n_cat`` categorical features to ``[B, n_num + n_cat, d_token]``."""
+    """Turns every feature into a token: output ``[B, n_num + n_cat, d_token]``."""
 
     def __init__(self, n_num: int, cat_cardinalities: list[int], d_token: int) -> None:
         super().__init__()
@@ -49,7 +49,7 @@ class FeatureTokenizer(nn.Module):
 
 
 class ReGLU(nn.Module):
-    """ReLU-gated linear unit (Shazeer, 2020, "GLU Variants Improve Transformer"): halves the width."""
+    """ReLU-gated linear unit (Shazeer, 2020, "GLU Variants Improve Transformer"); halves width."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = x.chunk(2, dim=-1)
@@ -71,7 +71,9 @@ class SelfAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, D = x.shape
         q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, D // self.n_heads).permute(2, 0, 3, 1, 4)
-        h = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
+        h = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.out(h.transpose(1, 2).reshape(B, T, D))
 
 

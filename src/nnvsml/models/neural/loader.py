@@ -41,7 +41,9 @@ class BatchIterator:
         seed: seed of the permutation generator, so shuffled runs are reproducible.
     """
 
-    def __init__(self, dataset: Any, batch_size: int, shuffle: bool = False, seed: int | None = None) -> None:
+    def __init__(
+        self, dataset: Any, batch_size: int, shuffle: bool = False, seed: int | None = None
+    ) -> None:
         X, y = data_from_dataset(dataset)
         self.X = _as_tensors(X)
         self.y = None if y is None else torch.as_tensor(y)

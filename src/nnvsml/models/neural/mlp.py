@@ -55,18 +55,27 @@ class MLP(nn.Module):
             raise ValueError(f"norm must be one of {sorted(NORMS)}, got {norm!r}")
         if n_num + len(cat_cardinalities) == 0:
             raise ValueError("MLP needs at least one numeric or categorical input")
-        self.embeddings = nn.ModuleList(nn.Embedding(c, embedding_dim(c)) for c in cat_cardinalities)
+        self.embeddings = nn.ModuleList(
+            nn.Embedding(c, embedding_dim(c)) for c in cat_cardinalities
+        )
         self.embedding_dropout = nn.Dropout(embedding_dropout)
 
         d_in = n_num + sum(e.embedding_dim for e in self.embeddings)
         layers: list[nn.Module] = []
         for d_hidden in hidden_sizes:
-            layers += [nn.Linear(d_in, d_hidden), NORMS[norm](d_hidden), nn.ReLU(), nn.Dropout(dropout)]
+            layers += [
+                nn.Linear(d_in, d_hidden),
+                NORMS[norm](d_hidden),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+            ]
             d_in = d_hidden
         self.blocks = nn.Sequential(*layers)
         self.head = nn.Linear(d_in, n_out)
 
     def forward(self, x_num: torch.Tensor, x_cat: torch.Tensor) -> torch.Tensor:
-        embedded = [self.embedding_dropout(emb(x_cat[:, j])) for j, emb in enumerate(self.embeddings)]
+        embedded = [
+            self.embedding_dropout(emb(x_cat[:, j])) for j, emb in enumerate(self.embeddings)
+        ]
         x = torch.cat([x_num, *embedded], dim=1)
         return self.head(self.blocks(x))

@@ -1,0 +1,125 @@
+"""Real models on small real data, end to end, through the Python entry point."""
+
+from __future__ import annotations
+
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_wine
+
+import nnvsml
+from nnvsml.metrics import CLASSIFICATION_METRICS
+
+ALL_MODELS = ["logistic_regression", "naive_bayes", "decision_tree", "knn", "lightgbm",
+              "random_forest", "svm", "mlp", "ft_transformer"]
+
+
+@pytest.fixture(scope="module")
+def cancer_run(tmp_path_factory, cancer_df):
+    out = tmp_path_factory.mktemp("runs") / "cancer"
+    return nnvsml.compare(cancer_df, target="diagnosis", budget=150, out=out, seed=0)
+
+
+def test_every_candidate_of_both_families_finishes(cancer_run):
+    lb = cancer_run.leaderboard
+    assert set(lb["model"]) == set(ALL_MODELS)
+    assert (lb["status"] == "ok").all(), lb[["model", "status", "reason"]]
+    best = lb[lb["best_in_family"]].set_index("family")
+    assert best.loc["traditional", "test_accuracy"] >= 0.93
+    assert best.loc["neural", "test_accuracy"] >= 0.90
+    assert lb["test_roc_auc"].min() > 0.85
+
+
+def test_results_json_keeps_the_contract(cancer_run):
+    r = json.loads((cancer_run.run_dir / "results.json").read_text())
+    assert r["schema_version"] == 1 and r["status"] == "complete"
+    assert {"name", "modality", "task", "n_rows", "n_features", "target"} <= set(r["dataset"])
+    assert r["dataset"]["task"] == "binary" and r["dataset"]["n_rows"] == 569
+    assert {"seed", "test_fraction", "cv_folds", "budget_seconds", "primary_metric"} <= set(r["protocol"])
+    for m in r["models"]:
+        assert m["family"] in ("traditional", "neural")
+        assert set(CLASSIFICATION_METRICS) <= set(m["test"])
+        assert set(CLASSIFICATION_METRICS) <= set(m["cv"])
+        assert {"mean", "std"} <= set(m["cv"]["accuracy"]) and len(m["cv"]["accuracy"]["folds"]) == 5
+        for key in ("fit_seconds", "cpu_seconds", "predict_ms_per_1k", "peak_memory_mb", "model_size_kb"):
+            assert m["cost"][key] > 0, (m["name"], key)
+        assert isinstance(m["params"], dict) and m["params"]
+    v = r["verdict"]
+    assert v["family"] in ("traditional", "neural", "tie") and v["model"] in ALL_MODELS
+    assert v["reasons"] and v["comparison"]["metric"] == "accuracy"
+    # The split is recorded, the SVM's large-data rule too.
+    svm = next(m for m in r["models"] if m["name"] == "svm")
+    assert "exact" in svm["params"]["svm_rule"]
+    nets = [m for m in r["models"] if m["family"] == "neural"]
+    assert all(m["training"]["stopped_by"] in ("early_stopping", "time_limit", "max_epochs") for m in nets)
+    assert all(m["training"]["device"] in ("cpu", "cuda") for m in nets)
+
+
+def test_saved_models_take_the_raw_table(cancer_run, cancer_df):
+    features = cancer_df.drop(columns="diagnosis").head(20)
+    for name in ("lightgbm", "mlp"):
+        model = joblib.load(cancer_run.run_dir / "models" / f"{name}.joblib")
+        pred = model.predict(features)
+        assert set(pred) <= {"benign", "malignant"}
+        assert np.allclose(model.predict_proba(features).sum(axis=1), 1.0)
+    assert (cancer_run.run_dir / "leaderboard.csv").exists()
+    assert (cancer_run.run_dir.stat().st_mode & 0o077) == 0  # private: data can be personal
+
+
+def test_regression_end_to_end(tmp_path):
+    bunch = load_diabetes(as_frame=True)
+    result = nnvsml.compare(bunch.frame, target="target", budget=60, out=tmp_path / "r",
+                            models=["ridge_regression", "lightgbm", "mlp"])
+    lb = result.leaderboard.set_index("model")
+    assert result.results["dataset"]["task"] == "regression"
+    assert result.results["protocol"]["primary_metric"] == "rmse"
+    assert (lb["status"] == "ok").all()
+    assert lb.loc["ridge_regression", "test_r2"] > 0.3
+    assert lb.loc["mlp", "test_r2"] > 0.2
+    assert lb.loc["ridge_regression", "test_rmse"] < bunch.frame["target"].std()
+
+
+def test_multiclass_with_string_labels(tmp_path):
+    bunch = load_wine(as_frame=True)
+    df = bunch.frame.assign(target=bunch.frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"}))
+    result = nnvsml.compare(df, budget=60, out=tmp_path / "w",
+                            models=["logistic_regression", "random_forest", "ft_transformer"])
+    lb = result.leaderboard.set_index("model")
+    assert result.results["dataset"]["task"] == "multiclass"
+    assert (lb["status"] == "ok").all()
+    assert lb.loc["logistic_regression", "test_accuracy"] > 0.9
+    assert lb.loc["ft_transformer", "test_accuracy"] > 0.8
+    assert lb["test_roc_auc"].notna().all()  # one-vs-rest, from probabilities
+
+
+def test_mixed_column_kinds_with_missing_values(tmp_path):
+    """Strings, booleans, dates, an ID, a high-cardinality column and gaps: every family copes."""
+    rng = np.random.default_rng(0)
+    n = 400
+    city = rng.choice([f"city_{i}" for i in range(80)], n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    x = rng.normal(size=n)
+    signal = x + (colour == "red") * 1.5 + (np.char.endswith(city.astype(str), "7")) * 1.0
+    df = pd.DataFrame({
+        "customer_id": np.arange(1000, 1000 + n),
+        "x": np.where(rng.random(n) < 0.1, np.nan, x),
+        "colour": np.where(rng.random(n) < 0.1, None, colour),
+        "city": city,
+        "member": rng.choice([True, False], n),
+        "signup": pd.date_range("2020-01-01", periods=n, freq="D").astype(str),
+        "label": np.where(signal + rng.normal(scale=0.5, size=n) > 0.7, "yes", "no"),
+    })
+    path = tmp_path / "mixed.csv"
+    df.to_csv(path, index=False)
+    result = nnvsml.compare(path, target="label", budget=90, out=tmp_path / "m",
+                            models=["logistic_regression", "decision_tree", "lightgbm", "svm",
+                                    "knn", "naive_bayes", "mlp"])
+    kinds = {c["name"]: c["kind"] for c in result.results["dataset"]["columns"]}
+    assert kinds["customer_id"] == "id" and kinds["city"] == "high_cardinality"
+    assert kinds["signup"] == "datetime" and kinds["colour"] == "categorical"
+    lb = result.leaderboard.set_index("model")
+    assert (lb["status"] == "ok").all(), lb["reason"]
+    assert lb["test_accuracy"].max() > 0.75
