@@ -72,13 +72,18 @@ def test_saved_models_take_the_raw_table(cancer_run, cancer_df):
 def test_regression_end_to_end(tmp_path):
     bunch = load_diabetes(as_frame=True)
     result = nnvsml.compare(bunch.frame, target="target", budget=60, out=tmp_path / "r",
-                            models=["ridge_regression", "lightgbm", "mlp"])
+                            models=["ridge_regression", "lightgbm", "svm", "random_forest", "mlp"])
     lb = result.leaderboard.set_index("model")
     assert result.results["dataset"]["task"] == "regression"
     assert result.results["protocol"]["primary_metric"] == "rmse"
     assert (lb["status"] == "ok").all()
     assert lb.loc["ridge_regression", "test_r2"] > 0.3
     assert lb.loc["mlp", "test_r2"] > 0.2
+    # SVR's defaults are in target units: without a standardized target its error stays near the
+    # target's standard deviation (~77); with it, it is within 10% of ridge's.
+    ridge = lb.loc["ridge_regression", "cv_rmse_mean"]
+    assert lb.loc["svm", "cv_rmse_mean"] < 1.1 * ridge
+    assert lb.loc["random_forest", "cv_rmse_mean"] < 1.1 * ridge
     assert lb.loc["ridge_regression", "test_rmse"] < bunch.frame["target"].std()
 
 

@@ -94,11 +94,14 @@ def compare(
     >>> result.verdict["family"]                                   # doctest: +SKIP
     'tie'
     """
+    import time
+
     from nnvsml.comparison import run_comparison
     from nnvsml.models import REGISTRY  # noqa: F401  (registers the candidates)
     from nnvsml.models.registry import check_names
     from nnvsml.protocol.splits import check_options
 
+    started = time.monotonic()  # the budget covers reading the data too
     # Options first: a typo should not cost the time it takes to read a large file.
     check_options(budget_seconds=budget, cv_folds=cv_folds, test_fraction=test_fraction)
     check_names(models, families)
@@ -114,5 +117,6 @@ def compare(
         dataset, budget_seconds=budget, seed=seed, out=out, models=models, families=families,
         cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
         max_memory_mb=max_memory_mb, retry_failed=retry_failed, reporter=reporter,
+        started=started,
     )
     return CompareResult(leaderboard(results), results["verdict"], run_dir, results)

@@ -67,7 +67,10 @@ def run_comparison(
     max_memory_mb: float | None = None,
     retry_failed: bool = False,
     reporter: Reporter | None = None,
+    started: float | None = None,
 ) -> tuple[dict, Path]:
+    """Run every candidate under the protocol; ``started`` (a ``time.monotonic()`` reading) is
+    when the budget's clock began, by default now."""
     reporter = reporter or Reporter()
     if max_memory_mb is not None and max_memory_mb <= 0:
         raise InputError(f"--max-memory-mb must be positive, got {max_memory_mb}")
@@ -88,7 +91,7 @@ def run_comparison(
     present = [f for f in FAMILIES if any(c.family == f for c in candidates)]
     spent_before = {f: sum((m.get("cost") or {}).get("wall_seconds") or 0.0
                            for m in kept.values() if m["family"] == f) for f in present}
-    budget = Budget(protocol.budget_seconds, present, spent_before=spent_before)
+    budget = Budget(protocol.budget_seconds, present, spent_before=spent_before, started=started)
     reporter.start(dataset, protocol, candidates, kept, budget, run_dir)
 
     try:

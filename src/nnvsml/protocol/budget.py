@@ -53,13 +53,15 @@ class Budget:
         rule: BudgetRule | None = None,
         spent_before: dict[str, float] | None = None,
         clock=time.monotonic,
+        started: float | None = None,
     ) -> None:
         self.total = float(total_seconds)
         self.rule = rule or EqualPerFamily()
         self.clock = clock
-        self.started = clock()
+        self.started = clock() if started is None else started
         self.reserve = min(0.02 * self.total + 1.0, 15.0)
-        self.pool = self.rule.pools(self.total - self.reserve, list(families))
+        # What was spent before the candidates start (reading the data) comes off both pools.
+        self.pool = self.rule.pools(self.total - self.reserve - self.elapsed(), list(families))
         self.spent = {f: float((spent_before or {}).get(f, 0.0)) for f in families}
 
     def elapsed(self) -> float:
