@@ -31,7 +31,7 @@ DATASETS = {
     "satimage": 180,
     "breast_cancer_wisconsin": 60,
     "197_cpu_act": 180,
-    "574_house_16H": 180,
+    "574_house_16H": 300,
 }
 
 

@@ -78,6 +78,7 @@ def files(tmp_path, cancer_df):
     ("good", ["--target", "diagnosis", "--families", "deep"], "unknown family"),
     ("good", ["--target", "diagnosis", "--metric", "rmse"], "does not apply"),
     ("good", ["--target", "diagnosis", "--task", "clustering"], "task"),
+    ("good", ["--target", "diagnosis", "--max-memory-mb", "0"], "--max-memory-mb"),
     ("good", ["--budgt", "10"], "no such option"),
     ("good", ["--budget", "soon"], "invalid value for '--budget'"),
 ])

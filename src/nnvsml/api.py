@@ -103,7 +103,8 @@ def compare(
 
     started = time.monotonic()  # the budget covers reading the data too
     # Options first: a typo should not cost the time it takes to read a large file.
-    check_options(budget_seconds=budget, cv_folds=cv_folds, test_fraction=test_fraction)
+    check_options(budget_seconds=budget, cv_folds=cv_folds, test_fraction=test_fraction,
+                  max_memory_mb=max_memory_mb)
     check_names(models, families)
     dataset = load_dataset(data, target=target, task=task, name=name)
     if budget is None:

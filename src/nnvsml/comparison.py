@@ -16,7 +16,6 @@ import numpy as np
 import psutil
 
 from nnvsml.data import Dataset
-from nnvsml.errors import InputError
 from nnvsml.models import FAMILIES, Candidate, select
 from nnvsml.protocol import Budget, Protocol, make_protocol
 from nnvsml.protocol.runner import run_isolated, warm_up
@@ -72,8 +71,6 @@ def run_comparison(
     """Run every candidate under the protocol; ``started`` (a ``time.monotonic()`` reading) is
     when the budget's clock began, by default now."""
     reporter = reporter or Reporter()
-    if max_memory_mb is not None and max_memory_mb <= 0:
-        raise InputError(f"--max-memory-mb must be positive, got {max_memory_mb}")
     memory_limit = max_memory_mb or 0.8 * psutil.virtual_memory().available / 2**20
     protocol = make_protocol(dataset, seed=seed, test_fraction=test_fraction, cv_folds=cv_folds,
                              budget_seconds=budget_seconds, primary_metric=metric)

@@ -75,7 +75,8 @@ def run_isolated(
             if not process.is_alive():
                 break
             if time.monotonic() - start > job.time_limit:
-                status, reason = "timeout", f"exceeded its time limit of {job.time_limit:.1f} s"
+                status = "timeout"
+                reason = f"exceeded its time limit of {job.time_limit:.1f} s (raise --budget)"
                 break
             if watcher.sample() > memory_limit_mb:
                 status = "failed"

@@ -58,8 +58,11 @@ class Protocol:
 MIN_TEST_ROWS = 2
 
 
-def check_options(*, budget_seconds: float | None, cv_folds: int, test_fraction: float) -> None:
+def check_options(*, budget_seconds: float | None, cv_folds: int, test_fraction: float,
+                  max_memory_mb: float | None = None) -> None:
     """Protocol options that are wrong whatever the data: checked before any data is read."""
+    if max_memory_mb is not None and not max_memory_mb > 0:
+        raise InputError(f"--max-memory-mb must be a positive number of MB, got {max_memory_mb:g}")
     if budget_seconds is not None and not (budget_seconds > 0 and math.isfinite(budget_seconds)):
         raise InputError(f"--budget must be a positive number of seconds, got {budget_seconds:g}")
     if not 2 <= cv_folds <= 20:

@@ -72,28 +72,41 @@ def evaluate(job: Job, conn, start: float) -> dict:
     deadline = start + job.time_limit
     n_fits = len(folds) + 1
 
+    # Seconds a fit has run past the training time it was given (preprocessing, setup, the last
+    # epoch): learned from each fit and taken off the next one, so the candidate ends in time.
+    overshoot = 0.0
+
     def build(fits_left: int):
         max_time = None
         if cand.time_aware:
-            max_time = max(0.5, TRAINING_SHARE * (deadline - time.monotonic()) / fits_left)
+            share = TRAINING_SHARE * (deadline - time.monotonic()) / fits_left
+            max_time = max(0.5, share - overshoot)
         ctx = BuildContext(task=task, kinds=kinds, n_train=len(train_idx), seed=job.seed,
                            max_time=max_time)
         return cand.build(ctx), ctx
+
+    def timed_fit(est, ctx, X_fit, y_fit) -> float:
+        nonlocal overshoot
+        t0 = time.perf_counter()
+        est.fit(X_fit, y_fit)
+        seconds = time.perf_counter() - t0
+        if ctx.max_time is not None:
+            overshoot = max(overshoot, seconds - ctx.max_time)
+        return seconds
 
     fold_scores: list[dict] = []
     cv_start = time.monotonic()
     for i, (tr, va) in enumerate(folds):
         conn.send(("progress", f"fold {i + 1}/{len(folds)}"))
-        est, _ = build(n_fits - i)
-        est.fit(X.iloc[tr], y[tr])
+        est, ctx = build(n_fits - i)
+        timed_fit(est, ctx, X.iloc[tr], y[tr])
         fold_scores.append(_score(est, task, X.iloc[va], y[va], classes))
     cv_seconds = time.monotonic() - cv_start
 
     conn.send(("progress", "refit on all training rows"))
     est, ctx = build(1)
-    cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    est.fit(X.iloc[train_idx], y[train_idx])
-    fit_seconds = time.perf_counter() - t0
+    cpu0 = _cpu_seconds()
+    fit_seconds = timed_fit(est, ctx, X.iloc[train_idx], y[train_idx])
     cpu_seconds = _cpu_seconds() - cpu0
 
     conn.send(("progress", "scoring the test rows"))
