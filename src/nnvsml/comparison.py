@@ -115,8 +115,9 @@ def run_comparison(
         store.update(status="interrupted")
         raise
 
-    protocol_block = {**store.results["protocol"], "families": present, "budget": budget.to_dict(),
-                      "budget_spent": budget.to_dict()["spent"],
+    budget_block = budget.to_dict()
+    protocol_block = {**store.results["protocol"], "families": present, "budget": budget_block,
+                      "budget_spent": budget_block["spent"],
                       "wall_seconds": round(budget.elapsed(), 3)}
     store.update(protocol=protocol_block)
     store.update(verdict=decide(store.results), status="complete")

@@ -29,6 +29,7 @@ class RichReporter(Reporter):
         self.task_id = None
         self.budget = None
         self.current = ""
+        self.last_message = ""
 
     # -- events ---------------------------------------------------------------------------
     def start(self, dataset, protocol, candidates, kept, budget, run_dir) -> None:
@@ -81,12 +82,12 @@ class RichReporter(Reporter):
         if self.progress is None or self.budget is None:
             return
         if message:
-            self._last = message
+            self.last_message = message
         elapsed = self.budget.elapsed()
         left = max(0.0, self.budget.total - elapsed)
         self.progress.update(
             self.task_id, completed=min(elapsed, self.budget.total),
-            description=f"{self.current} {getattr(self, '_last', '')}",
+            description=f"{self.current} {self.last_message}",
             clock=f"{_clock(elapsed)} elapsed, {_clock(left)} of budget left",
         )
 

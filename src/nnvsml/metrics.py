@@ -42,11 +42,6 @@ def metric_names(task: str) -> tuple[str, ...]:
     return REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
 
 
-def better(metric: str, a: float, b: float) -> bool:
-    """True when score ``a`` is strictly better than ``b`` for ``metric``."""
-    return a > b if GREATER_IS_BETTER[metric] else a < b
-
-
 def score(task: str, y_true, y_pred, proba=None, classes=None) -> dict[str, float | None]:
     """Every metric of the task; ``None`` where it cannot be computed (with the reason logged)."""
     y_true = np.asarray(y_true)

@@ -35,9 +35,6 @@ class EqualPerFamily(BudgetRule):
         return {f: seconds / len(families) for f in families}
 
 
-RULES: dict[str, type[BudgetRule]] = {EqualPerFamily.name: EqualPerFamily}
-
-
 class Budget:
     """Track a run's budget: per-family pools, what was spent, and the global deadline.
 
