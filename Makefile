@@ -26,7 +26,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python benchmarks/run_tabular.py
+	$(BIN)/python benchmarks/run_compare.py
 
 clean:
 	rm -rf $(VENV) nnvsml-runs .pytest_cache

@@ -1,7 +1,7 @@
 """Benchmark only: LazyPredict on the *same* train/test split that nnvsml used.
 
 LazyPredict is not a dependency of nnvsml; install it for this script with
-``pip install -e ".[bench]"``. Run `run_tabular.py` first: the split is read from nnvsml's run
+``pip install -e ".[bench]"``. Run `run_compare.py` first: the split is read from nnvsml's run
 directory (``benchmarks/results/runs/<name>/.cache/data.joblib``), so both tools see exactly
 the same training and test rows.
 

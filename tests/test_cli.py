@@ -63,7 +63,7 @@ def files(tmp_path, cancer_df):
 
 @pytest.mark.parametrize("case, extra, fragment", [
     ("missing", [], "not found"),
-    ("dir", [], "directory"),
+    ("dir", [], "nothing loadable"),
     ("empty", [], "empty"),
     ("header", [], "no data rows"),
     ("xlsx", [], "format"),

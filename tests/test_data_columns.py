@@ -83,7 +83,7 @@ def test_column_info_fields(table):
     assert info["nothing"].missing_fraction == 1.0
     assert info["rating"].n_unique == 5
     assert info["rating"].dtype == "int64"
-    assert "text modelling is not supported" in info["comment"].note
+    assert "--modality text" in info["comment"].note
     assert "become missing" in info["numbers_as_text"].note
     assert all(c.note for c in info.values())
     assert not info["customer_id"].used and info["color"].used

@@ -68,3 +68,56 @@ def test_equal_share_per_family_and_unused_time_stays_in_its_family():
 def test_resumed_budget_counts_what_a_family_already_spent():
     b = Budget(100, ["traditional", "neural"], spent_before={"neural": 30.0})
     assert b.limit_for("neural", 1) == pytest.approx(b.pool["neural"] - 30.0)
+
+
+def test_a_split_given_with_the_data_is_kept(cancer_df):
+    ds = load_dataset(cancer_df, target="diagnosis")
+    given_test = np.arange(400, len(cancer_df))
+    ds.split = (np.arange(400), given_test)
+    p = make_protocol(ds, seed=1, test_fraction=0.2)
+    assert np.array_equal(p.test_idx, given_test)
+    assert p.split == "given" and p.to_dict()["split"] == "given"
+    assert p.test_fraction == round(len(given_test) / len(cancer_df), 4)
+    assert sorted(np.concatenate([v for _, v in p.folds])) == list(range(400))
+
+
+def test_a_class_only_in_the_given_test_part_is_refused(cancer_df):
+    df = cancer_df.copy()
+    df.loc[df.index[-3:], "diagnosis"] = "unseen"
+    ds = load_dataset(df, target="diagnosis")
+    ds.split = (np.arange(500), np.arange(500, len(df)))
+    with pytest.raises(InputError, match="unseen.*only in the data's test part"):
+        make_protocol(ds)
+
+
+@pytest.mark.parametrize("validation, expected", [("holdout", "holdout"), ("cv", "cv"),
+                                                  ("auto", "cv")])
+def test_holdout_validation_holds_one_part_out(cancer_df, validation, expected):
+    ds = load_dataset(cancer_df, target="diagnosis")
+    p = make_protocol(ds, validation=validation)
+    assert p.validation == expected and p.to_dict()["validation"] == expected
+    if expected == "holdout":
+        (fit_rows, valid_rows), = p.folds
+        assert p.cv_folds == 1
+        assert not set(fit_rows) & set(valid_rows)
+        assert sorted([*fit_rows, *valid_rows]) == sorted(p.train_idx)
+        assert abs(len(valid_rows) / len(p.train_idx) - 0.2) < 0.01
+        assert "one held-out part" in p.notices[-1]
+
+
+def test_auto_validation_holds_out_on_large_data():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 40_000
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    df["y"] = (df["a"] > 0).map({True: "yes", False: "no"})
+    p = make_protocol(load_dataset(df, target="y"))
+    assert p.validation == "holdout" and len(p.folds) == 1
+
+
+def test_bad_validation_option():
+    from nnvsml.protocol.splits import check_options
+
+    with pytest.raises(InputError, match="--validation must be one of auto, cv, holdout"):
+        check_options(budget_seconds=10, cv_folds=5, test_fraction=0.2, validation="kfold")

@@ -100,3 +100,18 @@ def test_corrected_t_test_is_wider_than_the_naive_one():
     sd = (sum((d - mean) ** 2 for d in diffs) / 4) ** 0.5
     naive_half = 2.776 * sd / 5 ** 0.5
     assert (c["ci_high"] - c["ci_low"]) / 2 > naive_half
+
+
+def test_holdout_blocks_use_the_uncorrected_paired_test():
+    trad = model("rbf_svm_pixels", "traditional", [0.97, 0.96, 0.975, 0.97, 0.965] * 2, 0.97)
+    neur = model("cnn", "neural", [0.99, 0.985, 0.99, 0.992, 0.988] * 2, 0.991)
+    cv = compare_pair(trad, neur, "accuracy", 48_000)
+    held = compare_pair(trad, neur, "accuracy", 48_000, holdout=True)
+    assert held["test"].startswith("paired t-test over disjoint blocks")
+    # Same mean difference; no Nadeau-Bengio widening for disjoint blocks of one validation part.
+    assert held["difference"] == pytest.approx(cv["difference"])
+    assert held["ci_high"] - held["ci_low"] < cv["ci_high"] - cv["ci_low"]
+    r = results(trad, neur)
+    r["protocol"]["validation"] = "holdout"
+    v = decide(r)
+    assert v["family"] == "neural" and v["reasons"][0].startswith("Validation accuracy")

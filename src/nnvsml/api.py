@@ -38,10 +38,12 @@ def compare(
     seed: int = 0,
     *,
     task: str | None = None,
+    modality: str | None = None,
     out: str | Path | None = None,
     models=None,
     families=None,
     cv_folds: int = 5,
+    validation: str = "auto",
     test_fraction: float = 0.2,
     metric: str | None = None,
     max_memory_mb: float | None = None,
@@ -54,11 +56,20 @@ def compare(
 
     Parameters
     ----------
-    data : path, pandas.DataFrame or None
-        A CSV / TSV (optionally gzipped) or Parquet file, or a DataFrame holding the target column.
-        ``None`` runs on the bundled demo data (a sample of the UCI Adult census table).
+    data : path, pandas.DataFrame, (X, y) or None
+        A CSV / TSV (optionally gzipped) or Parquet file, or a DataFrame holding the target
+        column; a folder of images, texts or WAV files with one sub-folder per class; a folder of
+        MNIST-style IDX files or of UCR ``NAME_TRAIN``/``NAME_TEST`` series; an NPZ file; or an
+        ``(X, y)`` pair of arrays. ``None`` runs on the bundled demo data (a sample of the UCI
+        Adult census table).
     target : str, optional
         The column to predict; by default a column named target/label/class/y, else the last.
+    modality : {"tabular", "image", "text", "sequence", "audio"}, optional
+        Overrides the modality detected from the data.
+    validation : {"auto", "cv", "holdout"}
+        ``cv``: ``cv_folds``-fold cross-validation, then a refit on all training rows;
+        ``holdout``: one validation part, the model fitted on the rest is the one tested;
+        ``auto`` (default): holdout from 30,000 training rows on, else cv.
     budget : float, optional
         Wall-clock seconds for the whole run, shared equally between the two families
         (default 300; 120 for the bundled demo).
@@ -104,9 +115,9 @@ def compare(
     started = time.monotonic()  # the budget covers reading the data too
     # Options first: a typo should not cost the time it takes to read a large file.
     check_options(budget_seconds=budget, cv_folds=cv_folds, test_fraction=test_fraction,
-                  max_memory_mb=max_memory_mb)
+                  max_memory_mb=max_memory_mb, validation=validation)
     check_names(models, families)
-    dataset = load_dataset(data, target=target, task=task, name=name)
+    dataset = load_dataset(data, target=target, task=task, name=name, modality=modality)
     if budget is None:
         budget = DEFAULT_DEMO_BUDGET if data is None else DEFAULT_BUDGET
     reporter = None
@@ -118,6 +129,6 @@ def compare(
         dataset, budget_seconds=budget, seed=seed, out=out, models=models, families=families,
         cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
         max_memory_mb=max_memory_mb, retry_failed=retry_failed, reporter=reporter,
-        started=started,
+        started=started, validation=validation,
     )
     return CompareResult(leaderboard(results), results["verdict"], run_dir, results)

@@ -27,7 +27,9 @@ app = typer.Typer(
 @app.command()
 def compare(
     data: Annotated[Optional[str], typer.Argument(
-        help="CSV/TSV (optionally .gz) or Parquet file. Omit to run on the bundled demo data.",
+        help="CSV/TSV (optionally .gz) or Parquet file; a folder of images, .txt or .wav files "
+        "with one sub-folder per class; a folder of MNIST IDX files or UCR NAME_TRAIN/NAME_TEST "
+        "series; an .npz file. Omit to run on the bundled demo data.",
         show_default=False)] = None,
     target: Annotated[Optional[str], typer.Option("--target", "-t", help="Column to predict.")] = None,
     budget: Annotated[Optional[float], typer.Option(
@@ -39,12 +41,18 @@ def compare(
     seed: Annotated[int, typer.Option(help="Seeds the split, the folds and every model.")] = 0,
     task: Annotated[Optional[str], typer.Option(
         help="Force the task: binary, multiclass, regression or classification.")] = None,
+    modality: Annotated[Optional[str], typer.Option(
+        help="Force the modality: tabular, image, text, sequence or audio (default: detected).",
+        show_default=False)] = None,
     models: Annotated[Optional[list[str]], typer.Option(
         "--models", "-m", help="Only these candidates (comma-separated or repeated); "
         "see 'nnvsml models'.")] = None,
     families: Annotated[Optional[list[str]], typer.Option(
         "--families", help="Only these families: traditional, neural.")] = None,
     cv_folds: Annotated[int, typer.Option("--cv-folds", help="Folds of cross-validation.")] = 5,
+    validation: Annotated[str, typer.Option(
+        help="cv (k folds, then a refit), holdout (one validation part) or auto: holdout from "
+        "30,000 training rows on.")] = "auto",
     test_fraction: Annotated[float, typer.Option(
         "--test-fraction", help="Share of rows held out as test rows, scored once.")] = 0.2,
     metric: Annotated[Optional[str], typer.Option(
@@ -60,31 +68,37 @@ def compare(
     """Train traditional models and neural networks on DATA under one protocol and say which to use."""
     from nnvsml.api import compare as run
 
-    run(data, target=target, budget=budget, seed=seed, task=task, out=out, models=models,
-                 families=families, cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
-                 max_memory_mb=max_memory_mb, retry_failed=retry_failed, progress=True,
-                 live=not quiet)
+    run(data, target=target, budget=budget, seed=seed, task=task, modality=modality, out=out,
+        models=models, families=families, cv_folds=cv_folds, validation=validation,
+        test_fraction=test_fraction, metric=metric, max_memory_mb=max_memory_mb,
+        retry_failed=retry_failed, progress=True, live=not quiet)
 
 
 @app.command("models")
 def list_models(
     task: Annotated[Optional[str], typer.Option(
         help="Only candidates for this task: binary, multiclass or regression.")] = None,
+    modality: Annotated[Optional[str], typer.Option(
+        help="Only candidates for this modality: tabular, image, text, sequence or audio.")] = None,
 ) -> None:
     """List the candidate models, by family."""
     from rich.table import Table
 
+    from nnvsml.data.dataset import MODALITIES
     from nnvsml.display import wide_console
     from nnvsml.models import REGISTRY
 
     if task is not None and task not in ("binary", "multiclass", "regression"):
         raise InputError(f"unknown task '{task}'; choose from: binary, multiclass, regression")
+    if modality is not None and modality not in MODALITIES:
+        raise InputError(f"unknown modality '{modality}'; choose from: {', '.join(MODALITIES)}")
     table = Table(title="candidate models", title_justify="left")
-    for head in ("name", "family", "tasks", "description"):
+    for head in ("name", "family", "modality", "tasks", "features", "description"):
         table.add_column(head)
     for c in REGISTRY.values():
-        if task is None or task in c.tasks:
-            table.add_row(c.name, c.family, ", ".join(sorted(c.tasks)), c.description)
+        if (task is None or task in c.tasks) and (modality is None or modality in c.modalities):
+            table.add_row(c.name, c.family, ", ".join(sorted(c.modalities)),
+                          ", ".join(sorted(c.tasks)), c.preprocessing, c.description)
     wide_console().print(table)
 
 

@@ -67,13 +67,15 @@ def run_comparison(
     retry_failed: bool = False,
     reporter: Reporter | None = None,
     started: float | None = None,
+    validation: str = "auto",
 ) -> tuple[dict, Path]:
     """Run every candidate under the protocol; ``started`` (a ``time.monotonic()`` reading) is
     when the budget's clock began, by default now."""
     reporter = reporter or Reporter()
     memory_limit = max_memory_mb or 0.8 * psutil.virtual_memory().available / 2**20
     protocol = make_protocol(dataset, seed=seed, test_fraction=test_fraction, cv_folds=cv_folds,
-                             budget_seconds=budget_seconds, primary_metric=metric)
+                             budget_seconds=budget_seconds, primary_metric=metric,
+                             validation=validation)
     candidates = select(dataset.task, dataset.modality, models, families)
     dataset.notices.extend(protocol.notices)
 
@@ -158,7 +160,9 @@ def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol) -> Pa
     joblib.dump({
         "X": dataset.X, "y": np.asarray(dataset.y), "task": dataset.task,
         "classes": dataset.classes, "kinds": dataset.kinds(),
+        "modality": dataset.modality, "info": dataset.info,
         "train_idx": protocol.train_idx, "test_idx": protocol.test_idx, "folds": protocol.folds,
+        "validation": protocol.validation,
     }, tmp)
     os.replace(tmp, path)
     return path

@@ -37,16 +37,20 @@ class RichReporter(Reporter):
         self.metric = protocol.primary_metric
         e = self.err
         e.print(f"[bold]nnvsml compare[/] · [cyan]{dataset.name}[/]: {dataset.n_rows:,} rows, "
-                f"{dataset.n_features} features, task [bold]{dataset.task}[/] "
-                f"(target '{dataset.target}')")
+                f"[bold]{dataset.modality}[/] ({_input_summary(dataset)}), task "
+                f"[bold]{dataset.task}[/] (target '{dataset.target}')")
         for notice in dataset.notices:
             e.print(f"[yellow]notice:[/] {notice}")
-        e.print(columns_table(dataset))
+        if dataset.modality == "tabular":
+            e.print(columns_table(dataset))
         pools = ", ".join(f"{f} {s:.0f} s" for f, s in budget.pool.items())
+        split = {"given": "split given with the data", "stratified": "stratified split",
+                 "random": "random split"}[protocol.split]
+        validation = (f"{protocol.cv_folds}-fold CV" if protocol.validation == "cv" else
+                      f"one validation part of {len(protocol.folds[0][1]):,} rows")
         e.print(f"protocol: {len(protocol.train_idx):,} training / {len(protocol.test_idx):,} test rows"
-                f" ({'stratified' if protocol.stratified else 'random'} split, seed {protocol.seed}),"
-                f" {protocol.cv_folds}-fold CV, primary metric [bold]{protocol.primary_metric}[/]"
-                f" ({protocol.primary_metric_reason})")
+                f" ({split}, seed {protocol.seed}), {validation}, primary metric "
+                f"[bold]{protocol.primary_metric}[/] ({protocol.primary_metric_reason})")
         e.print(f"budget: {protocol.budget_seconds:.0f} s, equal share per family ({pools})")
         if kept:
             e.print(f"[green]resuming[/] {run_dir}: keeping {len(kept)} finished model(s): "
@@ -90,6 +94,21 @@ class RichReporter(Reporter):
             description=f"{self.current} {self.last_message}",
             clock=f"{_clock(elapsed)} elapsed, {_clock(left)} of budget left",
         )
+
+
+def _input_summary(dataset) -> str:
+    info, shape = dataset.info, getattr(dataset.X, "shape", ())
+    if dataset.modality == "tabular":
+        return f"{dataset.n_features} feature columns"
+    if dataset.modality == "image":
+        return f"{shape[1]}x{shape[2]} pixels, {shape[3]} channel(s)"
+    if dataset.modality == "sequence":
+        return f"series of length {shape[2]}, {shape[1]} channel(s)"
+    if dataset.modality == "audio":
+        return f"{shape[1]} mel bands x {shape[2]} frames" + (
+            f" at {info['sample_rate']} Hz" if "sample_rate" in info else "")
+    return "free text" + (f", median {info['median_chars']} characters"
+                          if "median_chars" in info else "")
 
 
 def wide_console(stderr: bool = False) -> Console:

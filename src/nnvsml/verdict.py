@@ -6,6 +6,10 @@ the two models, tested with the corrected resampled t-test of Nadeau and Bengio 
 widens the naive t-test for the overlap between training folds. The test rows, scored once, then
 confirm or contradict it. A difference that is not significant at ``alpha`` is a tie, decided on
 cost: the cheaper model is recommended, and the verdict says so.
+
+Under ``holdout`` validation (large data) the "folds" are disjoint blocks of the one validation
+part, all scored by the same fitted model; their differences are independent, so the plain
+paired t-test applies, without the correction for overlapping training folds.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from nnvsml.metrics import GREATER_IS_BETTER
 
 ALPHA = 0.05
 TEST_NAME = "corrected resampled t-test (Nadeau & Bengio 2003) over the CV folds"
+HOLDOUT_TEST_NAME = "paired t-test over disjoint blocks of the validation part"
 
 
 def decide(results: dict, alpha: float = ALPHA) -> dict:
     metric = results["protocol"]["primary_metric"]
     models = results.get("models", [])
     best = {fam: _best(models, fam, metric) for fam in ("traditional", "neural")}
+    holdout = results["protocol"].get("validation") == "holdout"
+    validated = "validation" if holdout else "cross-validated"
     trad, neur = best["traditional"], best["neural"]
 
     if trad is None and neur is None:
@@ -40,15 +47,16 @@ def decide(results: dict, alpha: float = ALPHA) -> dict:
             "family": winner["family"], "model": winner["name"], "decided": True, "comparison": None,
             "reasons": [
                 f"Only the {winner['family']} family has a finished model: {winner['name']} with "
-                f"cross-validated {metric} {_fmt_cv(winner, metric)}; {why}. This is no "
+                f"{validated} {metric} {_fmt_cv(winner, metric)}; {why}. This is no "
                 "comparison between the families.",
             ],
         }
 
-    cmp = compare_pair(trad, neur, metric, results["protocol"].get("n_train"), alpha)
+    cmp = compare_pair(trad, neur, metric, results["protocol"].get("n_train"), alpha,
+                       holdout=holdout)
     higher = GREATER_IS_BETTER[metric]
     reasons = [
-        f"Cross-validated {metric}: {trad['name']} (traditional) {_fmt_cv(trad, metric)} vs "
+        f"{validated.capitalize()} {metric}: {trad['name']} (traditional) {_fmt_cv(trad, metric)} vs "
         f"{neur['name']} (neural) {_fmt_cv(neur, metric)}; difference {cmp['difference']:+.4f} "
         f"(95% CI {cmp['ci_low']:+.4f} to {cmp['ci_high']:+.4f}), p = {cmp['p_value']:.3g}."
     ]
@@ -79,8 +87,10 @@ def decide(results: dict, alpha: float = ALPHA) -> dict:
             "comparison": cmp, "reasons": reasons}
 
 
-def compare_pair(a: dict, b: dict, metric: str, n_train: int | None, alpha: float = ALPHA) -> dict:
-    """Paired comparison of model ``a`` minus model ``b`` over the shared CV folds."""
+def compare_pair(a: dict, b: dict, metric: str, n_train: int | None, alpha: float = ALPHA,
+                 holdout: bool = False) -> dict:
+    """Paired comparison of model ``a`` minus model ``b`` over the shared CV folds (or, with
+    ``holdout``, over the blocks of the shared validation part)."""
     fa = (a["cv"].get(metric) or {}).get("folds") or []
     fb = (b["cv"].get(metric) or {}).get("folds") or []
     diffs = [x - y for x, y in zip(fa, fb) if x is not None and y is not None]
@@ -89,7 +99,8 @@ def compare_pair(a: dict, b: dict, metric: str, n_train: int | None, alpha: floa
     if k >= 2:
         var = sum((d - mean) ** 2 for d in diffs) / (k - 1)
         # Nadeau-Bengio: the variance of the mean grows by n_test/n_train = 1/(k-1) in k-fold CV.
-        se = math.sqrt((1.0 / k + 1.0 / (k - 1)) * var)
+        # Holdout blocks share no training rows between the scores: no correction.
+        se = math.sqrt((1.0 / k + (0.0 if holdout else 1.0 / (k - 1))) * var)
         if se > 0:
             t = mean / se
             p = float(2 * stats.t.sf(abs(t), df=k - 1))
@@ -110,7 +121,7 @@ def compare_pair(a: dict, b: dict, metric: str, n_train: int | None, alpha: floa
         "p_value": p,
         "alpha": alpha,
         "folds": k,
-        "test": TEST_NAME,
+        "test": HOLDOUT_TEST_NAME if holdout else TEST_NAME,
         "test_rows": {
             "traditional": (a.get("test") or {}).get(metric),
             "neural": (b.get("test") or {}).get(metric),

@@ -125,7 +125,8 @@ def _text_like_kind(present: pd.Series, n_unique: int, categorical_dtype: bool) 
             return "datetime", "dates/times as text: expanded to " + ", ".join(DATETIME_PARTS)
         mean_chars, mean_words = sample.str.len().mean(), sample.str.split().str.len().mean()
         if mean_chars > TEXT_MIN_MEAN_CHARS and mean_words >= TEXT_MIN_MEAN_WORDS:
-            return "text", "free-text column: text modelling is not supported on tables yet"
+            return "text", ("free-text column: not used by the tabular models "
+                            "(--modality text models the text)")
         if n_unique == len(present) >= MIN_ROWS_FOR_UNIQUE_ID:
             return "id", "every value is different (an identifier): dropped"
     if n_unique <= MAX_CATEGORICAL_LEVELS:

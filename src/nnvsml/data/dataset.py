@@ -5,12 +5,26 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 #: Column kinds that reach the models. Others (``id``, ``constant``, ``text``, ``empty``) are dropped.
 MODEL_KINDS = ("numeric", "categorical", "high_cardinality", "boolean", "datetime")
 
 TASKS = ("binary", "multiclass", "regression")
+
+#: What a Dataset may hold, and the layout of ``X`` for each:
+#:   tabular  -- a DataFrame of raw columns;
+#:   text     -- a 1-D object array of str, one document per row;
+#:   image    -- a uint8 array (n, height, width, channels);
+#:   sequence -- a float32 array (n, channels, length), NaN after a shorter series ends;
+#:   audio    -- a float32 array (n, n_mels, frames) of log-mel spectrograms.
+MODALITIES = ("tabular", "image", "text", "sequence", "audio")
+
+
+def take(X, rows):
+    """Rows of ``X`` by position, whatever the modality's layout."""
+    return X.iloc[rows] if isinstance(X, pd.DataFrame) else X[rows]
 
 
 @dataclass
@@ -50,15 +64,19 @@ class ColumnInfo:
 class Dataset:
     """Features, target and what was inferred about them.
 
-    ``X`` holds the raw input columns (all of them, dropped kinds included: the model pipelines
-    select what they use, so a saved model accepts the same raw table). ``y`` is the cleaned target
+    ``X`` holds the raw input in the modality's layout (see ``MODALITIES``). For tables these are
+    all the raw columns, dropped kinds included: the model pipelines select what they use, so a
+    saved model accepts the same raw table. ``y`` is the cleaned target
     (rows with a missing target already removed). ``classes`` lists the class labels in sorted
     order for classification, ``None`` for regression. ``notices`` are one-line messages for the
     user about what was decided on their behalf (dropped rows, dropped columns, inferred task...).
+    ``split`` is a ``(train positions, test positions)`` pair when the data came with its own
+    split (MNIST's files, the UCR archive's TRAIN/TEST); the protocol then keeps it. ``info``
+    holds modality facts for the results and the models (image size, series length, ...).
     """
 
     name: str
-    X: pd.DataFrame
+    X: pd.DataFrame | np.ndarray
     y: pd.Series
     target: str
     task: str
@@ -67,6 +85,8 @@ class Dataset:
     classes: list | None = None
     notices: list[str] = field(default_factory=list)
     source: str | None = None
+    split: tuple[np.ndarray, np.ndarray] | None = None
+    info: dict = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -78,8 +98,13 @@ class Dataset:
 
     @property
     def n_features(self) -> int:
-        """Number of input columns the models use (before encoding)."""
-        return len(self.used_columns)
+        """Input columns the models use (before encoding); values per row for arrays (pixels,
+        time steps x channels, mel bins x frames); 1 for a text."""
+        if self.modality == "tabular":
+            return len(self.used_columns)
+        if self.modality == "text":
+            return 1
+        return int(np.prod(self.X.shape[1:]))
 
     def kinds(self) -> dict[str, str]:
         return {c.name: c.kind for c in self.columns}
@@ -87,9 +112,18 @@ class Dataset:
     def fingerprint(self) -> str:
         """A hash of the data and target, so a resumed run can check it sees the same rows."""
         h = hashlib.sha256()
-        h.update(pd.util.hash_pandas_object(self.X, index=False).values.tobytes())
+        if isinstance(self.X, pd.DataFrame):
+            h.update(pd.util.hash_pandas_object(self.X, index=False).values.tobytes())
+            h.update(repr(list(self.X.columns)).encode())
+        elif self.X.dtype == object:
+            h.update(pd.util.hash_pandas_object(pd.Series(self.X), index=False).values.tobytes())
+        else:
+            h.update(repr((self.X.shape, str(self.X.dtype))).encode())
+            h.update(np.ascontiguousarray(self.X).tobytes())
         h.update(pd.util.hash_pandas_object(self.y, index=False).values.tobytes())
-        h.update(repr((self.target, self.task, list(self.X.columns))).encode())
+        h.update(repr((self.target, self.task, self.modality)).encode())
+        if self.split is not None:
+            h.update(np.asarray(self.split[1]).tobytes())
         return h.hexdigest()[:16]
 
     def summary(self) -> dict:
@@ -105,6 +139,8 @@ class Dataset:
             "source": self.source,
             "fingerprint": self.fingerprint(),
             "columns": [c.to_dict() for c in self.columns],
+            "input": {k: _jsonable(v) for k, v in self.info.items()},
+            "split": "given with the data" if self.split is not None else None,
             "notices": list(self.notices),
         }
 

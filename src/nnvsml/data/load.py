@@ -1,16 +1,41 @@
-"""``load_dataset``: a file, a DataFrame or the bundled sample in, a checked :class:`Dataset` out."""
+"""``load_dataset``: a file, folder, arrays, DataFrame or the bundled sample in, a :class:`Dataset` out.
+
+Tables keep the tabular path (column inference, task inference). Everything else is detected
+(see :mod:`nnvsml.data.detect`) and handed to its modality's loader, which returns the layout
+the models of that modality expect.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from nnvsml.data.audio import load_audio_folder
 from nnvsml.data.bundled import BUNDLED, BUNDLED_TARGET, DEFAULT_BUNDLED, load_bundled
 from nnvsml.data.columns import infer_columns
 from nnvsml.data.dataset import ColumnInfo, Dataset
+from nnvsml.data.detect import (
+    FOLDER_SUFFIXES,
+    Layout,
+    array_labels,
+    array_modality,
+    detect_layout,
+    labelled_dataset,
+    normalize_modality,
+    read_npz,
+    table_modality,
+)
+from nnvsml.data.images import (
+    image_array,
+    image_info,
+    load_idx_folder,
+    load_image_folder,
+)
 from nnvsml.data.readers import read_table
+from nnvsml.data.series import load_ucr, series_array, series_from_table
 from nnvsml.data.target import (
     MAX_NAMES_SHOWN,
     MIN_ROWS,
@@ -20,51 +45,105 @@ from nnvsml.data.target import (
     resolve_task,
     shorten_names,
 )
+from nnvsml.data.text import as_documents, load_text_folder, text_from_table, text_info
 from nnvsml.errors import InputError
 
 #: Suffixes stripped from a file name to name the dataset ("adult.tsv.gz" -> "adult").
-_NAME_SUFFIXES = {".gz", ".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq"}
+_NAME_SUFFIXES = {".gz", ".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npz"}
 
 #: How dropped columns are described in notices, by kind.
 _DROPPED = {
     "id": "ID-like",
     "constant": "constant",
     "empty": "empty (all missing)",
-    "text": "free-text (text modelling is not supported on tables yet)",
+    "text": "free-text (pass --modality text to model the text alone)",
 }
+
+#: What each path layout holds, and where its labels come from, for messages.
+_LAYOUTS = {
+    "idx": ("MNIST-style IDX image files", "the IDX label files"),
+    "ucr": ("UCR time series files", "the first column of the UCR files"),
+    "class_folders": ("class folders of {modality} files", "the class folder names"),
+    "flat_audio": ("<label>_<name>.wav files", "the WAV file names"),
+    "npz": ("arrays", "the label array"),
+}
+_FOLDER_LOADERS = {"image": load_image_folder, "text": load_text_folder, "audio": load_audio_folder}
 
 
 def load_dataset(
-    data: str | os.PathLike | pd.DataFrame | None = None,
+    data: str | os.PathLike | pd.DataFrame | tuple | None = None,
     target: str | None = None,
     task: str | None = None,
     name: str | None = None,
+    modality: str | None = None,
 ) -> Dataset:
-    """Load and check a tabular dataset.
+    """Load and check a dataset of any modality.
 
-    ``data`` is a path to a CSV/TSV/Parquet file, a DataFrame (copied), or ``None`` for the bundled
-    sample of UCI Adult. ``target`` defaults to a column named target/label/class/y, else the
-    last column. ``task`` is binary, multiclass, regression, classification or ``None``/auto to
-    infer it. Rows with a missing target are dropped. Everything decided on the user's behalf is
-    listed in ``Dataset.notices``; anything unusable raises :class:`InputError`.
+    ``data`` is a path (a CSV/TSV/Parquet table, an .npz file, a folder of images, texts, WAV
+    files, IDX files or a UCR pair), a DataFrame (copied), an ``(X, y)`` pair of arrays, or
+    ``None`` for the bundled sample of UCI Adult. ``modality`` is None/"auto" to detect it (see
+    :func:`~nnvsml.data.detect.detect_modality`) or one of tabular, image, text, sequence, audio.
+    For tables, ``target`` defaults to a column named target/label/class/y, else the last column;
+    datasets whose labels come from folders, file names or arrays ignore it (notice). ``task`` is
+    binary, multiclass, regression (tables only), classification or ``None``/auto to infer it.
+    Rows with a missing target are dropped. Everything decided on the user's behalf is listed in
+    ``Dataset.notices``; anything unusable raises :class:`InputError`.
     """
-    requested_task = normalize_task(task)  # a bad option fails before any reading
+    requested_task = normalize_task(task)  # bad options fail before any reading
+    requested = normalize_modality(modality)
     notices: list[str] = []
+    if isinstance(data, tuple):
+        return _from_arrays(data, target, requested_task, requested, name, notices)
+    if isinstance(data, (str, os.PathLike)):
+        layout = detect_layout(data, requested)
+        if layout.kind != "table":
+            return _from_layout(layout, str(data), target, requested_task, requested, name, notices)
     df, source, default_name = _read_data(data, notices)
     if data is None and target is None:
         target = BUNDLED_TARGET
+    return _from_table(df, target, requested_task, requested, name or default_name, source, notices)
+
+
+def _from_table(
+    df: pd.DataFrame,
+    target: str | None,
+    requested_task: str | None,
+    requested: str | None,
+    name: str,
+    source: str,
+    notices: list[str],
+) -> Dataset:
+    """A table as a tabular, text or sequence Dataset (detected unless ``requested``)."""
     target = choose_target(list(df.columns), target, notices)
     df = drop_missing_target(df, target, notices).reset_index(drop=True)
     if len(df) < MIN_ROWS:
         raise InputError(f"too few rows to split ({len(df)}); need at least {MIN_ROWS}")
-    task_name, y, classes = resolve_task(df[target], requested_task, notices)
     X = df.drop(columns=[target])
     columns = infer_columns(X)
+    modality = requested
+    if modality is None:
+        modality, reason = table_modality(X, columns)
+        if reason:
+            notices.append(
+                f"modality: {modality} ({reason}); pass --modality tabular to use the columns as a table"
+            )
+    if modality in ("image", "audio"):
+        raise InputError(
+            f"a table cannot be read as {modality}; pass a folder of "
+            f"{'images' if modality == 'image' else 'WAV files'} or use --modality tabular, text or sequence"
+        )
+    if modality != "tabular":
+        _check_task(modality, requested_task)
+        build = text_from_table if modality == "text" else series_from_table
+        return build(
+            X, df[target], columns, name=name, source=source, task=requested_task, notices=notices
+        )
+    task_name, y, classes = resolve_task(df[target], requested_task, notices)
     notices.extend(column_notices(columns))
     if not any(c.used for c in columns):
         raise _no_features(columns, target)
     return Dataset(
-        name=name or default_name,
+        name=name,
         X=X,
         y=y,
         target=target,
@@ -74,6 +153,135 @@ def load_dataset(
         notices=notices,
         source=source,
     )
+
+
+def _from_layout(
+    layout: Layout,
+    source: str,
+    target: str | None,
+    requested_task: str | None,
+    requested: str | None,
+    name: str | None,
+    notices: list[str],
+) -> Dataset:
+    """A folder, an IDX/UCR file or an .npz file through its modality's loader."""
+    holds, labels_from = _LAYOUTS[layout.kind]
+    if layout.kind == "npz":
+        X, y, split = read_npz(layout.path)
+        modality = requested or array_modality(X, npz=True)
+        _ignored_target(target, labels_from, notices)
+        return _array_dataset(
+            X,
+            y,
+            modality,
+            requested_task,
+            name or dataset_name(layout.path),
+            source,
+            notices,
+            split,
+        )
+    modality = requested or layout.modality
+    # Class folders may hold several kinds of files: the requested modality picks which ones.
+    switchable = layout.kind == "class_folders" and modality in FOLDER_SUFFIXES
+    if modality != layout.modality and not switchable:
+        raise InputError(
+            f"{source} holds {holds.format(modality=layout.modality)}, which cannot be read as "
+            f"{modality}; drop --modality or pass --modality {layout.modality}"
+        )
+    _check_task(modality, requested_task)
+    _ignored_target(target, labels_from, notices)
+    if layout.kind == "idx":
+        return load_idx_folder(layout.path, requested_task, name, notices)
+    if layout.kind == "ucr":
+        return load_ucr(source, requested_task, name, notices)
+    return _FOLDER_LOADERS[modality](layout.path, requested_task, name, notices)
+
+
+def _from_arrays(
+    data: tuple,
+    target: str | None,
+    requested_task: str | None,
+    requested: str | None,
+    name: str | None,
+    notices: list[str],
+) -> Dataset:
+    """An ``(X, y)`` pair of in-memory arrays (numpy arrays or lists)."""
+    if len(data) != 2:
+        raise InputError(f"pass in-memory data as a pair (X, y), not a tuple of {len(data)} items")
+    X, y = data
+    if isinstance(X, pd.DataFrame):
+        raise InputError(
+            "pass a table as the DataFrame itself, its target a column (--target), not as (X, y)"
+        )
+    X = np.asarray(X)
+    modality = requested or array_modality(X)
+    _ignored_target(target, "y", notices)
+    return _array_dataset(X, y, modality, requested_task, name or "arrays", "arrays", notices, None)
+
+
+def _array_dataset(
+    X: np.ndarray,
+    y,
+    modality: str,
+    requested_task: str | None,
+    name: str,
+    source: str,
+    notices: list[str],
+    split: tuple[np.ndarray, np.ndarray] | None,
+) -> Dataset:
+    """Arrays of examples in the ``modality``'s layout, with their labels."""
+    _check_task(modality, requested_task)
+    labels = array_labels(y, len(X))
+    if modality == "image":
+        X = image_array(X, notices)
+        info = image_info(X)
+    elif modality == "sequence":
+        X, info = series_array(X, notices)
+    elif modality == "text":
+        if X.ndim != 1:
+            raise InputError(f"texts must be a 1-D array of strings, got shape {X.shape}")
+        X = as_documents(X, notices)
+        info = text_info(X, None)
+    elif modality == "tabular":
+        return _tabular_arrays(X, labels, requested_task, name, source, notices)
+    else:
+        raise InputError(
+            "audio is read from WAV files: pass a folder of .wav files instead of arrays"
+        )
+    return labelled_dataset(
+        X,
+        labels,
+        modality=modality,
+        name=name,
+        source=source,
+        task=requested_task,
+        notices=notices,
+        info=info,
+        split=split,
+    )
+
+
+def _tabular_arrays(X, labels, requested_task, name, source, notices) -> Dataset:
+    """A 2-D array as a table with columns x0, x1... and the target 'label'."""
+    if X.ndim != 2:
+        raise InputError(f"a table needs a 2-D array (rows, columns), got shape {X.shape}")
+    df = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+    df["label"] = labels
+    return _from_table(df, "label", requested_task, "tabular", name, source, notices)
+
+
+def _check_task(modality: str, requested_task: str | None) -> None:
+    """Fail before reading much: non-tabular models classify only."""
+    if modality != "tabular" and requested_task == "regression":
+        raise InputError(
+            f"regression is supported on tables only; this is a {modality} dataset: use "
+            "--task classification (binary or multiclass)"
+        )
+
+
+def _ignored_target(target: str | None, labels_from: str, notices: list[str]) -> None:
+    if target is not None:
+        notices.append(f"--target '{target}' is ignored: the labels come from {labels_from}")
 
 
 def _read_data(data, notices: list[str]) -> tuple[pd.DataFrame, str, str]:
@@ -87,8 +295,8 @@ def _read_data(data, notices: list[str]) -> tuple[pd.DataFrame, str, str]:
     if isinstance(data, pd.DataFrame):
         return _checked_frame(data), "dataframe", "dataframe"
     raise InputError(
-        "data must be a path to a CSV/TSV/Parquet file or a pandas DataFrame, "
-        f"not {type(data).__name__}"
+        "data must be a path to a CSV/TSV/Parquet file or a pandas DataFrame (or a data folder, "
+        f"an .npz file, or an (X, y) pair of arrays), not {type(data).__name__}"
     )
 
 
@@ -109,12 +317,19 @@ def _checked_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def _no_features(columns: list[ColumnInfo], target: str) -> InputError:
     if not columns:
-        return InputError(f"the table has no column besides the target '{target}'; add feature columns")
+        return InputError(
+            f"the table has no column besides the target '{target}'; add feature columns"
+        )
     dropped = "; ".join(f"{c.name}: {c.kind}" for c in columns[:MAX_NAMES_SHOWN])
     more = f"; ... ({len(columns)} in all)" if len(columns) > MAX_NAMES_SHOWN else ""
+    hint = (
+        " (or pass --modality text to model the free text)"
+        if any(c.kind == "text" for c in columns)
+        else ""
+    )
     return InputError(
         f"no usable feature column: every column besides the target '{target}' was dropped "
-        f"({dropped}{more}); add feature columns or choose another --target"
+        f"({dropped}{more}); add feature columns or choose another --target{hint}"
     )
 
 

@@ -1,6 +1,17 @@
 """Candidate models. Importing this package registers every built-in candidate."""
 
-from nnvsml.models import networks, traditional  # noqa: F401  (registration side effects)
+# Registration side effects. Tables: traditional.py and networks.py. Images, text, sequences and
+# audio: the traditional models with their features in image.py, text.py, sequence.py and
+# audio.py, the networks in array_networks.py.
+from nnvsml.models import (  # noqa: F401
+    array_networks,
+    audio,
+    image,
+    networks,
+    sequence,
+    text,
+    traditional,
+)
 from nnvsml.models.registry import FAMILIES, REGISTRY, BuildContext, Candidate, get, register, select
 
 __all__ = ["FAMILIES", "REGISTRY", "BuildContext", "Candidate", "get", "register", "select"]

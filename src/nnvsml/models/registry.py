@@ -38,6 +38,9 @@ class BuildContext:
     #: others are bounded by the hard per-candidate time limit of the runner.
     max_time: float | None = None
     n_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    modality: str = "tabular"
+    #: The Dataset's ``info``: image size and channels, series length, mel bins, ...
+    info: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

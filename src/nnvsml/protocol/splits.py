@@ -28,6 +28,12 @@ class Protocol:
     test_idx: np.ndarray
     folds: list[tuple[np.ndarray, np.ndarray]]
     budget_rule: str = "equal_per_family"
+    #: ``cv``: k folds, then a refit on all training rows. ``holdout``: one validation part; the
+    #: model fitted on the rest is the one scored on the test rows (see ``HOLDOUT_MIN_ROWS``).
+    validation: str = "cv"
+    #: Where the train/test split came from: ``stratified``/``random`` (drawn here, seeded) or
+    #: ``given`` (shipped with the data, e.g. MNIST's files or the UCR archive's TRAIN/TEST).
+    split: str = "stratified"
     notices: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -43,7 +49,9 @@ class Protocol:
             "budget_rule": self.budget_rule,
             "n_train": int(len(self.train_idx)),
             "n_test": int(len(self.test_idx)),
-            "split": "stratified" if self.stratified else "random",
+            "split": self.split,
+            "validation": self.validation,
+            "n_validation": int(sum(len(va) for _, va in self.folds)),
         }
 
     @property
@@ -52,15 +60,28 @@ class Protocol:
 
     def identity(self) -> dict:
         """What must match for a run directory to be resumed."""
-        return {k: self.to_dict()[k] for k in ("seed", "test_fraction", "cv_folds", "primary_metric")}
+        return {k: self.to_dict()[k]
+                for k in ("seed", "test_fraction", "cv_folds", "primary_metric", "validation")}
 
 
 MIN_TEST_ROWS = 2
+VALIDATIONS = ("auto", "cv", "holdout")
+#: From this many training rows on, ``validation="auto"`` holds one part out instead of k-fold
+#: cross-validation: k+1 fits of a network on 50,000 images cost more than the whole budget, and
+#: with this many rows one validation part already measures a score to a fraction of a percent.
+HOLDOUT_MIN_ROWS = 30_000
+#: Share of the training rows held out for validation under ``holdout``.
+HOLDOUT_FRACTION = 0.2
+#: The validation part is scored in this many equal blocks, so the verdict can pair two models'
+#: scores block by block (a paired test over disjoint rows, see :mod:`nnvsml.verdict`).
+HOLDOUT_BLOCKS = 10
 
 
 def check_options(*, budget_seconds: float | None, cv_folds: int, test_fraction: float,
-                  max_memory_mb: float | None = None) -> None:
+                  max_memory_mb: float | None = None, validation: str = "auto") -> None:
     """Protocol options that are wrong whatever the data: checked before any data is read."""
+    if validation not in VALIDATIONS:
+        raise InputError(f"--validation must be one of {', '.join(VALIDATIONS)}, got '{validation}'")
     if max_memory_mb is not None and not max_memory_mb > 0:
         raise InputError(f"--max-memory-mb must be a positive number of MB, got {max_memory_mb:g}")
     if budget_seconds is not None and not (budget_seconds > 0 and math.isfinite(budget_seconds)):
@@ -79,9 +100,15 @@ def make_protocol(
     cv_folds: int = 5,
     budget_seconds: float = 300.0,
     primary_metric: str | None = None,
+    validation: str = "auto",
 ) -> Protocol:
-    """Split the rows once, for every candidate, and fold the training part once."""
-    check_options(budget_seconds=budget_seconds, cv_folds=cv_folds, test_fraction=test_fraction)
+    """Split the rows once, for every candidate, and fold the training part once.
+
+    A split that came with the data (``dataset.split``) is kept as it is; ``test_fraction`` then
+    reports its actual share of the rows.
+    """
+    check_options(budget_seconds=budget_seconds, cv_folds=cv_folds, test_fraction=test_fraction,
+                  validation=validation)
 
     notices: list[str] = []
     y = dataset.y.to_numpy()
@@ -101,9 +128,58 @@ def make_protocol(
         reason = "chosen by the user"
 
     n = len(y)
+    if dataset.split is not None:
+        train_idx, test_idx = (np.sort(np.asarray(part, dtype=np.int64)) for part in dataset.split)
+        test_fraction = round(len(test_idx) / n, 4)
+        split = "given"
+        if classify:
+            missing = sorted(set(np.unique(y)) - set(np.unique(y[train_idx])), key=str)
+            if missing:
+                raise InputError(
+                    f"class(es) {', '.join(map(str, missing[:5]))} appear only in the data's test "
+                    "part; no model can learn them: move examples into the training part"
+                )
+    else:
+        train_idx, test_idx = _draw_split(y, n, test_fraction, seed, classify, cv_folds)
+        split = "stratified" if classify else "random"
+
+    if validation == "auto":
+        validation = "holdout" if len(train_idx) >= HOLDOUT_MIN_ROWS else "cv"
+    if validation == "holdout":
+        fit_rows, valid_rows = train_test_split(
+            train_idx, test_size=HOLDOUT_FRACTION, random_state=seed,
+            stratify=y[train_idx] if classify else None)
+        folds = [(np.sort(fit_rows), np.sort(valid_rows))]
+        notices.append(
+            f"validation on one held-out part ({len(valid_rows)} of the {len(train_idx)} training "
+            f"rows) instead of {cv_folds}-fold cross-validation: the model fitted on the other "
+            "rows is the one tested"
+        )
+        cv_folds = 1
+    else:
+        cv_folds, folds = _folds(y, train_idx, cv_folds, seed, classify, notices)
+    return Protocol(
+        task=dataset.task,
+        seed=seed,
+        test_fraction=test_fraction,
+        cv_folds=cv_folds,
+        budget_seconds=float(budget_seconds),
+        primary_metric=primary_metric,
+        primary_metric_reason=reason,
+        train_idx=train_idx,
+        test_idx=test_idx,
+        folds=folds,
+        validation=validation,
+        split=split,
+        notices=notices,
+    )
+
+
+def _draw_split(y: np.ndarray, n: int, test_fraction: float, seed: int, classify: bool,
+                cv_folds: int) -> tuple[np.ndarray, np.ndarray]:
     n_test = int(round(n * test_fraction))
     if classify:
-        n_classes = len(counts)
+        n_classes = len(np.unique(y))
         # Stratification needs at least one test row per class.
         n_test = max(n_test, n_classes)
         if n - n_test < 2 * n_classes:
@@ -113,13 +189,14 @@ def make_protocol(
             )
     if n_test < MIN_TEST_ROWS or n - n_test < 2 * cv_folds // 2 + 2:
         raise InputError(f"too few rows to split ({n}); need at least 10")
-
-    positions = np.arange(n)
     train_idx, test_idx = train_test_split(
-        positions, test_size=n_test, random_state=seed, stratify=y if classify else None
+        np.arange(n), test_size=n_test, random_state=seed, stratify=y if classify else None
     )
-    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    return np.sort(train_idx), np.sort(test_idx)
 
+
+def _folds(y: np.ndarray, train_idx: np.ndarray, cv_folds: int, seed: int, classify: bool,
+           notices: list[str]) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
     if classify:
         smallest = int(np.unique(y[train_idx], return_counts=True)[1].min())
         if smallest < cv_folds:
@@ -139,16 +216,4 @@ def make_protocol(
         (train_idx[a], train_idx[b])
         for a, b in splitter.split(np.zeros(len(train_idx)), y[train_idx] if classify else None)
     ]
-    return Protocol(
-        task=dataset.task,
-        seed=seed,
-        test_fraction=test_fraction,
-        cv_folds=cv_folds,
-        budget_seconds=float(budget_seconds),
-        primary_metric=primary_metric,
-        primary_metric_reason=reason,
-        train_idx=train_idx,
-        test_idx=test_idx,
-        folds=folds,
-        notices=notices,
-    )
+    return cv_folds, folds

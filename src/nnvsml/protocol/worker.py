@@ -23,7 +23,9 @@ import pandas as pd
 import sklearn  # noqa: F401  (imported here so the forkserver preloads it once)
 
 from nnvsml import metrics
+from nnvsml.data.dataset import take
 from nnvsml.models import BuildContext, Candidate
+from nnvsml.protocol.splits import HOLDOUT_BLOCKS
 
 #: Share of a time-aware candidate's remaining time handed to its fits; the rest covers
 #: prediction, scoring and saving, so the candidate finishes instead of being killed.
@@ -64,13 +66,15 @@ def main(job: Job, conn) -> None:
 
 def evaluate(job: Job, conn, start: float) -> dict:
     data = joblib.load(job.data_path)
-    X: pd.DataFrame = data["X"]
-    y: np.ndarray = data["y"]
+    X: pd.DataFrame | np.ndarray = data["X"]
+    y: np.ndarray = np.asarray(data["y"])
     task, classes, kinds = data["task"], data["classes"], data["kinds"]
     train_idx, test_idx, folds = data["train_idx"], data["test_idx"], data["folds"]
+    holdout = data.get("validation") == "holdout"
     cand = job.candidate
     deadline = start + job.time_limit
-    n_fits = len(folds) + 1
+    # Under holdout the model fitted on the non-validation rows is the final one: no refit.
+    n_fits = len(folds) + (0 if holdout else 1)
 
     # Seconds a fit has run past the training time it was given (preprocessing, setup, the last
     # epoch): learned from each fit and taken off the next one, so the candidate ends in time.
@@ -82,7 +86,8 @@ def evaluate(job: Job, conn, start: float) -> dict:
             share = TRAINING_SHARE * (deadline - time.monotonic()) / fits_left
             max_time = max(0.5, share - overshoot)
         ctx = BuildContext(task=task, kinds=kinds, n_train=len(train_idx), seed=job.seed,
-                           max_time=max_time)
+                           max_time=max_time, modality=data.get("modality", "tabular"),
+                           info=data.get("info") or {})
         return cand.build(ctx), ctx
 
     def timed_fit(est, ctx, X_fit, y_fit) -> float:
@@ -97,20 +102,29 @@ def evaluate(job: Job, conn, start: float) -> dict:
     fold_scores: list[dict] = []
     cv_start = time.monotonic()
     for i, (tr, va) in enumerate(folds):
-        conn.send(("progress", f"fold {i + 1}/{len(folds)}"))
+        conn.send(("progress", "fit on the non-validation rows" if holdout
+                   else f"fold {i + 1}/{len(folds)}"))
         est, ctx = build(n_fits - i)
-        timed_fit(est, ctx, X.iloc[tr], y[tr])
-        fold_scores.append(_score(est, task, X.iloc[va], y[va], classes))
+        cpu0 = _cpu_seconds()
+        fit_seconds = timed_fit(est, ctx, take(X, tr), y[tr])
+        cpu_seconds = _cpu_seconds() - cpu0
+        if holdout:
+            # Blocks of the validation part, so the verdict can pair models block by block.
+            for block in np.array_split(va, HOLDOUT_BLOCKS):
+                fold_scores.append(_score(est, task, take(X, block), y[block], classes))
+        else:
+            fold_scores.append(_score(est, task, take(X, va), y[va], classes))
     cv_seconds = time.monotonic() - cv_start
 
-    conn.send(("progress", "refit on all training rows"))
-    est, ctx = build(1)
-    cpu0 = _cpu_seconds()
-    fit_seconds = timed_fit(est, ctx, X.iloc[train_idx], y[train_idx])
-    cpu_seconds = _cpu_seconds() - cpu0
+    if not holdout:
+        conn.send(("progress", "refit on all training rows"))
+        est, ctx = build(1)
+        cpu0 = _cpu_seconds()
+        fit_seconds = timed_fit(est, ctx, take(X, train_idx), y[train_idx])
+        cpu_seconds = _cpu_seconds() - cpu0
 
     conn.send(("progress", "scoring the test rows"))
-    X_test, y_test = X.iloc[test_idx], y[test_idx]
+    X_test, y_test = take(X, test_idx), y[test_idx]
     y_pred, proba, predict_seconds = _predict_timed(est, X_test, task)
     test = metrics.score(task, y_test, y_pred, proba, classes)
 

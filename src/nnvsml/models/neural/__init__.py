@@ -1,12 +1,16 @@
-"""Neural networks for tabular data: the architectures and their scikit-learn estimators.
+"""Neural networks: the architectures and the scikit-learn estimators that train them.
 
-``MLP`` and ``FTTransformer`` are plain ``torch.nn.Module``s sharing one constructor convention,
-``(n_num, cat_cardinalities, n_out, **hyperparameters)``, and ``forward(x_num, x_cat)``.
-``TabularNetClassifier`` and ``TabularNetRegressor`` train either of them under one protocol.
+Tables: ``MLP`` and ``FTTransformer`` (constructor ``(n_num, cat_cardinalities, n_out, ...)``,
+``forward(x_num, x_cat)``), trained by ``TabularNetClassifier``/``TabularNetRegressor``.
+Images, text, sequences and audio: one module per file (constructor ``(input_shape, n_out, ...)``,
+text modules ``(vocab_size, input_shape, n_out, ...)``), trained by ``ArrayNetClassifier``/
+``ArrayNetRegressor``. Both estimator pairs share one training protocol (:mod:`.base`).
 """
 
+from .array_estimator import ARRAY_ARCHITECTURES, ArrayNetClassifier, ArrayNetRegressor
 from .estimator import ARCHITECTURES, TabularNetClassifier, TabularNetRegressor
 from .ft_transformer import FTTransformer
 from .mlp import MLP
 
-__all__ = ["ARCHITECTURES", "MLP", "FTTransformer", "TabularNetClassifier", "TabularNetRegressor"]
+__all__ = ["ARCHITECTURES", "ARRAY_ARCHITECTURES", "MLP", "ArrayNetClassifier", "ArrayNetRegressor",
+           "FTTransformer", "TabularNetClassifier", "TabularNetRegressor"]

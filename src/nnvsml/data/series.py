@@ -1,0 +1,303 @@
+"""Time-series datasets: UCR archive folders, tables of one series per row, arrays.
+
+Series end up as one float32 array ``(n, channels, length)``. A series shorter than the longest
+is NaN-padded at the end, which is how the UCR archive stores varying lengths; a value missing
+in the middle of a series has no such reading and is an error rather than a guess.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nnvsml.data.columns import short_repr
+from nnvsml.data.dataset import ColumnInfo, Dataset
+from nnvsml.data.detect import (
+    UCR_FILE,
+    labelled_dataset,
+    numbered_columns,
+    read_bytes,
+    split_fields,
+    visible_files,
+)
+from nnvsml.data.target import shorten_names
+from nnvsml.errors import InputError
+
+#: Says where value ``t`` of example ``row`` comes from, for error messages.
+Locator = Callable[[int, int], str]
+
+
+def series_array(X, notices: list[str], locate: Locator | None = None) -> tuple[np.ndarray, dict]:
+    """``(float32 (n, channels, length), info)`` from ``(n, length)`` or ``(n, channels, length)`` numbers.
+
+    Trailing NaN marks a shorter series (kept as padding, all-NaN trailing steps trimmed); NaN
+    before the end of a series, an empty series or an infinite value is an :class:`InputError`.
+    """
+    X = np.asarray(X)
+    if X.ndim == 2:
+        X = X[:, np.newaxis, :]
+    if X.ndim != 3 or X.dtype.kind not in "biuf":
+        raise InputError(
+            f"series arrays need numbers of shape (n, length) or (n, channels, length), got "
+            f"{X.dtype} of shape {X.shape}"
+        )
+    X = X.astype(np.float32)
+    locate = locate or (lambda row, t: f"example {row + 1}, time step {t + 1}")
+    if np.isinf(X).any():
+        row, _, t = np.argwhere(np.isinf(X))[0]
+        raise InputError(f"{locate(row, t)}: infinite value in a series; fix or remove it")
+    lengths = series_lengths(X, locate)
+    T = int(lengths.max())
+    X = np.ascontiguousarray(X[:, :, :T])
+    padded = bool((lengths < T).any())
+    if padded:
+        notices.append(
+            f"series lengths vary from {int(lengths.min())} to {T}: shorter series are NaN-padded at the end"
+        )
+    return X, series_info(X, lengths)
+
+
+def series_lengths(X: np.ndarray, locate: Locator) -> np.ndarray:
+    """Length of each series: up to its last value present in any channel; gaps before are errors."""
+    present = ~np.isnan(X)
+    any_channel = present.any(axis=1)  # (n, T)
+    T = X.shape[2]
+    has_value = any_channel.any(axis=1)
+    if not has_value.all():
+        row = int(np.argmin(has_value))
+        raise InputError(f"{locate(row, 0)}: the series has no values; remove that example")
+    lengths = T - np.argmax(any_channel[:, ::-1], axis=1)
+    gaps = ~present & (np.arange(T) < lengths[:, None, None])
+    if gaps.any():
+        row, _, t = np.argwhere(gaps)[0]
+        raise InputError(
+            f"{locate(row, t)}: missing value in the middle of a series; only the end of a "
+            "series may be missing (a shorter series): fill the gap or remove that example"
+        )
+    return lengths
+
+
+def series_info(X: np.ndarray, lengths: np.ndarray) -> dict:
+    """The ``info`` of a sequence Dataset."""
+    T = int(X.shape[2])
+    return {
+        "length": T,
+        "channels": int(X.shape[1]),
+        "padded": bool((lengths < T).any()),
+        "min_length": int(lengths.min()),
+    }
+
+
+# --- UCR archive -------------------------------------------------------------------------------
+
+
+def load_ucr(
+    path: str | os.PathLike,
+    task: str | None = None,
+    name: str | None = None,
+    notices: list[str] | None = None,
+) -> Dataset:
+    """A sequence Dataset from a UCR folder (``NAME_TRAIN.tsv`` + ``NAME_TEST.tsv``, gzipped or not).
+
+    ``path`` is the folder or either file. Each line is the label then the series, no header;
+    tab-, comma- or space-separated. The archive's train/test split is kept (train rows first).
+    """
+    notices = notices if notices is not None else []
+    ucr_name, train_path, test_path = ucr_pair(Path(path))
+    train_labels, train_rows = read_ucr_file(train_path)
+    test_labels, test_rows = read_ucr_file(test_path)
+    rows = train_rows + test_rows
+    files = [train_path] * len(train_rows) + [test_path] * len(test_rows)
+    width = max(len(values) for _, values in rows)
+    values = np.full((len(rows), width), np.nan, dtype=np.float64)
+    for i, (_, row_values) in enumerate(rows):
+        values[i, : len(row_values)] = row_values
+    short = sum(1 for _, row_values in rows if len(row_values) < width)
+    if short:
+        notices.append(f"{short} rows shorter than {width} values: padded at the end with NaN")
+
+    def locate(row: int, t: int) -> str:
+        return f"{files[row].name}, line {rows[row][0]}, value {t + 1}"
+
+    X, info = series_array(values, notices, locate)
+    split = (np.arange(len(train_rows)), np.arange(len(train_rows), len(X)))
+    labels = train_labels + test_labels
+    return labelled_dataset(
+        X,
+        ucr_labels(labels),
+        modality="sequence",
+        name=name or ucr_name,
+        source=str(path),
+        task=task,
+        notices=notices,
+        info=info,
+        split=split,
+    )
+
+
+def ucr_pair(path: Path) -> tuple[str, Path, Path]:
+    """``(name, train file, test file)`` for a UCR folder or one of its two files."""
+    if not path.exists():
+        raise InputError(f"file not found: {path}; check the path")
+    folder = path if path.is_dir() else path.parent
+    files = {}
+    for f in visible_files(folder):
+        match = UCR_FILE.match(f.name)
+        if match:
+            files.setdefault(match["name"], {}).setdefault(match["part"], f)
+    if path.is_file():
+        match = UCR_FILE.match(path.name)
+        if not match:
+            raise InputError(
+                f"{path} is not named like a UCR file (NAME_TRAIN.tsv or NAME_TEST.tsv)"
+            )
+        names = [match["name"]]
+    else:
+        names = sorted(files)
+    if not names:
+        raise InputError(f"no UCR files (NAME_TRAIN.tsv and NAME_TEST.tsv) found in {folder}")
+    if len(names) > 1:
+        raise InputError(
+            f"{folder} holds several UCR datasets ({shorten_names(names)}); pass the path of one "
+            f"of their files, e.g. {next(iter(files[names[0]].values()))}"
+        )
+    name = names[0]
+    pair = files.get(name, {})
+    for part, other in (("TRAIN", "TEST"), ("TEST", "TRAIN")):
+        if part not in pair:
+            raise InputError(
+                f"{folder} has {pair[other].name} but no {name}_{part} file (.tsv, optionally .gz); "
+                "the UCR format needs both: add it"
+            )
+    return name, pair["TRAIN"], pair["TEST"]
+
+
+def read_ucr_file(path: Path) -> tuple[list[str], list[tuple[int, np.ndarray]]]:
+    """``(labels, [(line number, values)])`` of a UCR file; rows may differ in length.
+
+    Empty fields and ``NaN`` are missing values; any other non-number is an error naming the
+    file, line and value.
+    """
+    try:
+        text = read_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a text file of numbers; check the file") from None
+    labels: list[str] = []
+    rows: list[tuple[int, np.ndarray]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = split_fields(line)
+        if len(fields) < 2:
+            raise InputError(
+                f"{path.name}, line {number}: a label but no series values; fix or remove the line"
+            )
+        labels.append(fields[0])
+        rows.append((number, _numbers(fields[1:], path, number)))
+    if not rows:
+        raise InputError(f"{path} has no data lines; check the file")
+    return labels, rows
+
+
+def _numbers(fields: list[str], path: Path, line: int) -> np.ndarray:
+    fields = [f if f else "nan" for f in fields]
+    try:
+        return np.array(fields, dtype=np.float64)
+    except ValueError:
+        for position, field in enumerate(fields, start=1):
+            try:
+                float(field)
+            except ValueError:
+                raise InputError(
+                    f"{path.name}, line {line}, value {position}: {field!r} is not a number; "
+                    "UCR files hold only numbers (the label, then the series)"
+                ) from None
+        raise
+
+
+def ucr_labels(labels: list[str]) -> np.ndarray:
+    """Labels as numbers when they all are (ECG200's -1/1), else as the strings read."""
+    numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
+    if numbers.notna().all():
+        return numbers.to_numpy()
+    return np.asarray(labels, dtype=object)
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def series_from_table(
+    X: pd.DataFrame,
+    y: pd.Series,
+    columns: list[ColumnInfo],
+    *,
+    name: str,
+    source: str,
+    task: str | None = None,
+    notices: list[str] | None = None,
+) -> Dataset:
+    """A sequence Dataset from a table with one equal-length series per row.
+
+    The series are the numbered columns (``t0, t1...``) when there are such, else every column in
+    order but text columns that are identifiers, constant or empty (numeric ones stay: a series
+    may well be constant at some step). Other columns are ignored with a notice. Trailing missing
+    values make a shorter series; a non-number or a gap in the middle is an :class:`InputError`.
+    """
+    notices = notices if notices is not None else []
+    numbered = numbered_columns(list(X.columns))
+    if numbered and len(numbered) >= 2:
+        names = numbered
+    else:
+        kinds = {c.name: c.kind for c in columns}
+        names = [
+            c
+            for c in X.columns
+            if pd.api.types.is_numeric_dtype(X[c].dtype)
+            or kinds.get(c) not in ("id", "constant", "empty")
+        ]
+    others = [c for c in X.columns if c not in names]
+    if others:
+        notices.append(
+            f"ignored {len(others)} column(s) that are not part of the series: {shorten_names(others)}"
+        )
+    values = _numeric_values(X[names])
+
+    def locate(row: int, t: int) -> str:
+        return f"row {row + 1}, column '{names[t]}'"
+
+    array, info = series_array(values, notices, locate)
+    return labelled_dataset(
+        array,
+        y.to_numpy(),
+        modality="sequence",
+        name=name,
+        source=source,
+        task=task,
+        notices=notices,
+        info=info,
+        target=str(y.name),
+        from_column=True,
+    )
+
+
+def _numeric_values(frame: pd.DataFrame) -> np.ndarray:
+    """The table as float64; a value that is not a number is an error naming row and column."""
+    out = np.empty(frame.shape, dtype=np.float64)
+    for j, column in enumerate(frame.columns):
+        raw = frame[column]
+        numbers = (
+            pd.to_numeric(raw, errors="coerce") if not pd.api.types.is_numeric_dtype(raw) else raw
+        )
+        bad = numbers.isna() & raw.notna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raise InputError(
+                f"row {row + 1}, column '{column}': {short_repr(raw.iloc[row])} is not a number; "
+                "series values must be numbers"
+            )
+        out[:, j] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out

@@ -1,0 +1,144 @@
+"""Neural-network candidates for images, text, sequences and audio.
+
+The architectures are the modules of :mod:`nnvsml.models.neural`, one per file; here each gets
+its candidate spec. Every one trains with :class:`~nnvsml.models.neural.ArrayNetClassifier`,
+so all share one training protocol and one time rule.
+"""
+
+from __future__ import annotations
+
+from nnvsml.models.registry import BuildContext, Candidate, register
+
+CLASSIFICATION = frozenset({"binary", "multiclass"})
+IMAGE, TEXT = frozenset({"image"}), frozenset({"text"})
+SEQUENCE, AUDIO = frozenset({"sequence"}), frozenset({"audio"})
+
+
+def array_net(ctx: BuildContext, arch: str, **hyperparameters):
+    """An :class:`~nnvsml.models.neural.ArrayNetClassifier` for ``arch``, bounded by the
+    candidate's time share. Small training sets get small batches (more updates per epoch) and
+    more patience (their validation loss is noisy)."""
+    # Imported here so that runs without networks never pay for importing torch.
+    from nnvsml.models.neural import ArrayNetClassifier
+
+    small = ctx.n_train < 2_000
+    defaults = {
+        "batch_size": 32 if small else 128,
+        "patience": 20 if small else 6,
+        "max_epochs": 300 if small else 100,
+    }
+    return ArrayNetClassifier(arch=arch, max_time=ctx.max_time, random_state=ctx.seed,
+                              **{**defaults, **hyperparameters})
+
+
+# ---- images ------------------------------------------------------------------------------------
+#: Random shifts of up to 2 pixels and rotations of up to 10 degrees: they keep a digit, a letter
+#: or an object what it is. Horizontal flips do not (a flipped "2" is no "2"), so they are off.
+AUGMENT = {"max_shift": 2, "max_rotation": 10.0, "hflip": False}
+
+
+def build_cnn(ctx: BuildContext):
+    return array_net(ctx, "cnn", augment=dict(AUGMENT))
+
+
+def build_resnet(ctx: BuildContext):
+    return array_net(ctx, "resnet", augment=dict(AUGMENT))
+
+
+register(Candidate(
+    "cnn", "neural", CLASSIFICATION, build_cnn,
+    "small CNN: three conv-batch norm-ReLU-max pool blocks (16, 32, 64 channels), dropout, "
+    "AdamW, early stopping, random shifts and rotations while training",
+    modalities=IMAGE, preprocessing="pixels standardised per channel, per batch",
+    time_aware=True, explanations=("gradients",)))
+register(Candidate(
+    "resnet", "neural", CLASSIFICATION, build_resnet,
+    "small ResNet (He et al. 2016): basic residual blocks in three stages (16, 32, 64 channels), "
+    "global average pooling, random shifts and rotations while training",
+    modalities=IMAGE, preprocessing="pixels standardised per channel, per batch",
+    time_aware=True, explanations=("gradients",)))
+
+
+# ---- text --------------------------------------------------------------------------------------
+def _text_net(ctx: BuildContext, arch: str, **arch_params):
+    from sklearn.pipeline import Pipeline
+
+    from nnvsml.models.neural.tokenizer import Tokenizer
+
+    # The vocabulary is learned inside the pipeline, so only the rows being fitted shape it.
+    return Pipeline([("tokens", Tokenizer(max_vocab=20_000)),
+                     ("model", array_net(ctx, arch, arch_params=arch_params or None))])
+
+
+def build_text_cnn(ctx: BuildContext):
+    return _text_net(ctx, "text_cnn")
+
+
+def build_text_bilstm(ctx: BuildContext):
+    return _text_net(ctx, "text_rnn", cell="lstm", bidirectional=True)
+
+
+def build_text_transformer(ctx: BuildContext):
+    return _text_net(ctx, "text_transformer")
+
+
+TOKENS = "word tokens (vocabulary of up to 20,000 learned from the training rows), learned embeddings"
+
+register(Candidate(
+    "text_cnn", "neural", CLASSIFICATION, build_text_cnn,
+    "CNN for sentences (Kim 2014): embeddings, parallel convolutions of widths 3/4/5, "
+    "max-over-time pooling, dropout", modalities=TEXT, preprocessing=TOKENS, time_aware=True,
+    explanations=("gradients",)))
+register(Candidate(
+    "text_bilstm", "neural", CLASSIFICATION, build_text_bilstm,
+    "bidirectional LSTM over embeddings; the last states of both directions classify",
+    modalities=TEXT, preprocessing=TOKENS, time_aware=True, explanations=("gradients",)))
+register(Candidate(
+    "text_transformer", "neural", CLASSIFICATION, build_text_transformer,
+    "transformer encoder trained from scratch: 2 layers of 4-head self-attention, sinusoidal "
+    "positions, mean pooling", modalities=TEXT, preprocessing=TOKENS, time_aware=True,
+    explanations=("attention", "gradients")))
+
+
+# ---- sequences ---------------------------------------------------------------------------------
+def build_lstm(ctx: BuildContext):
+    return array_net(ctx, "seq_rnn", arch_params={"cell": "lstm"})
+
+
+def build_fcn(ctx: BuildContext):
+    return array_net(ctx, "fcn")
+
+
+def build_seq_transformer(ctx: BuildContext):
+    return array_net(ctx, "seq_transformer")
+
+
+STEPS = "raw series standardised per channel; padding masked"
+
+register(Candidate(
+    "lstm", "neural", CLASSIFICATION, build_lstm,
+    "2-layer LSTM over the time steps (packed by length); the last state classifies",
+    modalities=SEQUENCE, preprocessing=STEPS, time_aware=True, explanations=("gradients",)))
+register(Candidate(
+    "fcn", "neural", CLASSIFICATION, build_fcn,
+    "fully convolutional network (Wang et al. 2017): three conv-batch norm-ReLU blocks, global "
+    "average pooling", modalities=SEQUENCE, preprocessing=STEPS, time_aware=True,
+    explanations=("gradients",)))
+register(Candidate(
+    "seq_transformer", "neural", CLASSIFICATION, build_seq_transformer,
+    "transformer encoder over the time steps: 2 layers of 4-head self-attention, sinusoidal "
+    "positions, mean pooling", modalities=SEQUENCE, preprocessing=STEPS, time_aware=True,
+    explanations=("attention", "gradients")))
+
+
+# ---- audio -------------------------------------------------------------------------------------
+def build_audio_cnn(ctx: BuildContext):
+    return array_net(ctx, "audio_cnn")
+
+
+register(Candidate(
+    "audio_cnn", "neural", CLASSIFICATION, build_audio_cnn,
+    "CNN on the log-mel spectrogram: conv-batch norm-ReLU-pool blocks, pooling over frequency "
+    "and time, SpecAugment-style masking while training",
+    modalities=AUDIO, preprocessing="log-mel spectrogram (40 bands) standardised per band",
+    time_aware=True, explanations=("gradients",)))

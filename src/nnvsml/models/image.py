@@ -1,0 +1,129 @@
+"""Image candidates. Traditional ones take raw pixels or HOG descriptors; every candidate's
+estimator takes nnvsml's raw image layout, uint8 ``(n, height, width, channels)``.
+
+Defaults are the ones a practitioner would reach for first; tuning is the protocol's job.
+"""
+
+from __future__ import annotations
+
+from lightgbm import LGBMClassifier
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, LinearSVC
+
+from nnvsml.models.features.images import HOG, Pixels, auto_cell_size
+from nnvsml.models.registry import BuildContext, Candidate, register
+from nnvsml.models.time_bounded import Calibrated, Subsampled, TimeBounded, time_bound_notes
+
+CLASSIFICATION = frozenset({"binary", "multiclass"})
+IMAGE = frozenset({"image"})
+
+#: Above this many training rows the exact RBF SVM trains on a stratified sample of this size:
+#: its cost grows with the square of the rows (and more), and calibrating its probabilities
+#: fits it three more times. 10,000 MNIST images take minutes, 60,000 would take hours.
+SVM_IMAGE_MAX_ROWS = 10_000
+FOREST_TREES = 200
+LIGHTGBM_ROUNDS = 400
+
+PIXELS = "raw pixels scaled to [0, 1]"
+HOG_PRE = ("HOG (9 orientations; cells of 2, 4, 8 or 16 px for images up to 16, 32, 128 px "
+           "or larger; 2x2-cell blocks, L2-Hys), standardised")
+
+
+def build_logistic_pixels(ctx: BuildContext):
+    # lbfgs fits one multinomial (softmax) model over all classes.
+    return Pipeline([("pixels", Pixels()),
+                     ("model", LogisticRegression(C=1.0, max_iter=300))])
+
+
+def build_linear_svm_pixels(ctx: BuildContext):
+    return Pipeline([("pixels", Pixels()),
+                     ("model", Calibrated(LinearSVC(C=1.0, random_state=ctx.seed)))])
+
+
+def build_rbf_svm_pixels(ctx: BuildContext):
+    # An SVM has no probabilities: Platt scaling on 3 folds supplies them (ROC-AUC and log
+    # loss need them), then the SVM is refit on all the (sampled) rows.
+    svm = Calibrated(SVC(kernel="rbf", C=1.0, gamma="scale"))
+    return Pipeline([("pixels", Pixels()),
+                     ("model", Subsampled(svm, max_rows=SVM_IMAGE_MAX_ROWS, random_state=ctx.seed))])
+
+
+def svm_image_notes(ctx: BuildContext) -> dict:
+    """The SVM's large-data rule, recorded in the results of every run."""
+    if ctx.n_train <= SVM_IMAGE_MAX_ROWS:
+        return {"svm_rows": ctx.n_train,
+                "svm_rule": f"{ctx.n_train} training rows <= {SVM_IMAGE_MAX_ROWS}: all used"}
+    return {"svm_rows": SVM_IMAGE_MAX_ROWS,
+            "svm_rule": f"{ctx.n_train} training rows > {SVM_IMAGE_MAX_ROWS}: exact RBF SVM "
+                        f"trained on a stratified random sample of {SVM_IMAGE_MAX_ROWS}"}
+
+
+def build_forest_pixels(ctx: BuildContext):
+    forest = RandomForestClassifier(n_estimators=FOREST_TREES, n_jobs=ctx.n_jobs,
+                                    random_state=ctx.seed)
+    return Pipeline([("pixels", Pixels()), ("model", TimeBounded(forest, max_time=ctx.max_time))])
+
+
+def build_lightgbm_pixels(ctx: BuildContext):
+    # Half of the pixels per tree: neighbouring pixels are redundant, and it halves the time.
+    booster = LGBMClassifier(n_estimators=LIGHTGBM_ROUNDS, learning_rate=0.1, num_leaves=31,
+                             colsample_bytree=0.5, n_jobs=ctx.n_jobs, random_state=ctx.seed,
+                             verbose=-1)
+    return Pipeline([("pixels", Pixels()), ("model", TimeBounded(booster, max_time=ctx.max_time))])
+
+
+def build_knn_pixels(ctx: BuildContext):
+    return Pipeline([("pixels", Pixels()),
+                     ("model", KNeighborsClassifier(n_neighbors=5, weights="distance",
+                                                    n_jobs=ctx.n_jobs))])
+
+
+def build_hog_linear_svm(ctx: BuildContext):
+    return Pipeline([("hog", HOG(n_jobs=ctx.n_jobs)), ("scale", StandardScaler()),
+                     ("model", Calibrated(LinearSVC(C=1.0, random_state=ctx.seed)))])
+
+
+def hog_notes(ctx: BuildContext) -> dict:
+    h, w = ctx.info.get("height"), ctx.info.get("width")
+    if not (h and w):
+        return {}
+    side = auto_cell_size(int(h), int(w))
+    return {"hog_pixels_per_cell": f"{side}x{side}"}
+
+
+register(Candidate(
+    "logistic_regression_pixels", "traditional", CLASSIFICATION, build_logistic_pixels,
+    "multinomial logistic regression (L2, lbfgs, 300 iterations) on raw pixels",
+    modalities=IMAGE, preprocessing=PIXELS, explanations=("coefficients",)))
+register(Candidate(
+    "linear_svm_pixels", "traditional", CLASSIFICATION, build_linear_svm_pixels,
+    "linear SVM (one-vs-rest) on raw pixels, Platt-calibrated probabilities (3 folds)",
+    modalities=IMAGE, preprocessing=PIXELS))
+register(Candidate(
+    "knn_pixels", "traditional", CLASSIFICATION, build_knn_pixels,
+    "k-nearest neighbours (k=5, distance-weighted, Euclidean) on raw pixels",
+    modalities=IMAGE, preprocessing=PIXELS))
+register(Candidate(
+    "hog_linear_svm", "traditional", CLASSIFICATION, build_hog_linear_svm,
+    "linear SVM (one-vs-rest) on HOG descriptors, Platt-calibrated probabilities (3 folds)",
+    modalities=IMAGE, preprocessing=HOG_PRE, notes=hog_notes))
+register(Candidate(
+    "random_forest_pixels", "traditional", CLASSIFICATION, build_forest_pixels,
+    f"random forest of up to {FOREST_TREES} trees on raw pixels, stops adding trees when its "
+    "time is up", modalities=IMAGE, preprocessing=PIXELS, explanations=("importances",),
+    time_aware=True, notes=time_bound_notes))
+register(Candidate(
+    "lightgbm_pixels", "traditional", CLASSIFICATION, build_lightgbm_pixels,
+    f"gradient-boosted trees (LightGBM, up to {LIGHTGBM_ROUNDS} rounds, learning rate 0.1, half "
+    "the pixels per tree) on raw pixels, stops adding rounds when its time is up",
+    modalities=IMAGE, preprocessing=PIXELS, explanations=("importances",), time_aware=True,
+    notes=time_bound_notes))
+register(Candidate(
+    "rbf_svm_pixels", "traditional", CLASSIFICATION, build_rbf_svm_pixels,
+    f"exact RBF support vector machine on raw pixels (a stratified sample of "
+    f"{SVM_IMAGE_MAX_ROWS:,} training images when there are more), Platt-calibrated",
+    modalities=IMAGE, preprocessing=PIXELS, notes=svm_image_notes))

@@ -1,0 +1,129 @@
+"""Both families on images, text, series and sound, end to end through the command line's
+Python entry point, on tiny real data: the modality is detected, every candidate of the modality
+runs, the scores clear honest bars and the saved models take the raw input."""
+
+from __future__ import annotations
+
+import json
+
+import joblib
+import numpy as np
+import pytest
+from makedata import shared, write_digits_png, write_mnist_idx, write_sms_csv, write_tones_wav
+
+import nnvsml
+from nnvsml.models import select
+
+#: Candidates per modality, in the order they run.
+EXPECTED = {m: [c.name for c in select("multiclass", m)]
+            for m in ("image", "text", "sequence", "audio")}
+
+
+def run(data, tmp_path, budget, **kwargs):
+    return nnvsml.compare(str(data), budget=budget, out=tmp_path / "run", seed=0, **kwargs)
+
+
+def finished(result) -> dict[str, dict]:
+    models = {m["name"]: m for m in result.results["models"]}
+    bad = {n: (m["status"], m["reason"]) for n, m in models.items() if m["status"] != "ok"}
+    assert not bad, bad
+    return models
+
+
+def test_image_class_folders(tmp_path):
+    folder = write_digits_png(tmp_path / "digits", n_per_class=40)
+    result = run(folder, tmp_path, budget=150, models=["logistic_regression_pixels",
+                                                       "hog_linear_svm", "cnn"])
+    ds = result.results["dataset"]
+    assert ds["modality"] == "image" and ds["n_rows"] == 400
+    assert ds["input"] == {"height": 8, "width": 8, "channels": 1}
+    models = finished(result)
+    assert models["logistic_regression_pixels"]["test"]["accuracy"] > 0.85
+    assert models["hog_linear_svm"]["params"]["preprocessing"].startswith("HOG")
+    # Ten classes: chance is 0.1. A CNN on 320 training images of 8x8 pixels clears 0.6.
+    assert models["cnn"]["test"]["accuracy"] > 0.6
+    assert models["cnn"]["training"]["n_epochs"] >= 2
+    # The saved model takes raw uint8 images as the loader made them.
+    model = joblib.load(result.run_dir / models["cnn"]["artifacts"]["model"])
+    raw = np.zeros((3, 8, 8, 1), dtype=np.uint8)
+    assert model.predict_proba(raw).shape == (3, 10)
+
+
+def test_mnist_idx_keeps_its_official_split(tmp_path):
+    folder = write_mnist_idx(tmp_path / "mnist", n_train=600, n_test=200)
+    result = run(folder, tmp_path, budget=100, models=["logistic_regression_pixels", "cnn"])
+    protocol = result.results["protocol"]
+    assert protocol["split"] == "given"
+    assert (protocol["n_train"], protocol["n_test"]) == (600, 200)
+    models = finished(result)
+    assert models["logistic_regression_pixels"]["test"]["accuracy"] > 0.75
+    assert models["cnn"]["test"]["accuracy"] > 0.5
+
+
+def test_sms_csv_is_text_and_both_families_run(tmp_path):
+    path = write_sms_csv(tmp_path / "sms.csv", 500)
+    result = run(path, tmp_path, budget=150, target="label",
+                 models=["tfidf_logistic_regression", "tfidf_naive_bayes", "text_cnn"])
+    assert result.results["dataset"]["modality"] == "text"
+    models = finished(result)
+    for name in ("tfidf_logistic_regression", "tfidf_naive_bayes"):
+        assert models[name]["test"]["f1_macro"] > 0.8, name
+    assert models["text_cnn"]["test"]["roc_auc"] > 0.8
+    assert "TF-IDF" in models["tfidf_logistic_regression"]["params"]["preprocessing"]
+
+
+def test_ucr_series_every_candidate(tmp_path):
+    folder = shared("ucr-italypowerdemand")
+    result = run(folder, tmp_path, budget=150)
+    ds, protocol = result.results["dataset"], result.results["protocol"]
+    assert ds["modality"] == "sequence" and ds["input"]["length"] == 24
+    assert protocol["split"] == "given" and protocol["n_train"] == 67
+    models = finished(result)
+    assert set(models) == set(EXPECTED["sequence"])
+    # Published 1-NN-DTW accuracy on ItalyPowerDemand is about 0.95.
+    assert models["dtw_1nn"]["test"]["accuracy"] > 0.9
+    assert models["rocket_ridge"]["test"]["accuracy"] > 0.9
+    best_neural = max(m["test"]["accuracy"] for m in models.values() if m["family"] == "neural")
+    assert best_neural > 0.85
+    assert result.verdict["family"] in ("traditional", "neural", "tie")
+
+
+def test_audio_folders_every_candidate(tmp_path):
+    folder = write_tones_wav(tmp_path / "tones", n_per_class=30)
+    result = run(folder, tmp_path, budget=120)
+    assert result.results["dataset"]["modality"] == "audio"
+    models = finished(result)
+    assert set(models) == set(EXPECTED["audio"])
+    for name, m in models.items():
+        assert m["test"]["accuracy"] > 0.6, name  # three classes: chance is 1/3
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: (p / "empty" / "a").mkdir(parents=True) or p / "empty", "nothing loadable"),
+    (lambda p: write_digits_png(p / "one", n_per_class=1, classes=[0, 1]) and p / "one",
+     "single"),
+])
+def test_bad_folders_exit_2_with_one_line(tmp_path, make, message):
+    import subprocess
+    import sys
+
+    folder = make(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "nnvsml", "compare", str(folder), "--out",
+                           str(tmp_path / "run")], capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nnvsml: error:")
+    assert message in lines[0].lower(), lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_results_json_keeps_its_contract_on_images(tmp_path):
+    folder = write_digits_png(tmp_path / "digits", n_per_class=20)
+    result = run(folder, tmp_path, budget=40, models=["logistic_regression_pixels", "cnn"])
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    assert saved["schema_version"] == 1
+    assert set(saved["dataset"]) >= {"name", "modality", "task", "n_rows", "n_features", "target"}
+    assert saved["dataset"]["n_features"] == 64
+    assert set(saved["protocol"]) >= {"seed", "test_fraction", "cv_folds", "budget_seconds",
+                                      "primary_metric"}
+    assert saved["verdict"]["family"] in ("traditional", "neural", "tie")
