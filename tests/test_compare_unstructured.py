@@ -20,7 +20,9 @@ EXPECTED = {m: [c.name for c in select("multiclass", m)]
 
 
 def run(data, tmp_path, budget, **kwargs):
-    return nnvsml.compare(str(data), budget=budget, out=tmp_path / "run", seed=0, **kwargs)
+    # Three folds rather than five keep the suite inside CI's time; the protocol is the same.
+    return nnvsml.compare(str(data), budget=budget, out=tmp_path / "run", seed=0, cv_folds=3,
+                          **kwargs)
 
 
 def finished(result) -> dict[str, dict]:
@@ -32,7 +34,7 @@ def finished(result) -> dict[str, dict]:
 
 def test_image_class_folders(tmp_path):
     folder = write_digits_png(tmp_path / "digits", n_per_class=40)
-    result = run(folder, tmp_path, budget=150, models=["logistic_regression_pixels",
+    result = run(folder, tmp_path, budget=90, models=["logistic_regression_pixels",
                                                        "hog_linear_svm", "cnn"])
     ds = result.results["dataset"]
     assert ds["modality"] == "image" and ds["n_rows"] == 400
@@ -51,7 +53,7 @@ def test_image_class_folders(tmp_path):
 
 def test_mnist_idx_keeps_its_official_split(tmp_path):
     folder = write_mnist_idx(tmp_path / "mnist", n_train=600, n_test=200)
-    result = run(folder, tmp_path, budget=100, models=["logistic_regression_pixels", "cnn"])
+    result = run(folder, tmp_path, budget=60, models=["logistic_regression_pixels", "cnn"])
     protocol = result.results["protocol"]
     assert protocol["split"] == "given"
     assert (protocol["n_train"], protocol["n_test"]) == (600, 200)
@@ -62,7 +64,7 @@ def test_mnist_idx_keeps_its_official_split(tmp_path):
 
 def test_sms_csv_is_text_and_both_families_run(tmp_path):
     path = write_sms_csv(tmp_path / "sms.csv", 500)
-    result = run(path, tmp_path, budget=150, target="label",
+    result = run(path, tmp_path, budget=90, target="label",
                  models=["tfidf_logistic_regression", "tfidf_naive_bayes", "text_cnn"])
     assert result.results["dataset"]["modality"] == "text"
     models = finished(result)
@@ -74,7 +76,7 @@ def test_sms_csv_is_text_and_both_families_run(tmp_path):
 
 def test_ucr_series_every_candidate(tmp_path):
     folder = shared("ucr-italypowerdemand")
-    result = run(folder, tmp_path, budget=150)
+    result = run(folder, tmp_path, budget=100)
     ds, protocol = result.results["dataset"], result.results["protocol"]
     assert ds["modality"] == "sequence" and ds["input"]["length"] == 24
     assert protocol["split"] == "given" and protocol["n_train"] == 67
@@ -90,7 +92,7 @@ def test_ucr_series_every_candidate(tmp_path):
 
 def test_audio_folders_every_candidate(tmp_path):
     folder = write_tones_wav(tmp_path / "tones", n_per_class=30)
-    result = run(folder, tmp_path, budget=120)
+    result = run(folder, tmp_path, budget=80)
     assert result.results["dataset"]["modality"] == "audio"
     models = finished(result)
     assert set(models) == set(EXPECTED["audio"])

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.special import softmax
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
@@ -60,6 +61,10 @@ class _Delegating(MetaEstimatorMixin, BaseEstimator):
     @available_if(_inner_has("decision_function"))
     def decision_function(self, X):
         return self.estimator_.decision_function(X)
+
+    @available_if(_inner_has("score"))
+    def score(self, X, y, sample_weight=None):
+        return self.estimator_.score(X, y, sample_weight=sample_weight)
 
     @property
     def feature_importances_(self):
@@ -206,30 +211,56 @@ class Subsampled(_Delegating):
 
 
 class Calibrated(_Delegating):
-    """``estimator`` with probabilities calibrated on ``cv`` folds (``CalibratedClassifierCV``,
-    ``ensemble=False``: the calibrator is fitted on out-of-fold scores, the classifier refitted
-    on all rows). ``method="sigmoid"`` is Platt scaling; ``"temperature"`` scales all classes'
-    scores by one learned factor, which keeps the classifier's own predictions.
+    """``estimator`` with probabilities calibrated on held-out scores. ``method="sigmoid"`` is
+    Platt scaling; ``"temperature"`` scales all classes' scores by one learned factor, which
+    keeps the classifier's own predictions.
+
+    Up to ``max_cv_rows`` training rows, ``CalibratedClassifierCV`` with ``cv`` folds and
+    ``ensemble=False``: the calibrator is fitted on out-of-fold scores and the classifier refitted
+    on all rows, ``cv + 1`` fits in all. Above it, one fit: the classifier trains on a stratified
+    ``1 - holdout`` of the rows and the calibrator on the rest. On tens of thousands of rows the
+    held-out part is plenty for a calibrator of one or two parameters per class, and the
+    classifier loses little by not seeing it, while ``cv + 1`` fits of an SVM cost four times as
+    much (MNIST's 48,000 training images: a linear SVM's calibrated fit ran past its 92 s share;
+    one fit on 38,400 rows takes 26 s).
 
     The folds shrink to the rarest class's row count when it has fewer than ``cv`` rows; with a
     single row there is nothing to calibrate on, and the probabilities are the softmax of the
-    raw scores (``calibration_folds_`` is then 0).
+    raw scores. Attributes (after ``fit``): ``calibration_`` (``"3-fold"``, ``"holdout 20%"`` or
+    ``"none"``), ``calibration_folds_`` (0 unless folds were used).
     """
 
-    def __init__(self, estimator, method: str = "sigmoid", cv: int = 3):
+    def __init__(self, estimator, method: str = "sigmoid", cv: int = 3,
+                 max_cv_rows: int = 5_000, holdout: float = 0.2, random_state: int | None = 0):
         self.estimator = estimator
         self.method = method
         self.cv = cv
+        self.max_cv_rows = max_cv_rows
+        self.holdout = holdout
+        self.random_state = random_state
 
     def fit(self, X, y, **fit_params):
-        _, counts = np.unique(np.asarray(y), return_counts=True)
+        y = np.asarray(y)
+        _, counts = np.unique(y, return_counts=True)
         folds = min(int(self.cv), int(counts.min()))
-        if folds >= 2:
+        n_holdout = int(round(self.holdout * len(y)))
+        if len(y) > self.max_cv_rows and n_holdout >= 2 * len(counts) and counts.min() >= 2:
+            rows = np.arange(len(y))
+            fit_rows, cal_rows = train_test_split(rows, test_size=n_holdout, stratify=y,
+                                                  random_state=self.random_state)
+            fit_rows, cal_rows = np.sort(fit_rows), np.sort(cal_rows)
+            inner = clone(self.estimator).fit(X[fit_rows], y[fit_rows], **fit_params)
+            est = CalibratedClassifierCV(FrozenEstimator(inner), method=self.method)
+            est.fit(X[cal_rows], y[cal_rows])
+            self.calibration_, folds = f"holdout {self.holdout:.0%}", 0
+        elif folds >= 2:
             est = CalibratedClassifierCV(clone(self.estimator), method=self.method, cv=folds,
                                          ensemble=False)
+            est.fit(X, y, **fit_params)
+            self.calibration_ = f"{folds}-fold"
         else:
-            est, folds = clone(self.estimator), 0
-        est.fit(X, y, **fit_params)
+            est, folds = clone(self.estimator).fit(X, y, **fit_params), 0
+            self.calibration_ = "none"
         self._adopt(est)
         self.calibration_folds_ = folds
         return self
