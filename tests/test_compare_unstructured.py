@@ -34,7 +34,7 @@ def finished(result) -> dict[str, dict]:
 
 def test_image_class_folders(tmp_path):
     folder = write_digits_png(tmp_path / "digits", n_per_class=40)
-    result = run(folder, tmp_path, budget=90, models=["logistic_regression_pixels",
+    result = run(folder, tmp_path, budget=60, models=["logistic_regression_pixels",
                                                        "hog_linear_svm", "cnn"])
     ds = result.results["dataset"]
     assert ds["modality"] == "image" and ds["n_rows"] == 400
@@ -53,7 +53,7 @@ def test_image_class_folders(tmp_path):
 
 def test_mnist_idx_keeps_its_official_split(tmp_path):
     folder = write_mnist_idx(tmp_path / "mnist", n_train=600, n_test=200)
-    result = run(folder, tmp_path, budget=60, models=["logistic_regression_pixels", "cnn"])
+    result = run(folder, tmp_path, budget=50, models=["logistic_regression_pixels", "cnn"])
     protocol = result.results["protocol"]
     assert protocol["split"] == "given"
     assert (protocol["n_train"], protocol["n_test"]) == (600, 200)
@@ -64,7 +64,7 @@ def test_mnist_idx_keeps_its_official_split(tmp_path):
 
 def test_sms_csv_is_text_and_both_families_run(tmp_path):
     path = write_sms_csv(tmp_path / "sms.csv", 500)
-    result = run(path, tmp_path, budget=90, target="label",
+    result = run(path, tmp_path, budget=60, target="label",
                  models=["tfidf_logistic_regression", "tfidf_naive_bayes", "text_cnn"])
     assert result.results["dataset"]["modality"] == "text"
     models = finished(result)
@@ -76,7 +76,7 @@ def test_sms_csv_is_text_and_both_families_run(tmp_path):
 
 def test_ucr_series_every_candidate(tmp_path):
     folder = shared("ucr-italypowerdemand")
-    result = run(folder, tmp_path, budget=100)
+    result = run(folder, tmp_path, budget=70)
     ds, protocol = result.results["dataset"], result.results["protocol"]
     assert ds["modality"] == "sequence" and ds["input"]["length"] == 24
     assert protocol["split"] == "given" and protocol["n_train"] == 67
@@ -92,7 +92,7 @@ def test_ucr_series_every_candidate(tmp_path):
 
 def test_audio_folders_every_candidate(tmp_path):
     folder = write_tones_wav(tmp_path / "tones", n_per_class=30)
-    result = run(folder, tmp_path, budget=80)
+    result = run(folder, tmp_path, budget=60)
     assert result.results["dataset"]["modality"] == "audio"
     models = finished(result)
     assert set(models) == set(EXPECTED["audio"])
@@ -121,7 +121,7 @@ def test_bad_folders_exit_2_with_one_line(tmp_path, make, message):
 
 def test_results_json_keeps_its_contract_on_images(tmp_path):
     folder = write_digits_png(tmp_path / "digits", n_per_class=20)
-    result = run(folder, tmp_path, budget=40, models=["logistic_regression_pixels", "cnn"])
+    result = run(folder, tmp_path, budget=30, models=["logistic_regression_pixels", "cnn"])
     saved = json.loads((result.run_dir / "results.json").read_text())
     assert saved["schema_version"] == 1
     assert set(saved["dataset"]) >= {"name", "modality", "task", "n_rows", "n_features", "target"}
