@@ -101,9 +101,11 @@ def _input_summary(dataset) -> str:
     if dataset.modality == "tabular":
         return f"{dataset.n_features} feature columns"
     if dataset.modality == "image":
-        return f"{shape[1]}x{shape[2]} pixels, {shape[3]} channel(s)"
+        colours = "grayscale" if shape[3] == 1 else "RGB" if shape[3] == 3 else f"{shape[3]} channels"
+        return f"{shape[1]}x{shape[2]} pixels, {colours}"
     if dataset.modality == "sequence":
-        return f"series of length {shape[2]}, {shape[1]} channel(s)"
+        channels = "univariate" if shape[1] == 1 else f"{shape[1]} channels"
+        return f"series of length {shape[2]}, {channels}"
     if dataset.modality == "audio":
         return f"{shape[1]} mel bands x {shape[2]} frames" + (
             f" at {info['sample_rate']} Hz" if "sample_rate" in info else "")
