@@ -11,7 +11,13 @@ from sklearn.svm import SVC
 
 from nnvsml.models.features.audio import MFCCStats
 from nnvsml.models.registry import BuildContext, Candidate, register
-from nnvsml.models.time_bounded import Calibrated, Subsampled, TimeBounded, time_bound_notes
+from nnvsml.models.time_bounded import (
+    Calibrated,
+    Subsampled,
+    TimeBounded,
+    svm_sample_notes,
+    time_bound_notes,
+)
 
 CLASSIFICATION = frozenset({"binary", "multiclass"})
 AUDIO = frozenset({"audio"})
@@ -31,9 +37,7 @@ def build_mfcc_svm(ctx: BuildContext):
 
 
 def mfcc_svm_notes(ctx: BuildContext) -> dict:
-    used = min(ctx.n_train, SVM_AUDIO_MAX_ROWS)
-    rule = "all used" if used == ctx.n_train else f"a stratified random sample of {used}"
-    return {"svm_rows": used, "svm_rule": f"{ctx.n_train} training clips: {rule}"}
+    return svm_sample_notes(ctx.n_train, SVM_AUDIO_MAX_ROWS, "clips")
 
 
 def build_mfcc_forest(ctx: BuildContext):

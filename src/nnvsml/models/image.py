@@ -15,7 +15,13 @@ from sklearn.svm import SVC, LinearSVC
 
 from nnvsml.models.features.images import HOG, Pixels, auto_cell_size
 from nnvsml.models.registry import BuildContext, Candidate, register
-from nnvsml.models.time_bounded import Calibrated, Subsampled, TimeBounded, time_bound_notes
+from nnvsml.models.time_bounded import (
+    Calibrated,
+    Subsampled,
+    TimeBounded,
+    svm_sample_notes,
+    time_bound_notes,
+)
 
 CLASSIFICATION = frozenset({"binary", "multiclass"})
 IMAGE = frozenset({"image"})
@@ -54,12 +60,7 @@ def build_rbf_svm_pixels(ctx: BuildContext):
 
 def svm_image_notes(ctx: BuildContext) -> dict:
     """The SVM's large-data rule, recorded in the results of every run."""
-    if ctx.n_train <= SVM_IMAGE_MAX_ROWS:
-        return {"svm_rows": ctx.n_train,
-                "svm_rule": f"{ctx.n_train} training rows <= {SVM_IMAGE_MAX_ROWS}: all used"}
-    return {"svm_rows": SVM_IMAGE_MAX_ROWS,
-            "svm_rule": f"{ctx.n_train} training rows > {SVM_IMAGE_MAX_ROWS}: exact RBF SVM "
-                        f"trained on a stratified random sample of {SVM_IMAGE_MAX_ROWS}"}
+    return svm_sample_notes(ctx.n_train, SVM_IMAGE_MAX_ROWS, "images")
 
 
 def build_forest_pixels(ctx: BuildContext):

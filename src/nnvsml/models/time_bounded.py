@@ -23,6 +23,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 
+#: Up to this many rows :class:`Calibrated` calibrates on folds, above it on one held-out part.
+CALIBRATION_CV_MAX_ROWS = 5_000
+CALIBRATION_HOLDOUT = 0.2
+
 #: The smallest warm-start step of a forest: fewer trees per step and the timing of a step says
 #: little, while the overhead of each warm-start call (checking the data again) adds up.
 MIN_FOREST_STEP = 8
@@ -231,7 +235,7 @@ class Calibrated(_Delegating):
     """
 
     def __init__(self, estimator, method: str = "sigmoid", cv: int = 3,
-                 max_cv_rows: int = 5_000, holdout: float = 0.2, random_state: int | None = 0):
+                 max_cv_rows: int = CALIBRATION_CV_MAX_ROWS, holdout: float = CALIBRATION_HOLDOUT, random_state: int | None = 0):
         self.estimator = estimator
         self.method = method
         self.cv = cv
@@ -272,3 +276,20 @@ class Calibrated(_Delegating):
         if scores.ndim == 1:
             scores = np.stack([-scores, scores], axis=1)
         return softmax(scores, axis=1)
+
+
+def svm_sample_notes(n_train: int, max_rows: int, unit: str = "rows") -> dict:
+    """The large-data rule of a subsampled, calibrated SVM (:class:`Subsampled` around
+    :class:`Calibrated` with its defaults), as recorded in the results: how many rows the SVM
+    sees and how its probabilities were calibrated."""
+    sampled = min(n_train, max_rows)
+    sample = "all used" if sampled == n_train else f"a stratified random sample of {sampled:,}"
+    if sampled <= CALIBRATION_CV_MAX_ROWS:
+        fitted, calibration = sampled, "Platt scaling on 3 folds, then refit on all of them"
+    else:
+        fitted = sampled - int(round(CALIBRATION_HOLDOUT * sampled))
+        calibration = (f"{fitted:,} train the SVM, {sampled - fitted:,} held out for Platt "
+                       "scaling")
+    return {"svm_rows": fitted,
+            "svm_rule": f"{n_train:,} training {unit}: {sample}; {calibration} (exact RBF SVM)"}
+
