@@ -74,13 +74,18 @@ DATASETS = {
 }
 
 
-def run(name: str, budget: float, seed: int = 0) -> dict:
+def run(name: str, budget: float, seed: int = 0, options: list[str] | None = None,
+        tag: str | None = None) -> dict:
+    """One run of the command line on ``name``; ``options`` are extra command-line options and
+    ``tag`` names its results (default: the dataset's name)."""
     path, extra = DATASETS[name][2]()
-    out = RESULTS / "runs" / name
+    tag = tag or name
+    out = RESULTS / "runs" / tag
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     cmd = [sys.executable, "-m", "nnvsml", "compare", str(path), *extra,
-           "--budget", str(budget), "--seed", str(seed), "--out", str(out), "--quiet"]
+           "--budget", str(budget), "--seed", str(seed), "--out", str(out), "--quiet",
+           *(options or [])]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak_tree, peak_single = 0.0, 0.0
@@ -107,7 +112,11 @@ def run(name: str, budget: float, seed: int = 0) -> dict:
                      ("n_train", "n_test", "split", "validation", "cv_folds")},
         "primary_metric": results["protocol"]["primary_metric"],
         "budget_spent": results["protocol"].get("budget_spent"),
-        "verdict": {k: results["verdict"][k] for k in ("family", "model", "reasons")},
+        "budget": results["protocol"].get("budget"),
+        "search": results["protocol"].get("search"),
+        "verdict": {k: results["verdict"].get(k)
+                    for k in ("family", "model", "reasons", "comparison")},
+        "tuning_effort": results.get("tuning_effort"),
         "models": [{
             "name": m["name"], "family": m["family"], "status": m["status"], "reason": m["reason"],
             "cv": {k: (v or {}).get("mean") for k, v in m["cv"].items()},
@@ -116,13 +125,17 @@ def run(name: str, budget: float, seed: int = 0) -> dict:
             "notes": {k: v for k, v in (m.get("params") or {}).items()
                       if k in ("subsample", "svm", "n_members", "stopped_by_time")},
             "training": m.get("training"),
+            "tuning": {k: (m.get("tuning") or {}).get(k) for k in
+                       ("strategy", "trials", "seconds", "best_params", "default_score",
+                        "best_score", "pruned", "reason")},
+            "test_ci": m.get("test_ci"),
         } for m in results["models"]],
         "machine": f"{platform.node()} {psutil.cpu_count()} cores, "
                    f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(["nnvsml", *cmd[3:]]).replace(str(ROOT.parent), ".."),
     }
-    (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 

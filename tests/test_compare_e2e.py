@@ -12,6 +12,7 @@ from sklearn.datasets import load_diabetes, load_wine
 
 import nnvsml
 from nnvsml.metrics import CLASSIFICATION_METRICS
+from nnvsml.models import REGISTRY
 
 ALL_MODELS = ["logistic_regression", "naive_bayes", "decision_tree", "knn", "lightgbm",
               "random_forest", "svm", "mlp", "ft_transformer"]
@@ -20,7 +21,7 @@ ALL_MODELS = ["logistic_regression", "naive_bayes", "decision_tree", "knn", "lig
 @pytest.fixture(scope="module")
 def cancer_run(tmp_path_factory, cancer_df):
     out = tmp_path_factory.mktemp("runs") / "cancer"
-    return nnvsml.compare(cancer_df, target="diagnosis", budget=150, out=out, seed=0)
+    return nnvsml.compare(cancer_df, target="diagnosis", budget=100, out=out, seed=0)
 
 
 def test_every_candidate_of_both_families_finishes(cancer_run):
@@ -56,6 +57,13 @@ def test_results_json_keeps_the_contract(cancer_run):
     nets = [m for m in r["models"] if m["family"] == "neural"]
     assert all(m["training"]["stopped_by"] in ("early_stopping", "time_limit", "max_epochs") for m in nets)
     assert all(m["training"]["device"] in ("cpu", "cuda") for m in nets)
+    # Tuned by default (TPE); a candidate too short of time for it says so.
+    assert r["protocol"]["search"] == "bayesian"
+    for m in r["models"]:
+        t = m["tuning"]
+        assert set(t["best_params"]) == set(REGISTRY[m["name"]].space)
+        assert t["strategy"] == "bayesian" or "too short to tune" in t["reason"]
+    assert any(m["tuning"]["strategy"] == "bayesian" for m in r["models"])
 
 
 def test_saved_models_take_the_raw_table(cancer_run, cancer_df):
@@ -71,7 +79,9 @@ def test_saved_models_take_the_raw_table(cancer_run, cancer_df):
 
 def test_regression_end_to_end(tmp_path):
     bunch = load_diabetes(as_frame=True)
+    # Untuned (tuning has its own tests): the suite stays inside CI's time.
     result = nnvsml.compare(bunch.frame, target="target", budget=60, out=tmp_path / "r",
+                            search="none",
                             models=["ridge_regression", "lightgbm", "svm", "random_forest", "mlp"])
     lb = result.leaderboard.set_index("model")
     assert result.results["dataset"]["task"] == "regression"
@@ -90,7 +100,7 @@ def test_regression_end_to_end(tmp_path):
 def test_multiclass_with_string_labels(tmp_path):
     bunch = load_wine(as_frame=True)
     df = bunch.frame.assign(target=bunch.frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"}))
-    result = nnvsml.compare(df, budget=60, out=tmp_path / "w",
+    result = nnvsml.compare(df, budget=60, out=tmp_path / "w", search="none",
                             models=["logistic_regression", "random_forest", "ft_transformer"])
     lb = result.leaderboard.set_index("model")
     assert result.results["dataset"]["task"] == "multiclass"
@@ -119,7 +129,7 @@ def test_mixed_column_kinds_with_missing_values(tmp_path):
     })
     path = tmp_path / "mixed.csv"
     df.to_csv(path, index=False)
-    result = nnvsml.compare(path, target="label", budget=90, out=tmp_path / "m",
+    result = nnvsml.compare(path, target="label", budget=90, out=tmp_path / "m", search="none",
                             models=["logistic_regression", "decision_tree", "lightgbm", "svm",
                                     "knn", "naive_bayes", "mlp"])
     kinds = {c["name"]: c["kind"] for c in result.results["dataset"]["columns"]}

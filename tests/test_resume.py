@@ -28,7 +28,7 @@ def digest(path: Path) -> str:
 def test_sigkilled_run_resumes_without_retraining(tmp_path, cancer_csv):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "nnvsml", "compare", str(cancer_csv), "--target", "diagnosis",
-           "--out", str(out), "--budget", "120", "--quiet",
+           "--out", str(out), "--budget", "120", "--quiet", "--search", "none",
            "--models", "naive_bayes,decision_tree,logistic_regression,mlp"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)

@@ -50,7 +50,7 @@ def test_difference_inside_the_noise_is_a_tie_decided_on_cost():
     assert v["model"] == "svm"  # the cheaper one
     assert v["comparison"]["p_value"] >= 0.05
     assert v["comparison"]["ci_low"] < 0 < v["comparison"]["ci_high"]
-    assert "inside the noise" in v["reasons"][1] and "cheaper" in v["reasons"][1]
+    assert "inside the noise" in v["reasons"][1] and "lower cost" in v["reasons"][1]
 
 
 def test_neural_win_with_lower_is_better_metric():

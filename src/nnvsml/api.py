@@ -48,6 +48,9 @@ def compare(
     metric: str | None = None,
     max_memory_mb: float | None = None,
     retry_failed: bool = False,
+    search: str = "bayesian",
+    trials: int | None = None,
+    storage: str | None = None,
     name: str | None = None,
     progress: bool = False,
     live: bool = True,
@@ -72,7 +75,17 @@ def compare(
         ``auto`` (default): holdout from 30,000 training rows on, else cv.
     budget : float, optional
         Wall-clock seconds for the whole run, shared equally between the two families
-        (default 300; 120 for the bundled demo).
+        (default 300; 120 for the bundled demo). With ``trials`` it only caps the run, and
+        by default there is no cap.
+    search : {"bayesian", "random", "grid", "hyperband", "none"}
+        How every candidate is tuned (Optuna): TPE (default), random draws, each candidate's
+        small grid, random draws pruned by Hyperband, or no tuning (the declared defaults).
+    trials : int, optional
+        Trials per candidate instead of a share of seconds: fits run without a clock, so the
+        same data, seed and ``trials`` give the same results.
+    storage : str, optional
+        Optuna storage URL for the studies (e.g. ``postgresql+psycopg://user@host/db``, shared
+        by several machines); by default an SQLite file in the run directory.
     seed : int
         Seeds the split, the folds and every model.
     task : {"binary", "multiclass", "regression", "classification"}, optional
@@ -111,14 +124,16 @@ def compare(
     from nnvsml.models import REGISTRY  # noqa: F401  (registers the candidates)
     from nnvsml.models.registry import check_names
     from nnvsml.protocol.splits import check_options
+    from nnvsml.tuning.options import check_tuning_options
 
     started = time.monotonic()  # the budget covers reading the data too
     # Options first: a typo should not cost the time it takes to read a large file.
     check_options(budget_seconds=budget, cv_folds=cv_folds, test_fraction=test_fraction,
                   max_memory_mb=max_memory_mb, validation=validation)
+    check_tuning_options(search, trials, storage)
     check_names(models, families)
     dataset = load_dataset(data, target=target, task=task, name=name, modality=modality)
-    if budget is None:
+    if budget is None and trials is None:
         budget = DEFAULT_DEMO_BUDGET if data is None else DEFAULT_BUDGET
     reporter = None
     if progress:
@@ -129,6 +144,6 @@ def compare(
         dataset, budget_seconds=budget, seed=seed, out=out, models=models, families=families,
         cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
         max_memory_mb=max_memory_mb, retry_failed=retry_failed, reporter=reporter,
-        started=started, validation=validation,
+        started=started, validation=validation, search=search, trials=trials, storage=storage,
     )
     return CompareResult(leaderboard(results), results["verdict"], run_dir, results)

@@ -34,7 +34,8 @@ def compare(
     target: Annotated[Optional[str], typer.Option("--target", "-t", help="Column to predict.")] = None,
     budget: Annotated[Optional[float], typer.Option(
         "--budget", "-b", help="Wall-clock seconds for the whole run, shared equally by the two "
-        "families. Default 300 (120 for the bundled demo).", show_default=False)] = None,
+        "families. Default 300 (120 for the bundled demo); with --trials, no cap unless given.",
+        show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Run directory; the same --out again resumes the run. "
         "Default ./nnvsml-runs/<data>-<time>.", show_default=False)] = None,
@@ -63,6 +64,17 @@ def compare(
         "failed. Default: 80% of the memory available at start.", show_default=False)] = None,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed", help="When resuming, run failed and timed-out models again.")] = False,
+    search: Annotated[str, typer.Option(
+        help="How every candidate is tuned: bayesian (TPE), random, grid, hyperband (random "
+        "draws pruned per epoch / boosting round) or none (defaults).")] = "bayesian",
+    trials: Annotated[Optional[int], typer.Option(
+        help="Tuning trials per candidate instead of a share of the seconds; training then runs "
+        "without a clock, so the same seed and --trials repeat the same results. --budget only "
+        "caps such a run.", show_default=False)] = None,
+    storage: Annotated[Optional[str], typer.Option(
+        help="Optuna storage URL for the tuning studies, e.g. "
+        "postgresql+psycopg://user@host/db to share them between machines. Default: "
+        "tuning.db (SQLite) in the run directory.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress bar (for logs).")] = False,
 ) -> None:
     """Train traditional models and neural networks on DATA under one protocol and say which to use."""
@@ -71,7 +83,8 @@ def compare(
     run(data, target=target, budget=budget, seed=seed, task=task, modality=modality, out=out,
         models=models, families=families, cv_folds=cv_folds, validation=validation,
         test_fraction=test_fraction, metric=metric, max_memory_mb=max_memory_mb,
-        retry_failed=retry_failed, progress=True, live=not quiet)
+        retry_failed=retry_failed, search=search, trials=trials, storage=storage,
+        progress=True, live=not quiet)
 
 
 @app.command("models")

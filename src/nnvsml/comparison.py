@@ -7,6 +7,8 @@ command line, a silent Python call, or a test.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -16,12 +18,17 @@ import numpy as np
 import psutil
 
 from nnvsml.data import Dataset
+from nnvsml import uncertainty
 from nnvsml.models import FAMILIES, Candidate, select
-from nnvsml.protocol import Budget, Protocol, make_protocol
+from nnvsml.protocol import Budget, EqualPerFamily, EqualTrials, Protocol, make_protocol
 from nnvsml.protocol.runner import run_isolated, warm_up
 from nnvsml.protocol.worker import Job
 from nnvsml.results import FINISHED, RunStore, make_private_dir
-from nnvsml.verdict import decide
+from nnvsml.tuning.effort import tuning_effort
+from nnvsml.tuning.storage import default_url, open_storage
+from nnvsml.tuning.strategies import DEFAULT_STRATEGY, get_strategy
+from nnvsml.tuning.tuner import TuningPlan
+from nnvsml.verdict import best_of_family, decide
 
 #: A candidate offered less time than this is skipped rather than started only to be killed.
 MIN_CANDIDATE_SECONDS = 2.0
@@ -55,7 +62,7 @@ def default_run_dir(name: str, root: Path = Path("nnvsml-runs")) -> Path:
 def run_comparison(
     dataset: Dataset,
     *,
-    budget_seconds: float,
+    budget_seconds: float | None,
     seed: int = 0,
     out: str | Path | None = None,
     models=None,
@@ -68,20 +75,36 @@ def run_comparison(
     reporter: Reporter | None = None,
     started: float | None = None,
     validation: str = "auto",
+    search: str = DEFAULT_STRATEGY,
+    trials: int | None = None,
+    storage: str | None = None,
 ) -> tuple[dict, Path]:
     """Run every candidate under the protocol; ``started`` (a ``time.monotonic()`` reading) is
-    when the budget's clock began, by default now."""
+    when the budget's clock began, by default now. ``budget_seconds`` may be None only with
+    ``trials`` (a run bounded by trial counts, not seconds)."""
     reporter = reporter or Reporter()
+    strategy = get_strategy(search)
     memory_limit = max_memory_mb or 0.8 * psutil.virtual_memory().available / 2**20
     protocol = make_protocol(dataset, seed=seed, test_fraction=test_fraction, cv_folds=cv_folds,
                              budget_seconds=budget_seconds, primary_metric=metric,
                              validation=validation)
+    rule = EqualTrials() if trials is not None else EqualPerFamily()
+    protocol.search, protocol.trials, protocol.budget_rule = strategy.name, trials, rule.name
     candidates = select(dataset.task, dataset.modality, models, families)
     dataset.notices.extend(protocol.notices)
 
     run_dir = Path(out) if out is not None else default_run_dir(dataset.name)
     store = RunStore(run_dir)
-    kept = store.open(dataset.summary(), protocol.to_dict(), protocol.identity())
+    summary = dataset.summary()
+    kept = store.open(summary, protocol.to_dict(), protocol.identity())
+    plan = TuningPlan(strategy=strategy.name, trials=trials,
+                      storage=storage or default_url(run_dir),
+                      study_prefix=_study_prefix(dataset.name, summary, protocol))
+    if strategy.name != "none":
+        open_storage(plan.storage)  # an unreachable database fails now, not in every candidate
+    store.update(protocol={**store.results["protocol"],
+                           "search_description": strategy.description,
+                           "tuning_storage": _storage_label(storage)})
     if retry_failed:
         kept = {k: v for k, v in kept.items() if v["status"] == "ok"}
     data_path = _write_data_cache(run_dir, dataset, protocol)
@@ -90,7 +113,8 @@ def run_comparison(
     present = [f for f in FAMILIES if any(c.family == f for c in candidates)]
     spent_before = {f: sum((m.get("cost") or {}).get("wall_seconds") or 0.0
                            for m in kept.values() if m["family"] == f) for f in present}
-    budget = Budget(protocol.budget_seconds, present, spent_before=spent_before, started=started)
+    budget = Budget(protocol.budget_seconds, present, rule=rule, spent_before=spent_before,
+                    started=started)
     reporter.start(dataset, protocol, candidates, kept, budget, run_dir)
 
     try:
@@ -104,7 +128,7 @@ def run_comparison(
                 else:
                     reporter.model_start(cand, limit)
                     outcome = run_isolated(
-                        Job(cand, str(run_dir), str(data_path), limit, seed),
+                        Job(cand, str(run_dir), str(data_path), limit, seed, plan),
                         memory_limit_mb=memory_limit,
                         on_progress=reporter.model_progress,
                     )
@@ -118,10 +142,13 @@ def run_comparison(
         raise
 
     budget_block = budget.to_dict()
+    budget_block["by_family"] = _spending(store.results["models"], budget_block)
     protocol_block = {**store.results["protocol"], "families": present, "budget": budget_block,
                       "budget_spent": budget_block["spent"],
                       "wall_seconds": round(budget.elapsed(), 3)}
     store.update(protocol=protocol_block)
+    store.update(test_comparison=_test_comparison(store.results, dataset, protocol, run_dir, seed),
+                 tuning_effort=tuning_effort(store.results))
     store.update(verdict=decide(store.results), status="complete")
     reporter.finish(store.results, run_dir)
     return store.results, run_dir
@@ -142,14 +169,71 @@ def _entry(cand: Candidate, status: str, reason: str | None, limit: float, resul
         "status": status,
         "reason": reason,
         "description": cand.description,
-        "time_limit_seconds": round(limit, 3),
+        "explanations": list(cand.explanations),
+        "time_limit_seconds": round(limit, 3) if limit != float("inf") else None,
         "test": result.get("test") or {},
+        "test_ci": result.get("test_ci") or {},
         "cv": result.get("cv") or {},
         "cost": cost,
         "params": result.get("params") or {},
         "training": result.get("training"),
+        "tuning": result.get("tuning"),
         "artifacts": result.get("artifacts") or {},
     }
+
+
+def _study_prefix(name: str, summary: dict, protocol: Protocol) -> str:
+    """Names a run's studies: the same data and protocol give the same names, so machines that
+    share a --storage database share the studies; anything else gives new ones."""
+    key = json.dumps([summary.get("fingerprint"), protocol.identity()], sort_keys=True,
+                     default=str)
+    return f"{_safe(name)}-{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
+def _storage_label(storage: str | None) -> str:
+    if storage is None:
+        return "sqlite file tuning.db in the run directory"
+    from nnvsml.tuning.storage import redact
+
+    return redact(storage)
+
+
+def _spending(models: list[dict], budget_block: dict) -> dict:
+    """How each family's seconds went: planned, spent, and spent tuning vs evaluating."""
+    out = {}
+    for family, spent in budget_block["spent"].items():
+        tuning = sum(((m.get("tuning") or {}).get("seconds") or 0.0)
+                     for m in models if m["family"] == family)
+        out[family] = {"planned": budget_block["planned"].get(family), "spent": spent,
+                       "tuning": round(tuning, 3), "other": round(max(0.0, spent - tuning), 3),
+                       "models": sum(m["family"] == family for m in models)}
+    return out
+
+
+def _test_comparison(results: dict, dataset: Dataset, protocol: Protocol, run_dir: Path,
+                     seed: int) -> dict | None:
+    """The two families' best models (by validation score, as the verdict picks them) compared
+    on the test rows: a paired bootstrap interval of the difference and McNemar's test (or the
+    bootstrap's p-value for regression)."""
+    metric = protocol.primary_metric
+    trad = best_of_family(results["models"], "traditional", metric)
+    neur = best_of_family(results["models"], "neural", metric)
+    if trad is None or neur is None:
+        return None
+    preds = []
+    for model in (trad, neur):
+        path = run_dir / (model.get("artifacts") or {}).get("predictions", "")
+        if not path.is_file():
+            return None
+        with np.load(path, allow_pickle=True) as f:
+            proba = f["proba"] if f["proba"].size else None
+            preds.append((f["y_pred"], proba))
+    y_test = np.asarray(dataset.y)[protocol.test_idx]
+    out = uncertainty.paired_test(dataset.task, metric, y_test, preds[0], preds[1],
+                                  dataset.classes, seed=seed)
+    return {"traditional_model": trad["name"], "neural_model": neur["name"],
+            "traditional": (trad.get("test") or {}).get(metric),
+            "neural": (neur.get("test") or {}).get(metric), **out}
 
 
 def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol) -> Path:
@@ -163,6 +247,7 @@ def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol) -> Pa
         "modality": dataset.modality, "info": dataset.info,
         "train_idx": protocol.train_idx, "test_idx": protocol.test_idx, "folds": protocol.folds,
         "validation": protocol.validation,
+        "tuning_split": protocol.tuning_split, "metric": protocol.primary_metric,
     }, tmp)
     os.replace(tmp, path)
     return path

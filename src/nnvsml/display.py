@@ -6,6 +6,8 @@ go to stdout, so ``nnvsml compare > answer.txt`` keeps the answer and shows the 
 
 from __future__ import annotations
 
+import math
+
 import time
 from pathlib import Path
 
@@ -44,6 +46,7 @@ class RichReporter(Reporter):
         if dataset.modality == "tabular":
             e.print(columns_table(dataset))
         pools = ", ".join(f"{f} {s:.0f} s" for f, s in budget.pool.items())
+        bounded = math.isfinite(budget.total)
         split = {"given": "split given with the data", "stratified": "stratified split",
                  "random": "random split"}[protocol.split]
         validation = (f"{protocol.cv_folds}-fold CV" if protocol.validation == "cv" else
@@ -51,7 +54,13 @@ class RichReporter(Reporter):
         e.print(f"protocol: {len(protocol.train_idx):,} training / {len(protocol.test_idx):,} test rows"
                 f" ({split}, seed {protocol.seed}), {validation}, primary metric "
                 f"[bold]{protocol.primary_metric}[/] ({protocol.primary_metric_reason})")
-        e.print(f"budget: {protocol.budget_seconds:.0f} s, equal share per family ({pools})")
+        if protocol.trials is not None:
+            cap = f"capped at {budget.total:.0f} s" if bounded else "no time cap"
+            e.print(f"budget: {protocol.trials} tuning trial(s) per candidate ({protocol.search}), "
+                    f"trained without a clock; {cap}")
+        else:
+            e.print(f"budget: {protocol.budget_seconds:.0f} s, equal share per family ({pools}); "
+                    f"tuning: {protocol.search}")
         if kept:
             e.print(f"[green]resuming[/] {run_dir}: keeping {len(kept)} finished model(s): "
                     + ", ".join(sorted(kept)))
@@ -62,10 +71,12 @@ class RichReporter(Reporter):
             TextColumn("{task.fields[clock]}"), console=e, transient=True,
         )
         self.progress.start()
-        self.task_id = self.progress.add_task("starting", total=protocol.budget_seconds, clock="")
+        self.task_id = self.progress.add_task("starting", total=budget.total if bounded else None,
+                                              clock="")
 
     def model_start(self, candidate, time_limit) -> None:
-        self.current = f"[bold]{candidate.name}[/] ({candidate.family}, limit {time_limit:.0f} s)"
+        limit = f"limit {time_limit:.0f} s" if math.isfinite(time_limit) else "no time limit"
+        self.current = f"[bold]{candidate.name}[/] ({candidate.family}, {limit})"
         self._refresh("starting")
 
     def model_progress(self, message) -> None:
@@ -88,6 +99,10 @@ class RichReporter(Reporter):
         if message:
             self.last_message = message
         elapsed = self.budget.elapsed()
+        if not math.isfinite(self.budget.total):
+            self.progress.update(self.task_id, description=f"{self.current} {self.last_message}",
+                                 clock=f"{_clock(elapsed)} elapsed")
+            return
         left = max(0.0, self.budget.total - elapsed)
         self.progress.update(
             self.task_id, completed=min(elapsed, self.budget.total),
@@ -153,7 +168,13 @@ def model_line(entry: dict, metric: str) -> str:
     cost = entry["cost"]
     score = f"cv {metric} {cv.get('mean'):.4f} ± {cv.get('std') or 0:.4f}" if cv.get("mean") is not None else ""
     test_s = f", test {test:.4f}" if test is not None else ""
-    return (f"[green]✓[/] {name}: {score}{test_s}, fit {cost['fit_seconds']:.2f} s, "
+    ci = (entry.get("test_ci") or {}).get(metric)
+    if ci and test is not None:
+        test_s += f" [{ci['low']:.4f}, {ci['high']:.4f}]"
+    tuning = entry.get("tuning") or {}
+    tuned = (f", {tuning['trials']} trial(s) in {tuning['seconds']:.0f} s"
+             if tuning.get("trials") else "")
+    return (f"[green]✓[/] {name}: {score}{test_s}{tuned}, fit {cost['fit_seconds']:.2f} s, "
             f"{cost['wall_seconds']:.0f} s in all")
 
 
@@ -174,6 +195,9 @@ def show_leaderboard(results: dict, console: Console) -> None:
         table.add_column("model", no_wrap=True)
         table.add_column(f"cv {metric}", justify="right", no_wrap=True)
         table.add_column(f"test {metric}", justify="right")
+        if not compact:
+            table.add_column("95% CI", justify="right", no_wrap=True)
+        table.add_column("trials", justify="right")
         for t in extra:
             table.add_column(f"test {t}", justify="right")
         for head in costs:
@@ -189,13 +213,18 @@ def show_leaderboard(results: dict, console: Console) -> None:
                 failures.append(f"  {r['model']}: {r['status']}: {r['reason']}")
             cost_cells = [_f(r["fit_seconds"], 2), _f(r["predict_ms_per_1k"], 1),
                           _f(r["peak_memory_mb"], 0), _f(r["model_size_kb"], 0)][:len(costs)]
-            table.add_row(name, cv, _f(r[f"test_{metric}"]), *[_f(r[f"test_{t}"]) for t in extra],
-                          *cost_cells, r["status"], style=style)
+            ci = ([f"{_f(r[f'test_{metric}_low'])}–{_f(r[f'test_{metric}_high'])}"
+                   if _num(r[f"test_{metric}_low"]) else ""] if not compact else [])
+            trials = str(int(r["trials"])) if _num(r["trials"]) else ""
+            table.add_row(name, cv, _f(r[f"test_{metric}"]), *ci, trials,
+                          *[_f(r[f"test_{t}"]) for t in extra], *cost_cells, r["status"],
+                          style=style)
         console.print(table)
         for line in failures:
             console.print(line, style="red", markup=False)
-    console.print("fit s: refit on all training rows; ms/1k: prediction time per 1,000 rows; "
-                  "MB: peak memory of the model's process; KB: saved model size", style="dim")
+    console.print("95% CI: bootstrap interval of the test score; trials: tuning trials; fit s: "
+                  "refit on all training rows; ms/1k: prediction time per 1,000 rows; MB: peak "
+                  "memory of the model's process; KB: saved model size", style="dim")
 
 
 def show_verdict(verdict: dict | None, console: Console) -> None:

@@ -141,12 +141,17 @@ def leaderboard(results: dict) -> pd.DataFrame:
         row[f"cv_{primary}_mean"] = (cv.get(primary) or {}).get("mean")
         row[f"cv_{primary}_std"] = (cv.get(primary) or {}).get("std")
         row.update({f"test_{k}": test.get(k) for k in names})
+        ci = (m.get("test_ci") or {}).get(primary) or {}
+        row[f"test_{primary}_low"], row[f"test_{primary}_high"] = ci.get("low"), ci.get("high")
+        tuning = m.get("tuning") or {}
+        row["trials"], row["tuning_seconds"] = tuning.get("trials"), tuning.get("seconds")
         for k in ("fit_seconds", "cpu_seconds", "predict_ms_per_1k", "peak_memory_mb", "model_size_kb"):
             row[k] = cost.get(k)
         row["reason"] = m.get("reason")
         rows.append(row)
     columns = ["model", "family", "status", f"cv_{primary}_mean", f"cv_{primary}_std",
-               *[f"test_{k}" for k in names], "fit_seconds", "cpu_seconds", "predict_ms_per_1k",
+               *[f"test_{k}" for k in names], f"test_{primary}_low", f"test_{primary}_high",
+               "trials", "tuning_seconds", "fit_seconds", "cpu_seconds", "predict_ms_per_1k",
                "peak_memory_mb", "model_size_kb", "reason"]
     df = pd.DataFrame(rows, columns=columns)
     if df.empty:

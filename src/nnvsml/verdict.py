@@ -10,6 +10,14 @@ cost: the cheaper model is recommended, and the verdict says so.
 Under ``holdout`` validation (large data) the "folds" are disjoint blocks of the one validation
 part, all scored by the same fitted model; their differences are independent, so the plain
 paired t-test applies, without the correction for overlapping training folds.
+
+The test rows' own paired test (McNemar's exact test for classification, a paired bootstrap for
+regression; computed by :mod:`nnvsml.uncertainty` into ``results["test_comparison"]``) is
+reported beside it: it confirms or contradicts the decision, never makes it.
+
+At a tie the recommendation goes to the model that is cheaper to train and serve; when their
+costs are within 25% of each other, to the one a person can read (coefficients, rules, tree
+importances) over one that needs post-hoc explanation. The reasons say which decided.
 """
 
 from __future__ import annotations
@@ -21,6 +29,10 @@ from scipy import stats
 from nnvsml.metrics import GREATER_IS_BETTER
 
 ALPHA = 0.05
+#: Explanations a model carries in itself, as opposed to post-hoc ones (gradients, attention).
+INTRINSIC = frozenset({"coefficients", "rules", "importances", "tree_shap", "class_means"})
+#: Cost ratios inside this band are treated as equal (one timing's noise).
+COST_BAND = 1.25
 TEST_NAME = "corrected resampled t-test (Nadeau & Bengio 2003) over the CV folds"
 HOLDOUT_TEST_NAME = "paired t-test over disjoint blocks of the validation part"
 
@@ -28,7 +40,7 @@ HOLDOUT_TEST_NAME = "paired t-test over disjoint blocks of the validation part"
 def decide(results: dict, alpha: float = ALPHA) -> dict:
     metric = results["protocol"]["primary_metric"]
     models = results.get("models", [])
-    best = {fam: _best(models, fam, metric) for fam in ("traditional", "neural")}
+    best = {fam: best_of_family(models, fam, metric) for fam in ("traditional", "neural")}
     holdout = results["protocol"].get("validation") == "holdout"
     validated = "validation" if holdout else "cross-validated"
     trad, neur = best["traditional"], best["neural"]
@@ -70,19 +82,23 @@ def decide(results: dict, alpha: float = ALPHA) -> dict:
             f"({family}) is more accurate by this measure."
         )
     else:
-        winner, loser = _cheaper(trad, neur)
+        winner, loser, why = tie_break(trad, neur)
         family = "tie"
         reasons.append(
             f"The difference is inside the noise (p = {cmp['p_value']:.2g} >= {alpha}): the "
-            f"families tie on {metric}, so the cheaper model, {winner['name']} "
-            f"({winner['family']}), is recommended."
+            f"families tie on {metric}, so {winner['name']} ({winner['family']}) is recommended "
+            f"for {why}."
         )
     cost = _cost_sentence(winner, loser)
     if cost:
         reasons.append(cost)
-    test = _test_sentence(trad, neur, metric, cmp, significant, trad_better)
+    test = _test_sentence(trad, neur, metric, cmp, significant, trad_better,
+                          results.get("test_comparison"))
     if test:
         reasons.append(test)
+    tuning = _tuning_sentence(results)
+    if tuning:
+        reasons.append(tuning)
     return {"family": family, "model": winner["name"], "decided": True,
             "comparison": cmp, "reasons": reasons}
 
@@ -129,7 +145,7 @@ def compare_pair(a: dict, b: dict, metric: str, n_train: int | None, alpha: floa
     }
 
 
-def _best(models: list[dict], family: str, metric: str) -> dict | None:
+def best_of_family(models: list[dict], family: str, metric: str) -> dict | None:
     ok = [m for m in models if m["family"] == family and m["status"] == "ok"
           and _cv_mean(m, metric) is not None]
     if not ok:
@@ -148,12 +164,27 @@ def _fmt_cv(model: dict, metric: str) -> str:
     return f"{block['mean']:.4f}" + (f" ± {std:.4f}" if std is not None else "")
 
 
-def _cheaper(a: dict, b: dict) -> tuple[dict, dict]:
-    """The model with the lower cost of training plus serving, first."""
+def tie_break(a: dict, b: dict) -> tuple[dict, dict, str]:
+    """At a tie: (recommended, other, why). The clearly cheaper model to train and serve; at
+    costs within ``COST_BAND`` of each other, the intrinsically interpretable one; else the
+    cheaper."""
     def cost(m):
         c = m.get("cost") or {}
         return (c.get("fit_seconds") or 0.0) + (c.get("predict_ms_per_1k") or 0.0) / 1000.0
-    return (a, b) if cost(a) <= cost(b) else (b, a)
+
+    cheap, dear = (a, b) if cost(a) <= cost(b) else (b, a)
+    readable = [m for m in (a, b) if INTRINSIC & set(m.get("explanations") or ())]
+    close = cost(dear) <= COST_BAND * cost(cheap) or cost(cheap) == 0
+    if close and len(readable) == 1:
+        kinds = ", ".join(sorted(INTRINSIC & set(readable[0]["explanations"])))
+        other = b if readable[0] is a else a
+        return readable[0], other, (f"interpretability: their costs are alike, and it explains "
+                                    f"itself ({kinds})")
+    why = "its lower cost of training and serving"
+    if INTRINSIC & set(cheap.get("explanations") or ()) and not INTRINSIC & set(
+            dear.get("explanations") or ()):
+        why += ", and it is also the more interpretable"
+    return cheap, dear, why
 
 
 def _ratio_phrase(what: str, mine: float | None, theirs: float | None, unit: str) -> str | None:
@@ -186,19 +217,52 @@ def _cost_sentence(winner: dict, loser: dict) -> str | None:
     return f"Cost: {winner['name']} " + ", ".join(parts) + f" than {loser['name']}."
 
 
-def _test_sentence(trad, neur, metric, cmp, significant, trad_better) -> str | None:
+def _test_sentence(trad, neur, metric, cmp, significant, trad_better,
+                   pair: dict | None) -> str | None:
     t, n = cmp["test_rows"]["traditional"], cmp["test_rows"]["neural"]
     if t is None or n is None:
         return None
-    test_trad_better = (t > n) if GREATER_IS_BETTER[metric] else (t < n)
+    rows = cmp["test_rows"]
     head = (f"On the held-out test rows (scored once): {trad['name']} {t:.4f} vs "
             f"{neur['name']} {n:.4f}")
+    test_significant = None
+    if pair and pair.get("traditional_model") == trad["name"] \
+            and pair.get("neural_model") == neur["name"]:
+        rows.update(difference=t - n, ci_low=pair["ci_low"], ci_high=pair["ci_high"],
+                    p_value=pair["p_value"], test=pair["test"])
+        test_significant = pair["p_value"] < cmp["alpha"]
+        head += (f", difference {t - n:+.4f} (95% bootstrap CI {pair['ci_low']:+.4f} to "
+                 f"{pair['ci_high']:+.4f}; {pair['test']}: p = {pair['p_value']:.3g})")
+    test_trad_better = (t > n) if GREATER_IS_BETTER[metric] else (t < n)
     if not significant:
-        return head + "; the CV tie is not overturned by one test split."
+        rows["agrees"] = not test_significant if test_significant is not None else None
+        if test_significant:
+            return head + ("; the test rows see a significant difference the cross-validation "
+                           "did not, so the tie stands but deserves a second look.")
+        return head + "; the test rows agree: no significant difference."
     agrees = test_trad_better == trad_better
-    cmp["test_rows"]["agrees"] = agrees
-    return head + ("; this confirms the cross-validation." if agrees
-                   else "; this contradicts the cross-validation, so treat the win with caution.")
+    rows["agrees"] = agrees
+    if agrees:
+        return head + ("; this confirms the cross-validation." if test_significant is not False
+                       else "; the same direction as the cross-validation, though not "
+                            "significant on the test rows alone.")
+    return head + "; this contradicts the cross-validation, so treat the win with caution."
+
+
+def _tuning_sentence(results: dict) -> str | None:
+    effort = results.get("tuning_effort")
+    if not effort:
+        return None
+    fam = effort["families"]
+    parts = [f"{name} models {fam[name]['mean_gain']:+.4f} on average (best "
+             f"{fam[name]['max_gain']:+.4f}; {_count(fam[name]['trials'], 'trial')}, "
+             f"{fam[name]['seconds']:.0f} s)" for name in ("traditional", "neural") if name in fam]
+    return (f"Tuning ({results['protocol'].get('search')}) raised {effort['metric']} on the "
+            f"tuning rows over the defaults: " + "; ".join(parts) + ".")
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _failures(models: list[dict]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from nnvsml.models import spaces
 from nnvsml.models.registry import BuildContext, Candidate, register
 
 CLASSIFICATION = frozenset({"binary", "multiclass"})
@@ -34,11 +35,26 @@ def small_data_schedule(n_train: int, batch_size: int = 32) -> dict:
             "max_epochs": max(300, math.ceil(MIN_TRAINING_STEPS / steps))}
 
 
-def array_net(ctx: BuildContext, arch: str, **hyperparameters):
+#: Each architecture's search space, with its module's own dropout as the default.
+SPACES = {
+    "cnn": spaces.network(dropout=0.25),
+    "resnet": spaces.network(dropout=0.0),
+    "text_cnn": spaces.network(dropout=0.5),
+    "text_rnn": spaces.network(dropout=0.3),
+    "text_transformer": spaces.network(dropout=0.1),
+    "seq_rnn": spaces.network(dropout=0.1),
+    "fcn": spaces.network(),
+    "seq_transformer": spaces.network(dropout=0.1),
+    "audio_cnn": spaces.network(dropout=0.3),
+}
+
+
+def array_net(ctx: BuildContext, arch: str, arch_params: dict | None = None, **hyperparameters):
     """An :class:`~nnvsml.models.neural.ArrayNetClassifier` for ``arch``, bounded by the
-    candidate's time share. Small training sets get small batches (more updates per epoch) and
-    patience counted in optimizer steps (their validation loss is noisy, and an epoch is a few
-    steps: FCN on GunPoint's 50 series stopped after ~60 steps at 0.73 test accuracy)."""
+    candidate's time share, with its tuned (or default) hyperparameters. Small training sets get
+    small batches (more updates per epoch) and patience counted in optimizer steps (their
+    validation loss is noisy, and an epoch is a few steps: FCN on GunPoint's 50 series stopped
+    after ~60 steps at 0.73 test accuracy)."""
     # Imported here so that runs without networks never pay for importing torch.
     from nnvsml.models.neural import ArrayNetClassifier
 
@@ -46,8 +62,13 @@ def array_net(ctx: BuildContext, arch: str, **hyperparameters):
         defaults = small_data_schedule(ctx.n_train)
     else:
         defaults = {"batch_size": 128, "patience": 6, "max_epochs": 100}
+    hp = ctx.hyper(SPACES[arch])
+    arch_params = dict(arch_params or {})
+    if "dropout" in hp:
+        arch_params["dropout"] = hp.pop("dropout")
     return ArrayNetClassifier(arch=arch, max_time=ctx.max_time, random_state=ctx.seed,
-                              valid_fraction=VALID_FRACTION, **{**defaults, **hyperparameters})
+                              valid_fraction=VALID_FRACTION, arch_params=arch_params or None,
+                              **{**defaults, **hyperparameters, **hp})
 
 
 # ---- images ------------------------------------------------------------------------------------
@@ -69,13 +90,15 @@ register(Candidate(
     "small CNN: three conv-batch norm-ReLU-max pool blocks (16, 32, 64 channels), dropout, "
     "AdamW, early stopping, random shifts and rotations while training",
     modalities=IMAGE, preprocessing="pixels standardised per channel, per batch",
-    time_aware=True, explanations=("gradients",)))
+    time_aware=True, explanations=("gradients",),
+    space=SPACES["cnn"]))
 register(Candidate(
     "resnet", "neural", CLASSIFICATION, build_resnet,
     "small ResNet (He et al. 2016): basic residual blocks in three stages (16, 32, 64 channels), "
     "global average pooling, random shifts and rotations while training",
     modalities=IMAGE, preprocessing="pixels standardised per channel, per batch",
-    time_aware=True, explanations=("gradients",)))
+    time_aware=True, explanations=("gradients",),
+    space=SPACES["resnet"]))
 
 
 # ---- text --------------------------------------------------------------------------------------
@@ -86,7 +109,7 @@ def _text_net(ctx: BuildContext, arch: str, **arch_params):
 
     # The vocabulary is learned inside the pipeline, so only the rows being fitted shape it.
     return Pipeline([("tokens", Tokenizer(max_vocab=20_000)),
-                     ("model", array_net(ctx, arch, arch_params=arch_params or None))])
+                     ("model", array_net(ctx, arch, arch_params=arch_params))])
 
 
 def build_text_cnn(ctx: BuildContext):
@@ -107,16 +130,19 @@ register(Candidate(
     "text_cnn", "neural", CLASSIFICATION, build_text_cnn,
     "CNN for sentences (Kim 2014): embeddings, parallel convolutions of widths 3/4/5, "
     "max-over-time pooling, dropout", modalities=TEXT, preprocessing=TOKENS, time_aware=True,
-    explanations=("gradients",)))
+    explanations=("gradients",),
+    space=SPACES["text_cnn"]))
 register(Candidate(
     "text_bilstm", "neural", CLASSIFICATION, build_text_bilstm,
     "bidirectional LSTM over embeddings; the last states of both directions classify",
-    modalities=TEXT, preprocessing=TOKENS, time_aware=True, explanations=("gradients",)))
+    modalities=TEXT, preprocessing=TOKENS, time_aware=True, explanations=("gradients",),
+    space=SPACES["text_rnn"]))
 register(Candidate(
     "text_transformer", "neural", CLASSIFICATION, build_text_transformer,
     "transformer encoder trained from scratch: 2 layers of 4-head self-attention, sinusoidal "
     "positions, mean pooling", modalities=TEXT, preprocessing=TOKENS, time_aware=True,
-    explanations=("attention", "gradients")))
+    explanations=("attention", "gradients"),
+    space=SPACES["text_transformer"]))
 
 
 # ---- sequences ---------------------------------------------------------------------------------
@@ -137,17 +163,20 @@ STEPS = "raw series standardised per channel; padding masked"
 register(Candidate(
     "lstm", "neural", CLASSIFICATION, build_lstm,
     "2-layer LSTM over the time steps (packed by length); the last state classifies",
-    modalities=SEQUENCE, preprocessing=STEPS, time_aware=True, explanations=("gradients",)))
+    modalities=SEQUENCE, preprocessing=STEPS, time_aware=True, explanations=("gradients",),
+    space=SPACES["seq_rnn"]))
 register(Candidate(
     "fcn", "neural", CLASSIFICATION, build_fcn,
     "fully convolutional network (Wang et al. 2017): three conv-batch norm-ReLU blocks, global "
     "average pooling", modalities=SEQUENCE, preprocessing=STEPS, time_aware=True,
-    explanations=("gradients",)))
+    explanations=("gradients",),
+    space=SPACES["fcn"]))
 register(Candidate(
     "seq_transformer", "neural", CLASSIFICATION, build_seq_transformer,
     "transformer encoder over the time steps: 2 layers of 4-head self-attention, sinusoidal "
     "positions, mean pooling", modalities=SEQUENCE, preprocessing=STEPS, time_aware=True,
-    explanations=("attention", "gradients")))
+    explanations=("attention", "gradients"),
+    space=SPACES["seq_transformer"]))
 
 
 # ---- audio -------------------------------------------------------------------------------------
@@ -160,4 +189,5 @@ register(Candidate(
     "CNN on the log-mel spectrogram: conv-batch norm-ReLU-pool blocks, pooling over frequency "
     "and time, SpecAugment-style masking while training",
     modalities=AUDIO, preprocessing="log-mel spectrogram (40 bands) standardised per band",
-    time_aware=True, explanations=("gradients",)))
+    time_aware=True, explanations=("gradients",),
+    space=SPACES["audio_cnn"]))

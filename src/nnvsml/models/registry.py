@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sklearn.base import BaseEstimator
 
 from nnvsml.errors import InputError
+from nnvsml.tuning.space import Space, resolve
 
 FAMILIES = ("traditional", "neural")
 
@@ -41,6 +43,12 @@ class BuildContext:
     modality: str = "tabular"
     #: The Dataset's ``info``: image size and channels, series length, mel bins, ...
     info: dict = field(default_factory=dict)
+    #: Hyperparameters chosen by tuning (names of the candidate's ``space``); the rest default.
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def hyper(self, space: Space) -> dict[str, Any]:
+        """Every hyperparameter of ``space``: the tuned value where there is one, else its default."""
+        return resolve(space, self.params)
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,10 @@ class Candidate:
     """One model the comparison may train.
 
     ``build(ctx)`` returns an unfitted estimator with the scikit-learn contract (``fit``,
-    ``predict`` and, for classifiers, ``predict_proba``). ``notes(ctx)`` returns decisions worth
-    recording in the results (e.g. the SVM's large-data rule).
+    ``predict`` and, for classifiers, ``predict_proba``), reading its hyperparameters with
+    ``ctx.hyper(space)``. ``space`` is the search space tuning explores, each dimension with its
+    default and its small grid (see :mod:`nnvsml.tuning.space`). ``notes(ctx)`` returns
+    decisions worth recording in the results (e.g. the SVM's large-data rule).
     """
 
     name: str
@@ -62,6 +72,7 @@ class Candidate:
     explanations: tuple[str, ...] = ()
     time_aware: bool = False
     notes: Callable[[BuildContext], dict] | None = None
+    space: Space = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -12,9 +12,11 @@ from sklearn.linear_model import RidgeClassifierCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from nnvsml.models import spaces
 from nnvsml.models.features.series import DTWNeighbors, Rocket, SummaryFeatures
 from nnvsml.models.registry import BuildContext, Candidate, register
 from nnvsml.models.time_bounded import Calibrated, TimeBounded, time_bound_notes
+from nnvsml.tuning.space import Float
 
 CLASSIFICATION = frozenset({"binary", "multiclass"})
 SEQUENCE = frozenset({"sequence"})
@@ -24,8 +26,15 @@ ROCKET_KERNELS = 10_000
 SUMMARY_ROUNDS = 200
 
 
+#: The warping window is what the UCR archive's own DTW baseline tunes (by leave-one-out).
+DTW_SPACE = {"window": Float(0.0, 0.3, default=DTW_WINDOW, grid=(0.0, 0.05, DTW_WINDOW, 0.2))}
+#: Rows per leaf follow the training rows (see below), so they are not searched.
+SUMMARY_SPACE = {k: v for k, v in spaces.lightgbm(learning_rate=0.05, num_leaves=15).items()
+                 if k != "min_child_samples"}
+
+
 def build_dtw_1nn(ctx: BuildContext):
-    return DTWNeighbors(window=DTW_WINDOW, n_jobs=ctx.n_jobs)
+    return DTWNeighbors(**ctx.hyper(DTW_SPACE), n_jobs=ctx.n_jobs)
 
 
 def build_rocket_ridge(ctx: BuildContext):
@@ -47,7 +56,7 @@ def summary_min_child_samples(n_train: int) -> int:
 
 
 def build_summary_lightgbm(ctx: BuildContext):
-    booster = LGBMClassifier(n_estimators=SUMMARY_ROUNDS, learning_rate=0.05, num_leaves=15,
+    booster = LGBMClassifier(n_estimators=SUMMARY_ROUNDS, **ctx.hyper(SUMMARY_SPACE),
                              min_child_samples=summary_min_child_samples(ctx.n_train),
                              n_jobs=ctx.n_jobs, random_state=ctx.seed, verbose=-1)
     return Pipeline([("summary", SummaryFeatures()),
@@ -73,13 +82,13 @@ register(Candidate(
     preprocessing="summary statistics per channel (mean, std, min, max, 5/25/50/75/95 % "
                   "quantiles, skewness, kurtosis, slope, mean |difference|, lag-1 "
                   "autocorrelation, positions of max and min) + series length",
-    explanations=("importances",), time_aware=True, notes=summary_notes))
+    explanations=("importances",), time_aware=True, notes=summary_notes, space=SUMMARY_SPACE))
 register(Candidate(
     "dtw_1nn", "traditional", CLASSIFICATION, build_dtw_1nn,
     "1-nearest neighbour under dynamic time warping (sum over channels); probabilities are "
     "the neighbour's class, one-hot", modalities=SEQUENCE,
     preprocessing=f"raw series; DTW distance with a Sakoe-Chiba band of {DTW_WINDOW:.0%} of the "
-                  "length"))
+                  "length", space=DTW_SPACE))
 register(Candidate(
     "rocket_ridge", "traditional", CLASSIFICATION, build_rocket_ridge,
     "ridge classifier (penalty by leave-one-out) on ROCKET features, temperature-scaled "

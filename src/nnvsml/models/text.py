@@ -14,6 +14,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
+from nnvsml.models import spaces
 from nnvsml.models.registry import BuildContext, Candidate, register
 from nnvsml.models.time_bounded import Calibrated
 
@@ -51,34 +52,42 @@ def tfidf_notes(ctx: BuildContext) -> dict:
                           f"({ctx.n_train} documents; 1 below {MIN_DOCS_FOR_MIN_DF})"}
 
 
+# C=10: TF-IDF rows have unit norm and hundreds of thousands of sparse features, where the
+# default C=1 regularises so hard that rare classes are never predicted.
+LOGISTIC_SPACE = spaces.inverse_regularisation(C=10.0)
+SVM_SPACE = spaces.inverse_regularisation(C=1.0)
+# alpha=0.1: with ~10^5 features the default add-one smoothing swamps the evidence.
+NAIVE_BAYES_SPACE = spaces.naive_bayes_smoothing(alpha=0.1)
+
+
 def build_tfidf_logistic(ctx: BuildContext):
-    # C=10: TF-IDF rows have unit norm and hundreds of thousands of sparse features, where the
-    # default C=1 regularises so hard that rare classes are never predicted.
-    model = LogisticRegression(C=10.0, max_iter=1_000)
+    model = LogisticRegression(**ctx.hyper(LOGISTIC_SPACE), max_iter=1_000)
     return Pipeline([("tfidf", tfidf_features(ctx)), ("model", model)])
 
 
 def build_tfidf_linear_svm(ctx: BuildContext):
-    model = Calibrated(LinearSVC(C=1.0, random_state=ctx.seed))
+    model = Calibrated(LinearSVC(**ctx.hyper(SVM_SPACE), random_state=ctx.seed))
     return Pipeline([("tfidf", tfidf_features(ctx)), ("model", model)])
 
 
 def build_tfidf_naive_bayes(ctx: BuildContext):
     # On the same TF-IDF features as the other candidates rather than raw counts, so that the
     # comparison is between models; TF-IDF also helps multinomial naive Bayes (Rennie et al.
-    # 2003). alpha=0.1: with ~10^5 features the default add-one smoothing swamps the evidence.
-    return Pipeline([("tfidf", tfidf_features(ctx)), ("model", MultinomialNB(alpha=0.1))])
+    # 2003).
+    return Pipeline([("tfidf", tfidf_features(ctx)),
+                     ("model", MultinomialNB(**ctx.hyper(NAIVE_BAYES_SPACE)))])
 
 
 register(Candidate(
     "tfidf_naive_bayes", "traditional", CLASSIFICATION, build_tfidf_naive_bayes,
     "multinomial naive Bayes (alpha=0.1) on TF-IDF n-grams",
-    modalities=TEXT, preprocessing=TFIDF, notes=tfidf_notes))
+    modalities=TEXT, preprocessing=TFIDF, notes=tfidf_notes, space=NAIVE_BAYES_SPACE))
 register(Candidate(
     "tfidf_logistic_regression", "traditional", CLASSIFICATION, build_tfidf_logistic,
     "L2-regularised logistic regression (C=10, multinomial) on TF-IDF n-grams",
-    modalities=TEXT, preprocessing=TFIDF, explanations=("coefficients",), notes=tfidf_notes))
+    modalities=TEXT, preprocessing=TFIDF, explanations=("coefficients",), notes=tfidf_notes,
+    space=LOGISTIC_SPACE))
 register(Candidate(
     "tfidf_linear_svm", "traditional", CLASSIFICATION, build_tfidf_linear_svm,
     "linear SVM (one-vs-rest) on TF-IDF n-grams, Platt-calibrated probabilities (3 folds)",
-    modalities=TEXT, preprocessing=TFIDF, notes=tfidf_notes))
+    modalities=TEXT, preprocessing=TFIDF, notes=tfidf_notes, space=SVM_SPACE))

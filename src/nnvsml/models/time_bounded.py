@@ -101,7 +101,7 @@ class TimeBounded(_Delegating):
         stopped = False
         if self.max_time is None:
             est.fit(X, y, **fit_params)
-        elif _is_lightgbm(est):
+        elif is_lightgbm(est):
             clock = _LightGBMClock(start, float(self.max_time))
             callbacks = list(fit_params.pop("callbacks", None) or []) + [clock]
             est.fit(X, y, callbacks=callbacks, **fit_params)
@@ -172,12 +172,12 @@ class _LightGBMClock:
             raise EarlyStopException(env.iteration, env.evaluation_result_list or [])
 
 
-def _is_lightgbm(est) -> bool:
+def is_lightgbm(est) -> bool:
     return type(est).__module__.startswith("lightgbm")
 
 
 def _n_members(est) -> int:
-    if _is_lightgbm(est):
+    if is_lightgbm(est):
         return int(est.booster_.current_iteration())
     if hasattr(est, "estimators_"):
         return len(est.estimators_)

@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+from nnvsml.models import spaces
 from nnvsml.models.preprocessing import encoder
 from nnvsml.models.registry import BuildContext, Candidate, register
 
@@ -40,35 +41,51 @@ def _classifying(ctx: BuildContext) -> bool:
     return ctx.task != "regression"
 
 
+LOGISTIC_SPACE = spaces.inverse_regularisation(C=1.0)
+RIDGE_SPACE = spaces.ridge(alpha=1.0)
+TREE_SPACE = spaces.tree(min_samples_leaf=5)
+# min_samples_leaf=2 halves the model size of fully grown trees at no measurable cost.
+FOREST_SPACE = spaces.forest(min_samples_leaf=2)
+LIGHTGBM_SPACE = spaces.lightgbm(learning_rate=0.05, num_leaves=31)
+SVM_SPACE = spaces.inverse_regularisation(C=1.0)
+KNN_SPACE = spaces.neighbours(k=15)
+NAIVE_BAYES_SPACE = spaces.gaussian_nb()
+
+
 def build_logistic(ctx: BuildContext):
-    return _pipeline("linear", ctx, LogisticRegression(C=1.0, max_iter=2_000))
+    return _pipeline("linear", ctx, LogisticRegression(**ctx.hyper(LOGISTIC_SPACE), max_iter=2_000))
 
 
 def build_ridge(ctx: BuildContext):
-    return _pipeline("linear", ctx, Ridge(alpha=1.0))
+    return _pipeline("linear", ctx, Ridge(**ctx.hyper(RIDGE_SPACE)))
 
 
 def build_tree(ctx: BuildContext):
     cls = DecisionTreeClassifier if _classifying(ctx) else DecisionTreeRegressor
-    return _pipeline("tree", ctx, cls(min_samples_leaf=5, random_state=ctx.seed))
+    return _pipeline("tree", ctx, cls(**ctx.hyper(TREE_SPACE), random_state=ctx.seed))
+
+
+def forest_max_features(value, classifying: bool):
+    """The space's "default": sqrt(p) to classify; p/3 to regress (Breiman's rule), rather than
+    scikit-learn's all of them, which made regression forests 3x slower and time out on
+    20,000-row tables."""
+    if value == "default":
+        return "sqrt" if classifying else 1 / 3
+    return value
 
 
 def build_forest(ctx: BuildContext):
-    # min_samples_leaf=2 halves the model size of fully grown trees at no measurable cost.
-    # Regression forests try a third of the features per split (Breiman's p/3) rather than
-    # scikit-learn's all of them, which made them 3x slower and time out on 20,000-row tables.
-    if _classifying(ctx):
-        model = RandomForestClassifier(n_estimators=200, min_samples_leaf=2, n_jobs=ctx.n_jobs,
-                                       random_state=ctx.seed)
-    else:
-        model = RandomForestRegressor(n_estimators=200, min_samples_leaf=2, max_features=1 / 3,
-                                      n_jobs=ctx.n_jobs, random_state=ctx.seed)
+    hp = ctx.hyper(FOREST_SPACE)
+    cls = RandomForestClassifier if _classifying(ctx) else RandomForestRegressor
+    model = cls(n_estimators=200, min_samples_leaf=hp["min_samples_leaf"],
+                max_features=forest_max_features(hp["max_features"], _classifying(ctx)),
+                n_jobs=ctx.n_jobs, random_state=ctx.seed)
     return _pipeline("tree", ctx, model)
 
 
 def build_lightgbm(ctx: BuildContext):
     cls = LGBMClassifier if _classifying(ctx) else LGBMRegressor
-    return _pipeline("lightgbm", ctx, cls(n_estimators=400, learning_rate=0.05, num_leaves=31,
+    return _pipeline("lightgbm", ctx, cls(n_estimators=400, **ctx.hyper(LIGHTGBM_SPACE),
                                           n_jobs=ctx.n_jobs, random_state=ctx.seed, verbose=-1))
 
 
@@ -88,21 +105,22 @@ def svm_notes(ctx: BuildContext) -> dict:
 
 def build_svm(ctx: BuildContext):
     exact = ctx.n_train <= SVM_EXACT_MAX_ROWS
+    C = ctx.hyper(SVM_SPACE)["C"]
     if _classifying(ctx):
         if exact:
             # An SVM has no probabilities: Platt scaling on 3 folds supplies them (ROC-AUC and
             # log loss need them), then the SVM is refit on all rows.
-            model = CalibratedClassifierCV(SVC(kernel="rbf", C=1.0, gamma="scale"),
+            model = CalibratedClassifierCV(SVC(kernel="rbf", C=C, gamma="scale"),
                                            method="sigmoid", cv=3, ensemble=False)
         else:
             model = Pipeline([
                 ("nystroem", Nystroem(n_components=SVM_NYSTROEM_COMPONENTS, random_state=ctx.seed)),
-                ("svm", CalibratedClassifierCV(LinearSVC(C=1.0), method="sigmoid", cv=3)),
+                ("svm", CalibratedClassifierCV(LinearSVC(C=C), method="sigmoid", cv=3)),
             ])
     else:
-        svr = SVR(kernel="rbf", C=1.0, gamma="scale") if exact else Pipeline([
+        svr = SVR(kernel="rbf", C=C, gamma="scale") if exact else Pipeline([
             ("nystroem", Nystroem(n_components=SVM_NYSTROEM_COMPONENTS, random_state=ctx.seed)),
-            ("svm", LinearSVR(C=1.0, max_iter=5_000, random_state=ctx.seed)),
+            ("svm", LinearSVR(C=C, max_iter=5_000, random_state=ctx.seed)),
         ])
         # SVR's epsilon tube and C are in units of the target: on a standardized target the
         # defaults mean the same whether the target is a rate or a house price.
@@ -112,40 +130,42 @@ def build_svm(ctx: BuildContext):
 
 def build_knn(ctx: BuildContext):
     cls = KNeighborsClassifier if _classifying(ctx) else KNeighborsRegressor
-    return _pipeline("linear", ctx, cls(n_neighbors=15, weights="distance", n_jobs=ctx.n_jobs))
+    return _pipeline("linear", ctx, cls(**ctx.hyper(KNN_SPACE), n_jobs=ctx.n_jobs))
 
 
 def build_naive_bayes(ctx: BuildContext):
-    return _pipeline("linear", ctx, GaussianNB())
+    return _pipeline("linear", ctx, GaussianNB(**ctx.hyper(NAIVE_BAYES_SPACE)))
 
 
 register(Candidate(
     "logistic_regression", "traditional", CLASSIFICATION, build_logistic,
     "L2-regularised logistic regression on scaled, one-hot / target-encoded features",
-    explanations=("coefficients",)))
+    explanations=("coefficients",), space=LOGISTIC_SPACE))
 register(Candidate(
     "ridge_regression", "traditional", REGRESSION, build_ridge,
     "L2-regularised linear regression on scaled, one-hot / target-encoded features",
-    explanations=("coefficients",)))
+    explanations=("coefficients",), space=RIDGE_SPACE))
 register(Candidate(
     "naive_bayes", "traditional", CLASSIFICATION, build_naive_bayes,
-    "Gaussian naive Bayes on scaled features", explanations=("class_means",)))
+    "Gaussian naive Bayes on scaled features", explanations=("class_means",),
+    space=NAIVE_BAYES_SPACE))
 register(Candidate(
     "decision_tree", "traditional", ALL_TASKS, build_tree,
     "a single CART tree (min 5 rows per leaf)", preprocessing="tree",
-    explanations=("rules", "importances")))
+    explanations=("rules", "importances"), space=TREE_SPACE))
 register(Candidate(
     "knn", "traditional", ALL_TASKS, build_knn,
-    "k-nearest neighbours (k=15, distance-weighted) on scaled features"))
+    "k-nearest neighbours (k=15, distance-weighted) on scaled features", space=KNN_SPACE))
 register(Candidate(
     "lightgbm", "traditional", ALL_TASKS, build_lightgbm,
     "gradient-boosted trees (LightGBM, 400 rounds, native missing values and categories)",
-    preprocessing="lightgbm", explanations=("importances", "tree_shap")))
+    preprocessing="lightgbm", explanations=("importances", "tree_shap"), space=LIGHTGBM_SPACE))
 register(Candidate(
     "random_forest", "traditional", ALL_TASKS, build_forest,
-    "random forest of 200 trees (p/3 features per split for regression)", preprocessing="tree", explanations=("importances", "tree_shap")))
+    "random forest of 200 trees (p/3 features per split for regression)", preprocessing="tree",
+    explanations=("importances", "tree_shap"), space=FOREST_SPACE))
 register(Candidate(
     "svm", "traditional", ALL_TASKS, build_svm,
     "RBF support vector machine (kernel approximation above "
     f"{SVM_EXACT_MAX_ROWS:,} training rows)",
-    notes=svm_notes))
+    notes=svm_notes, space=SVM_SPACE))

@@ -3,10 +3,15 @@
 A rule is a small class behind one base (as Optuna's samplers are), swapped by argument; the
 runner never changes when the rule does. :class:`Budget` applies the rule over a run: it knows
 the deadline, what each family has spent, and gives every candidate its time limit.
+
+:class:`EqualPerFamily` (``--budget``) gives both families the same seconds;
+:class:`EqualTrials` (``--trials N``) gives every candidate the same number of tuning trials and
+trains without a clock, so that the run can be repeated exactly; ``--budget`` then only caps it.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from abc import ABC, abstractmethod
 
@@ -18,6 +23,11 @@ class BudgetRule(ABC):
     @abstractmethod
     def pools(self, seconds: float, families: list[str]) -> dict[str, float]:
         """Split ``seconds`` into one pool per family."""
+
+    def limit_for(self, budget: Budget, family: str, candidates_left: int) -> float:
+        """The next candidate's time limit: its family's pool left, shared by those to run."""
+        share = (budget.pool[family] - budget.spent[family]) / max(1, candidates_left)
+        return max(0.0, min(share, budget.remaining()))
 
 
 class EqualPerFamily(BudgetRule):
@@ -33,6 +43,24 @@ class EqualPerFamily(BudgetRule):
 
     def pools(self, seconds: float, families: list[str]) -> dict[str, float]:
         return {f: seconds / len(families) for f in families}
+
+
+class EqualTrials(BudgetRule):
+    """Every candidate gets the same number of tuning trials, whatever they cost.
+
+    No fit is bounded by a clock; the run's seconds (infinite unless ``--budget`` is given) are
+    only a cap: a candidate may use what is left of them, and one that passes it is recorded as
+    timed out.
+    """
+
+    name = "equal_trials"
+    description = "the same number of tuning trials per candidate; seconds only cap the run"
+
+    def pools(self, seconds: float, families: list[str]) -> dict[str, float]:
+        return {f: seconds for f in families}
+
+    def limit_for(self, budget: Budget, family: str, candidates_left: int) -> float:
+        return max(0.0, budget.remaining())
 
 
 class Budget:
@@ -52,7 +80,7 @@ class Budget:
         clock=time.monotonic,
         started: float | None = None,
     ) -> None:
-        self.total = float(total_seconds)
+        self.total = math.inf if total_seconds is None else float(total_seconds)
         self.rule = rule or EqualPerFamily()
         self.clock = clock
         self.started = clock() if started is None else started
@@ -70,8 +98,7 @@ class Budget:
 
     def limit_for(self, family: str, candidates_left: int) -> float:
         """Time limit of the next candidate of ``family``, of which ``candidates_left`` remain."""
-        share = (self.pool[family] - self.spent[family]) / max(1, candidates_left)
-        return max(0.0, min(share, self.remaining()))
+        return self.rule.limit_for(self, family, candidates_left)
 
     def record(self, family: str, seconds: float) -> None:
         self.spent[family] += seconds
@@ -80,6 +107,7 @@ class Budget:
         return {
             "rule": self.rule.name,
             "rule_description": self.rule.description,
-            "planned": {f: round(p, 3) for f, p in self.pool.items()},
+            "planned": {f: (round(p, 3) if math.isfinite(p) else None)
+                        for f, p in self.pool.items()},
             "spent": {f: round(s, 3) for f, s in self.spent.items()},
         }

@@ -21,7 +21,8 @@ class Protocol:
     seed: int
     test_fraction: float
     cv_folds: int
-    budget_seconds: float
+    #: None: no wall-clock cap (only with ``--trials``).
+    budget_seconds: float | None
     primary_metric: str
     primary_metric_reason: str
     train_idx: np.ndarray
@@ -35,6 +36,11 @@ class Protocol:
     #: ``given`` (shipped with the data, e.g. MNIST's files or the UCR archive's TRAIN/TEST).
     split: str = "stratified"
     notices: list[str] = field(default_factory=list)
+    #: The rows every candidate's tuning trials fit on and are scored on (see :func:`tuning_split`).
+    tuning_split: tuple[np.ndarray, np.ndarray] | None = None
+    #: The tuning strategy (``--search``) and trials per candidate (``--trials``, None: by time).
+    search: str = "none"
+    trials: int | None = None
 
     def to_dict(self) -> dict:
         """The ``protocol`` block of results.json."""
@@ -47,11 +53,16 @@ class Protocol:
             "primary_metric_reason": self.primary_metric_reason,
             "greater_is_better": GREATER_IS_BETTER[self.primary_metric],
             "budget_rule": self.budget_rule,
+            "search": self.search,
+            "trials": self.trials,
             "n_train": int(len(self.train_idx)),
             "n_test": int(len(self.test_idx)),
             "split": self.split,
             "validation": self.validation,
             "n_validation": int(sum(len(va) for _, va in self.folds)),
+            "n_tuning": ({"train": int(len(self.tuning_split[0])),
+                          "validation": int(len(self.tuning_split[1]))}
+                         if self.tuning_split is not None else None),
         }
 
     @property
@@ -61,7 +72,8 @@ class Protocol:
     def identity(self) -> dict:
         """What must match for a run directory to be resumed."""
         return {k: self.to_dict()[k]
-                for k in ("seed", "test_fraction", "cv_folds", "primary_metric", "validation")}
+                for k in ("seed", "test_fraction", "cv_folds", "primary_metric", "validation",
+                          "search", "trials")}
 
 
 MIN_TEST_ROWS = 2
@@ -159,11 +171,12 @@ def make_protocol(
     else:
         cv_folds, folds = _folds(y, train_idx, cv_folds, seed, classify, notices)
     return Protocol(
+        tuning_split=tuning_split(y, folds[0][0], seed, classify),
         task=dataset.task,
         seed=seed,
         test_fraction=test_fraction,
         cv_folds=cv_folds,
-        budget_seconds=float(budget_seconds),
+        budget_seconds=None if budget_seconds is None else float(budget_seconds),
         primary_metric=primary_metric,
         primary_metric_reason=reason,
         train_idx=train_idx,
@@ -193,6 +206,29 @@ def _draw_split(y: np.ndarray, n: int, test_fraction: float, seed: int, classify
         np.arange(n), test_size=n_test, random_state=seed, stratify=y if classify else None
     )
     return np.sort(train_idx), np.sort(test_idx)
+
+
+#: Share of the first fold's training rows the tuning trials are scored on.
+TUNING_VALIDATION = 0.2
+
+
+def tuning_split(y: np.ndarray, rows: np.ndarray, seed: int,
+                 classify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded 80/20 split of the first fold's training rows for every candidate's trials.
+
+    Trials never see the test rows nor that fold's validation rows; the other folds' validation
+    rows are among them, which biases cross-validated scores of tuned models slightly upward,
+    the same for both families (nested cross-validation would remove it at k times the cost).
+    """
+    labels = y[rows]
+    stratify = None
+    if classify and np.unique(labels, return_counts=True)[1].min() >= 2:
+        n_valid = math.ceil(TUNING_VALIDATION * len(rows))
+        if n_valid >= len(np.unique(labels)) and len(rows) - n_valid >= len(np.unique(labels)):
+            stratify = labels
+    fit, valid = train_test_split(rows, test_size=TUNING_VALIDATION, random_state=seed,
+                                  stratify=stratify)
+    return np.sort(fit), np.sort(valid)
 
 
 def _folds(y: np.ndarray, train_idx: np.ndarray, cv_folds: int, seed: int, classify: bool,

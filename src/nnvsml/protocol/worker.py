@@ -22,10 +22,11 @@ import numpy as np
 import pandas as pd
 import sklearn  # noqa: F401  (imported here so the forkserver preloads it once)
 
-from nnvsml import metrics
+from nnvsml import metrics, uncertainty
 from nnvsml.data.dataset import take
 from nnvsml.models import BuildContext, Candidate
 from nnvsml.protocol.splits import HOLDOUT_BLOCKS
+from nnvsml.tuning.tuner import TuningPlan, tune
 
 #: Share of a time-aware candidate's remaining time handed to its fits; the rest covers
 #: prediction, scoring and saving, so the candidate finishes instead of being killed.
@@ -42,6 +43,7 @@ class Job:
     data_path: str
     time_limit: float
     seed: int
+    tuning: TuningPlan = TuningPlan()
 
 
 def main(job: Job, conn) -> None:
@@ -71,10 +73,33 @@ def evaluate(job: Job, conn, start: float) -> dict:
     task, classes, kinds = data["task"], data["classes"], data["kinds"]
     train_idx, test_idx, folds = data["train_idx"], data["test_idx"], data["folds"]
     holdout = data.get("validation") == "holdout"
-    cand = job.candidate
+    cand, plan = job.candidate, job.tuning
     deadline = start + job.time_limit
+    # Under --trials the run is bounded by counts, not seconds: no fit is cut short by a clock,
+    # so the same seed gives the same models.
+    timed = plan.trials is None
     # Under holdout the model fitted on the non-validation rows is the final one: no refit.
     n_fits = len(folds) + (0 if holdout else 1)
+
+    def context(params: dict, max_time: float | None) -> BuildContext:
+        return BuildContext(task=task, kinds=kinds, n_train=len(train_idx), seed=job.seed,
+                            max_time=max_time if (timed and cand.time_aware) else None,
+                            modality=data.get("modality", "tabular"),
+                            info=data.get("info") or {}, params=params)
+
+    tuning = tune(
+        cand, plan, X=X, y=y, split=data["tuning_split"], task=task, classes=classes,
+        metric=data["metric"], seed=job.seed, make_ctx=context,
+        deadline=start + plan.share * job.time_limit if timed else None,
+        # A trial trains as long as each of the final fits will, so it is judged as it will run.
+        trial_max_time=TRAINING_SHARE * (1 - plan.share) * job.time_limit / n_fits,
+        time_limit=job.time_limit,
+        eval_seconds=lambda fit_s: (
+            fit_s * n_fits * len(train_idx) / max(1, len(data["tuning_split"][0])),
+            deadline - time.monotonic()),
+        progress=lambda message: conn.send(("progress", message)),
+    )
+    params = tuning["best_params"]
 
     # Seconds a fit has run past the training time it was given (preprocessing, setup, the last
     # epoch): learned from each fit and taken off the next one, so the candidate ends in time.
@@ -82,12 +107,10 @@ def evaluate(job: Job, conn, start: float) -> dict:
 
     def build(fits_left: int):
         max_time = None
-        if cand.time_aware:
+        if cand.time_aware and timed:
             share = TRAINING_SHARE * (deadline - time.monotonic()) / fits_left
             max_time = max(0.5, share - overshoot)
-        ctx = BuildContext(task=task, kinds=kinds, n_train=len(train_idx), seed=job.seed,
-                           max_time=max_time, modality=data.get("modality", "tabular"),
-                           info=data.get("info") or {})
+        ctx = context(params, max_time)
         return cand.build(ctx), ctx
 
     def timed_fit(est, ctx, X_fit, y_fit) -> float:
@@ -127,6 +150,8 @@ def evaluate(job: Job, conn, start: float) -> dict:
     X_test, y_test = take(X, test_idx), y[test_idx]
     y_pred, proba, predict_seconds = _predict_timed(est, X_test, task)
     test = metrics.score(task, y_test, y_pred, proba, classes)
+    conn.send(("progress", "bootstrap intervals of the test metrics"))
+    test_ci = uncertainty.bootstrap_ci(task, y_test, y_pred, proba, classes, seed=job.seed)
 
     run_dir = Path(job.run_dir)
     model_path = run_dir / "models" / f"{cand.name}.joblib"
@@ -141,6 +166,7 @@ def evaluate(job: Job, conn, start: float) -> dict:
     final = est.steps[-1][1] if hasattr(est, "steps") else est
     return {
         "test": test,
+        "test_ci": test_ci,
         "cv": _aggregate(fold_scores),
         "cost": {
             "fit_seconds": round(fit_seconds, 4),
@@ -156,6 +182,7 @@ def evaluate(job: Job, conn, start: float) -> dict:
             **(cand.notes(ctx) if cand.notes else {}),
         },
         "training": _training_info(final),
+        "tuning": tuning,
         "artifacts": {
             "model": str(model_path.relative_to(run_dir)),
             "predictions": str(pred_path.relative_to(run_dir)),

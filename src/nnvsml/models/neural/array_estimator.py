@@ -115,12 +115,13 @@ class _ArrayNet(SkorchNet):
         device: str = "auto",
         random_state: int | None = 0,
         verbose: int = 0,
+        callbacks: list | None = None,
     ) -> None:
         super().__init__(arch=arch, arch_params=arch_params, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, max_epochs=max_epochs, patience=patience,
                          valid_fraction=valid_fraction, grad_clip=grad_clip,
                          lr_schedule=lr_schedule, max_time=max_time, device=device,
-                         random_state=random_state, verbose=verbose)
+                         random_state=random_state, verbose=verbose, callbacks=callbacks)
         self.augment = augment
 
     def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True):

@@ -69,6 +69,7 @@ class SkorchNet(BaseEstimator):
         device: str = "auto",
         random_state: int | None = 0,
         verbose: int = 0,
+        callbacks: list | None = None,
     ) -> None:
         self.arch = arch
         self.arch_params = arch_params
@@ -84,6 +85,7 @@ class SkorchNet(BaseEstimator):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.callbacks = callbacks
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -132,6 +134,8 @@ class SkorchNet(BaseEstimator):
             ("early_stopping", EarlyStopping("valid_loss", patience=self.patience, load_best=True))
         )
         callbacks.append(("time_limit", TimeLimit(self.max_time)))
+        # The caller's own (name, callback) pairs, e.g. a tuner's pruning, see every epoch's scores.
+        callbacks.extend(self.callbacks or [])
         return callbacks
 
     def _check_params(self) -> None:

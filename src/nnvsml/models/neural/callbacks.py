@@ -51,3 +51,22 @@ class RecordLR(Callback):
 
     def on_epoch_begin(self, net: NeuralNet, **kwargs: Any) -> None:
         net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
+
+
+class TrialPruning(Callback):
+    """Reports ``-valid_loss`` to an Optuna trial after each epoch and stops the trial (raising
+    ``optuna.TrialPruned``, which ends ``fit``) when the trial's pruner drops it."""
+
+    def __init__(self, trial: Any) -> None:
+        self.trial = trial
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        import optuna
+
+        loss = net.history[-1].get("valid_loss")
+        if loss is None:
+            return
+        step = len(net.history)
+        self.trial.report(-float(loss), step)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after epoch {step}")

@@ -1,0 +1,278 @@
+"""Tune one candidate with Optuna on the shared tuning split, inside the candidate's process.
+
+Every candidate of both families is tuned the same way: the same strategy, the same tuning
+rows, the same share of its time (or the same number of trials under ``--trials``), the
+defaults as the first trial. The tuning rows are a seeded 80/20 split of the first fold's
+training part, fixed for the run: trials never see the test rows, and never see that fold's
+validation rows. The chosen configuration is then cross-validated and refit like an untuned one.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from nnvsml import metrics
+from nnvsml.data.dataset import take
+from nnvsml.metrics import GREATER_IS_BETTER
+from nnvsml.models import BuildContext, Candidate
+from nnvsml.tuning import space as sp
+from nnvsml.tuning.pruning import fit_trial, prunable
+from nnvsml.tuning.storage import load_study, open_storage
+from nnvsml.tuning.strategies import get_strategy
+
+#: Share of a candidate's time spent tuning under a wall-clock budget; the rest cross-validates,
+#: refits and scores the chosen configuration.
+TUNING_SHARE = 0.5
+#: A configuration whose cross-validation is expected to take longer than this share of the time
+#: left is passed over for the best one that fits (only models that cannot stop themselves).
+FIT_MARGIN = 0.8
+#: Seconds of a candidate's evaluation besides its fits: predicting, bootstrap intervals, saving.
+EVAL_OVERHEAD = 1.5
+#: Under a wall-clock budget a candidate given less than this is not tuned: a trial costs about
+#: one more fit, and on such budgets that fit is what lets the candidate finish at all.
+MIN_TUNING_LIMIT = 20.0
+
+
+@dataclass(frozen=True)
+class TuningPlan:
+    """The run's tuning settings, the same for every candidate."""
+
+    strategy: str = "none"
+    #: Trials per candidate; None: as many as the candidate's tuning share of time allows.
+    trials: int | None = None
+    #: Optuna storage URL (an SQLite file in the run directory by default).
+    storage: str | None = None
+    #: Prefix of every study's name, unique to the run, so a shared database keeps runs apart.
+    study_prefix: str = "nnvsml"
+    share: float = TUNING_SHARE
+
+
+class TuningTimeout(Exception):
+    """The tuning share of the candidate's time ran out in the middle of a trial."""
+
+
+def untuned(reason: str, params: dict) -> dict:
+    return {"strategy": "none", "trials": 0, "seconds": 0.0, "best_params": params,
+            "history": [], "reason": reason}
+
+
+def tune(
+    cand: Candidate,
+    plan: TuningPlan,
+    *,
+    X,
+    y: np.ndarray,
+    split: tuple[np.ndarray, np.ndarray],
+    task: str,
+    classes,
+    metric: str,
+    seed: int,
+    make_ctx: Callable[[dict, float | None], BuildContext],
+    deadline: float | None,
+    trial_max_time: float | None,
+    time_limit: float | None = None,
+    eval_seconds: Callable[[float], float] | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict:
+    """Run the study of ``cand`` and return its ``tuning`` record, ``best_params`` included.
+
+    ``deadline`` (a ``time.monotonic()`` reading) ends tuning under a wall-clock budget; with
+    ``plan.trials`` it is None and exactly that many trials finish. ``eval_seconds(fit_s)``
+    estimates what evaluating a configuration whose trial fit took ``fit_s`` will cost, and
+    the time left for it, so a configuration that cannot be evaluated in time is not chosen.
+    """
+    strategy = get_strategy(plan.strategy)
+    defaults = sp.defaults(cand.space)
+    if strategy.name == "none":
+        return untuned("--search none: the declared defaults", defaults)
+    if not cand.space:
+        return untuned("the candidate declares no hyperparameters to tune", defaults)
+    if deadline is not None and time_limit is not None and time_limit < MIN_TUNING_LIMIT:
+        return untuned(f"its time limit ({time_limit:.0f} s) is under {MIN_TUNING_LIMIT:.0f} s, "
+                       "too short to tune (raise --budget)", defaults)
+
+    direction = "maximize" if GREATER_IS_BETTER[metric] else "minimize"
+    study = load_study(open_storage(plan.storage), f"{plan.study_prefix}:{cand.name}", direction,
+                       strategy.sampler(cand.space, seed), strategy.pruner())
+    if not study.trials:
+        study.enqueue_trial(defaults)
+    tr, va = split
+    X_tr, y_tr, X_va, y_va = take(X, tr), y[tr], take(X, va), y[va]
+    kind = prunable(cand.build(make_ctx(defaults, None))) if strategy.prunes else None
+    prunes = kind is not None
+    limit = strategy.max_trials(cand.space)
+    durations: list[float] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        params = sp.suggest(trial, cand.space)
+        trial.set_user_attr("defaults", params == defaults)
+        max_time = trial_max_time
+        if deadline is not None and max_time is not None:
+            max_time = max(0.5, min(max_time, 0.85 * (deadline - time.monotonic())))
+        est = cand.build(make_ctx(params, max_time))
+        t0 = time.perf_counter()
+        try:
+            with _alarm(None if deadline is None else deadline - time.monotonic()):
+                fit_trial(est, X_tr, y_tr, X_va, y_va, trial if prunes else None)
+        except optuna.TrialPruned:
+            trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
+            raise
+        except Exception as exc:
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:300])
+            raise
+        trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
+        pred = est.predict(X_va)
+        proba = (est.predict_proba(X_va)
+                 if task != "regression" and hasattr(est, "predict_proba") else None)
+        value = metrics.score(task, y_va, pred, proba, classes)[metric]
+        if value is None:
+            raise ValueError(f"{metric} is undefined on the tuning rows")
+        return value
+
+    while True:
+        done = _finished(study)
+        if plan.trials is not None and done >= plan.trials:
+            break
+        if limit is not None and done >= limit:
+            break
+        if deadline is not None and done:
+            left = deadline - time.monotonic()
+            typical = statistics.median(durations) if durations else 0.0
+            if left <= 0 or left < typical:
+                break
+            if not _evaluation_fits(study, cand, eval_seconds, typical, trial_max_time):
+                break
+        best = _best_value(study)
+        progress(f"tuning ({strategy.name}): trial {done + 1}"
+                 + (f"/{plan.trials}" if plan.trials else "")
+                 + (f", best {best:.4f}" if best is not None else ""))
+        t0 = time.monotonic()
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        durations.append(time.monotonic() - t0)
+        last = study.trials[-1]
+        if "TuningTimeout" in str(last.user_attrs.get("error", "")):
+            break
+
+    return _record(study, strategy.name, cand, defaults, kind, metric, split, eval_seconds)
+
+
+def _evaluation_fits(study, cand: Candidate, eval_seconds, next_trial: float,
+                     trial_max_time: float | None) -> bool:
+    """Whether one more trial still leaves time to cross-validate the best configuration so far.
+
+    A model that cannot stop itself must finish every fit it starts: its fits, as timed in the
+    trials, must fit in the time left. Networks and time-bounded ensembles fit the time they
+    are given, unless even their shortest fit (one epoch, a first batch of trees) ran well past
+    it: then the budget is too tight to spend more of it on trials.
+    """
+    if eval_seconds is None:
+        return True
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    if not done:
+        return True
+    if cand.time_aware:
+        shortest = min(t.user_attrs.get("fit_seconds", 0.0) for t in done)
+        return trial_max_time is None or shortest <= 1.5 * trial_max_time
+    best = max(done, key=lambda t: (t.value if study.direction.name == "MAXIMIZE" else -t.value))
+    needed, left = eval_seconds(best.user_attrs.get("fit_seconds", 0.0))
+    return needed + EVAL_OVERHEAD + next_trial <= FIT_MARGIN * left
+
+
+def _finished(study: optuna.Study) -> int:
+    """Trials that ran to an end: completed, pruned, or failed by their own error (a trial whose
+    process was killed has no error recorded and does not count)."""
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+               or (t.state == TrialState.FAIL and "error" in t.user_attrs))
+
+
+def _best_value(study: optuna.Study) -> float | None:
+    try:
+        return study.best_value
+    except ValueError:
+        return None
+
+
+def _record(study, strategy: str, cand: Candidate, defaults: dict, kind: str | None, metric: str,
+            split, eval_seconds) -> dict:
+    trials = [t for t in study.get_trials(deepcopy=False)
+              if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
+    history, elapsed = [], 0.0
+    for t in sorted(trials, key=lambda t: t.number):
+        if t.datetime_start and t.datetime_complete:
+            elapsed += (t.datetime_complete - t.datetime_start).total_seconds()
+        if t.state == TrialState.COMPLETE:
+            history.append([round(elapsed, 3), float(t.value)])
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
+    ranked = sorted(complete, key=lambda t: (-sign * t.value, t.number))
+    chosen, selection = None, "best trial"
+    for t in ranked:
+        fit_s = t.user_attrs.get("fit_seconds", 0.0)
+        if eval_seconds is None or cand.time_aware:
+            chosen = t
+            break
+        needed, left = eval_seconds(fit_s)
+        if needed + EVAL_OVERHEAD <= FIT_MARGIN * left:
+            chosen = t
+            break
+    if chosen is None and ranked:
+        chosen = min(ranked, key=lambda t: t.user_attrs.get("fit_seconds", math.inf))
+        selection = ("fastest trial: no better configuration can be cross-validated in the "
+                     "time left")
+    elif chosen is not None and ranked and chosen is not ranked[0]:
+        selection = (f"trial {chosen.number}: better ones would not finish cross-validation in "
+                     "the time left")
+    default_trial = next((t for t in complete if t.user_attrs.get("defaults")), None)
+    errors = [t.user_attrs["error"] for t in trials if "error" in t.user_attrs]
+    record = {
+        "strategy": strategy,
+        "trials": len(trials),
+        "completed": len(complete),
+        "pruned": sum(t.state == TrialState.PRUNED for t in trials),
+        "failed": sum(t.state == TrialState.FAIL for t in trials),
+        "seconds": round(elapsed, 3),
+        "best_params": {**defaults, **(chosen.params if chosen else {})},
+        "history": history,
+        "metric": metric,
+        "best_score": float(chosen.value) if chosen else None,
+        "default_params": defaults,
+        "default_score": float(default_trial.value) if default_trial else None,
+        "selection": selection if chosen else "no trial completed: the defaults are used",
+        "pruned_over": kind,
+        "study": study.study_name,
+        "tuning_rows": {"train": int(len(split[0])), "validation": int(len(split[1]))},
+    }
+    if errors:
+        record["errors"] = sorted(set(errors))[:3]
+    return record
+
+
+@contextmanager
+def _alarm(seconds: float | None):
+    """Raise :class:`TuningTimeout` in this (main) thread after ``seconds``: a trial must not
+    eat the time its candidate needs for cross-validation."""
+    if seconds is None:
+        yield
+        return
+
+    def _raise(signum, frame):
+        raise TuningTimeout(f"the tuning time ran out during the trial ({seconds:.1f} s left)")
+
+    previous = signal.signal(signal.SIGALRM, _raise)
+    signal.setitimer(signal.ITIMER_REAL, max(0.01, seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
