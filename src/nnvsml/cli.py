@@ -106,12 +106,13 @@ def list_models(
     if modality is not None and modality not in MODALITIES:
         raise InputError(f"unknown modality '{modality}'; choose from: {', '.join(MODALITIES)}")
     table = Table(title="candidate models", title_justify="left")
-    for head in ("name", "family", "modality", "tasks", "features", "description"):
+    for head in ("name", "family", "modality", "tasks", "features", "tuned", "description"):
         table.add_column(head)
     for c in REGISTRY.values():
         if (task is None or task in c.tasks) and (modality is None or modality in c.modalities):
             table.add_row(c.name, c.family, ", ".join(sorted(c.modalities)),
-                          ", ".join(sorted(c.tasks)), c.preprocessing, c.description)
+                          ", ".join(sorted(c.tasks)), c.preprocessing,
+                          ", ".join(c.space) or "(tunes itself)", c.description)
     wide_console().print(table)
 
 
