@@ -102,7 +102,7 @@ def test_every_strategy_tunes_both_families_of_every_modality(modality, tmp_path
     trad, neural = (REGISTRY[n] for n in CHEAP[modality])
     for strategy in STRATEGIES:
         # Traditional: by count, exactly. Networks: by the clock, as under --budget.
-        for cand, kwargs in ((trad, {"trials": 2}), (neural, {"seconds": 3.0})):
+        for cand, kwargs in ((trad, {"trials": 2}), (neural, {"seconds": 2.5})):
             rec = _tune(dataset, cand, strategy, tmp_path, prefix=f"{modality}-{strategy}",
                         **kwargs)
             assert rec["strategy"] == strategy
@@ -130,7 +130,7 @@ def test_hyperband_prunes_boosting_rounds_and_epochs(tmp_path):
     study = optuna.load_study(study_name="hb:lightgbm", storage=f"sqlite:///{tmp_path}/studies.db")
     # Every trial reported its validation score round by round.
     assert all(len(t.intermediate_values) >= 1 for t in study.trials)
-    rec = _tune(dataset, REGISTRY["mlp"], "hyperband", tmp_path, seconds=4.0, prefix="hb")
+    rec = _tune(dataset, REGISTRY["mlp"], "hyperband", tmp_path, seconds=3.0, prefix="hb")
     assert rec["pruned_over"] == "epochs"
     study = optuna.load_study(study_name="hb:mlp", storage=f"sqlite:///{tmp_path}/studies.db")
     assert all(len(t.intermediate_values) >= 1 for t in study.trials if t.state.name != "FAIL")
@@ -150,3 +150,35 @@ def test_a_study_resumes_and_counts_only_finished_trials(tmp_path):
     again = _tune(dataset, cand, "random", tmp_path, trials=4, prefix="resume")
     assert again["trials"] == 4 and again["completed"] == 4
     assert again["history"][:2] == first["history"][:2]  # the first two trials are kept
+
+
+def build_indifferent(ctx):
+    """A model its one hyperparameter does not change: every trial scores the same."""
+    from sklearn.dummy import DummyClassifier
+
+    ctx.hyper(INDIFFERENT_SPACE)
+    return DummyClassifier(strategy="prior")
+
+
+INDIFFERENT_SPACE = {"unused": sp.Float(0.0, 1.0, default=0.5)}
+
+
+def test_a_stalled_search_stops_and_leaves_its_time(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    from nnvsml.models import Candidate
+    from nnvsml.tuning.tuner import STALL_TRIALS
+
+    cand = Candidate("indifferent", "traditional", frozenset({"binary"}), build_indifferent,
+                     "a model whose tuning cannot help", space=INDIFFERENT_SPACE)
+    dataset = load_dataset(load_breast_cancer(as_frame=True).frame, target="target")
+    start = time.monotonic()
+    rec = _tune(dataset, cand, "random", tmp_path, seconds=120.0, prefix="stall")
+    # The defaults, then STALL_TRIALS trials that could not beat them: the rest of the two
+    # minutes is left unused.
+    assert rec["trials"] == STALL_TRIALS + 1
+    assert rec["stopped"] == f"no better score in the last {STALL_TRIALS} trials"
+    assert time.monotonic() - start < 60
+    # Counted trials are not cut short: under --trials every one of them runs.
+    rec = _tune(dataset, cand, "random", tmp_path, trials=STALL_TRIALS + 5, prefix="count")
+    assert rec["trials"] == STALL_TRIALS + 5 and "stopped" not in rec

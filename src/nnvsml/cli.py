@@ -107,7 +107,8 @@ def list_models(
         raise InputError(f"unknown modality '{modality}'; choose from: {', '.join(MODALITIES)}")
     table = Table(title="candidate models", title_justify="left")
     for head in ("name", "family", "modality", "tasks", "features", "tuned", "description"):
-        table.add_column(head)
+        # Names are what a user types into --models: never broken over lines.
+        table.add_column(head, no_wrap=head in ("name", "family"))
     for c in REGISTRY.values():
         if (task is None or task in c.tasks) and (modality is None or modality in c.modalities):
             table.add_row(c.name, c.family, ", ".join(sorted(c.modalities)),

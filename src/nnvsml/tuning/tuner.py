@@ -41,6 +41,10 @@ EVAL_OVERHEAD = 1.5
 #: Under a wall-clock budget a candidate given less than this is not tuned: a trial costs about
 #: one more fit, and on such budgets that fit is what lets the candidate finish at all.
 MIN_TUNING_LIMIT = 20.0
+#: Under a wall-clock budget a search that has not improved its best score for this many trials
+#: has stalled: it stops, and its unused seconds go to the family's next candidates (cheap models
+#: otherwise spend dozens of trials on gains of 1e-4 that the expensive ones then lack).
+STALL_TRIALS = 20
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ def tune(
     prunes = kind is not None
     limit = strategy.max_trials(cand.space)
     durations: list[float] = []
+    stalled = False
 
     def objective(trial: optuna.Trial) -> float:
         params = sp.suggest(trial, cand.space)
@@ -152,6 +157,9 @@ def tune(
                 break
             if not _evaluation_fits(study, cand, eval_seconds, typical, trial_max_time):
                 break
+            if _stalled(study):
+                stalled = True
+                break
         best = _best_value(study)
         progress(f"tuning ({strategy.name}): trial {done + 1}"
                  + (f"/{plan.trials}" if plan.trials else "")
@@ -163,7 +171,10 @@ def tune(
         if "TuningTimeout" in str(last.user_attrs.get("error", "")):
             break
 
-    return _record(study, strategy.name, cand, defaults, kind, metric, split, eval_seconds)
+    record = _record(study, strategy.name, cand, defaults, kind, metric, split, eval_seconds)
+    if stalled:
+        record["stopped"] = f"no better score in the last {STALL_TRIALS} trials"
+    return record
 
 
 def _evaluation_fits(study, cand: Candidate, eval_seconds, next_trial: float,
@@ -186,6 +197,20 @@ def _evaluation_fits(study, cand: Candidate, eval_seconds, next_trial: float,
     best = max(done, key=lambda t: (t.value if study.direction.name == "MAXIMIZE" else -t.value))
     needed, left = eval_seconds(best.user_attrs.get("fit_seconds", 0.0))
     return needed + EVAL_OVERHEAD + next_trial <= FIT_MARGIN * left
+
+
+def _stalled(study: optuna.Study) -> bool:
+    """Whether the last ``STALL_TRIALS`` finished trials all failed to beat the best before them."""
+    values = [t.value for t in sorted(study.get_trials(deepcopy=False,
+                                                        states=(TrialState.COMPLETE,)),
+                                      key=lambda t: t.number)]
+    if len(values) <= STALL_TRIALS:
+        return False
+    best_before = (max if study.direction.name == "MAXIMIZE" else min)(values[:-STALL_TRIALS])
+    recent = values[-STALL_TRIALS:]
+    if study.direction.name == "MAXIMIZE":
+        return max(recent) <= best_before
+    return min(recent) >= best_before
 
 
 def _finished(study: optuna.Study) -> int:
