@@ -25,7 +25,7 @@ from nnvsml.protocol.runner import run_isolated, warm_up
 from nnvsml.protocol.worker import Job
 from nnvsml.results import FINISHED, RunStore, make_private_dir
 from nnvsml.tuning.effort import tuning_effort
-from nnvsml.tuning.storage import default_url, open_storage
+from nnvsml.tuning.storage import default_url, open_storage, redact
 from nnvsml.tuning.strategies import DEFAULT_STRATEGY, get_strategy
 from nnvsml.tuning.tuner import TuningPlan
 from nnvsml.verdict import best_of_family, decide
@@ -100,8 +100,8 @@ def run_comparison(
     plan = TuningPlan(strategy=strategy.name, trials=trials,
                       storage=storage or default_url(run_dir),
                       study_prefix=_study_prefix(dataset.name, summary, protocol))
-    if strategy.name != "none":
-        open_storage(plan.storage)  # an unreachable database fails now, not in every candidate
+    if strategy.name != "none" and storage is None:
+        open_storage(plan.storage)  # the tables exist before the candidates' processes open it
     store.update(protocol={**store.results["protocol"],
                            "search_description": strategy.description,
                            "tuning_storage": _storage_label(storage)})
@@ -193,8 +193,6 @@ def _study_prefix(name: str, summary: dict, protocol: Protocol) -> str:
 def _storage_label(storage: str | None) -> str:
     if storage is None:
         return "sqlite file tuning.db in the run directory"
-    from nnvsml.tuning.storage import redact
-
     return redact(storage)
 
 

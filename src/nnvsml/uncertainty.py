@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from nnvsml.metrics import GREATER_IS_BETTER, metric_names
+from nnvsml.metrics import metric_names
 
 N_RESAMPLES = 1_000
 LEVEL = 0.95
@@ -185,8 +185,3 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.nd
     den = wpos.sum(axis=1) * wneg.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / den, np.nan)
-
-
-def better(metric: str, difference: float) -> bool:
-    """Whether a positive ``difference`` (first minus second) favours the first model."""
-    return (difference > 0) == GREATER_IS_BETTER[metric]

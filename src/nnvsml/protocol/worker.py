@@ -26,6 +26,7 @@ from nnvsml import metrics, uncertainty
 from nnvsml.data.dataset import take
 from nnvsml.models import BuildContext, Candidate
 from nnvsml.protocol.splits import HOLDOUT_BLOCKS
+from nnvsml.tuning.pruning import final_step
 from nnvsml.tuning.tuner import TuningPlan, tune
 
 #: Share of a time-aware candidate's remaining time handed to its fits; the rest covers
@@ -163,7 +164,7 @@ def evaluate(job: Job, conn, start: float) -> dict:
     np.savez_compressed(pred_path, y_pred=np.asarray(y_pred),
                         proba=np.asarray(proba) if proba is not None else np.empty(0))
 
-    final = est.steps[-1][1] if hasattr(est, "steps") else est
+    final = final_step(est)
     return {
         "test": test,
         "test_ci": test_ci,

@@ -1,8 +1,10 @@
-"""Checks of ``--search``, ``--trials`` and ``--storage``, before any data is read."""
+"""Checks of ``--search``, ``--trials`` and ``--storage``, before any data is read (a given
+``--storage`` is opened, so an unreachable database is reported at once)."""
 
 from __future__ import annotations
 
 from nnvsml.errors import InputError
+from nnvsml.tuning.storage import open_storage
 from nnvsml.tuning.strategies import get_strategy
 
 
@@ -21,3 +23,6 @@ def check_tuning_options(search: str, trials: int | None, storage: str | None) -
         if "://" not in storage:
             raise InputError(f"--storage must be a database URL such as sqlite:///studies.db or "
                              f"postgresql+psycopg://user@host/db, got '{storage}'")
+        # Reached now, before the data is read: an unreachable database should not cost the
+        # time it takes to load a large file. The run's own default (SQLite) is opened by the run.
+        open_storage(storage)

@@ -25,33 +25,33 @@ from typing import Any, Union
 
 
 @dataclass(frozen=True)
-class Float:
+class _Range:
     low: float
     high: float
     default: float
     log: bool = False
     grid: Sequence[float] = ()
 
+    def contains(self, value: Any) -> bool:
+        return isinstance(value, self._types) and self.low <= value <= self.high
+
+
+class Float(_Range):
+    """A real number in [low, high], log-uniform with ``log``."""
+
+    _types = (int, float)
+
     def suggest(self, trial, name: str) -> float:
         return trial.suggest_float(name, self.low, self.high, log=self.log)
 
-    def contains(self, value: Any) -> bool:
-        return isinstance(value, (int, float)) and self.low <= value <= self.high
 
+class Int(_Range):
+    """A whole number in [low, high], log-uniform with ``log``."""
 
-@dataclass(frozen=True)
-class Int:
-    low: int
-    high: int
-    default: int
-    log: bool = False
-    grid: Sequence[int] = ()
+    _types = (int,)
 
     def suggest(self, trial, name: str) -> int:
         return trial.suggest_int(name, self.low, self.high, log=self.log)
-
-    def contains(self, value: Any) -> bool:
-        return isinstance(value, int) and self.low <= value <= self.high
 
 
 @dataclass(frozen=True)

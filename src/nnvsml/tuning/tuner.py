@@ -105,7 +105,9 @@ def tune(
         return untuned(f"its time limit ({time_limit:.0f} s) is under {MIN_TUNING_LIMIT:.0f} s, "
                        "too short to tune (raise --budget)", defaults)
 
-    direction = "maximize" if GREATER_IS_BETTER[metric] else "minimize"
+    # Scores times ``sign``: higher is better whatever the metric's direction.
+    sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
+    direction = "maximize" if sign > 0 else "minimize"
     study = load_study(open_storage(plan.storage), f"{plan.study_prefix}:{cand.name}", direction,
                        strategy.sampler(cand.space, seed), strategy.pruner())
     if not study.trials:
@@ -116,9 +118,10 @@ def tune(
     prunes = kind is not None
     limit = strategy.max_trials(cand.space)
     durations: list[float] = []
-    stalled = False
+    stalled = timed_out = False
 
     def objective(trial: optuna.Trial) -> float:
+        nonlocal timed_out
         params = sp.suggest(trial, cand.space)
         trial.set_user_attr("defaults", params == defaults)
         max_time = trial_max_time
@@ -132,6 +135,10 @@ def tune(
         except optuna.TrialPruned:
             trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
             raise
+        except TuningTimeout:
+            timed_out = True
+            trial.set_user_attr("error", "the tuning time ran out during this trial")
+            raise
         except Exception as exc:
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:300])
             raise
@@ -144,8 +151,10 @@ def tune(
             raise ValueError(f"{metric} is undefined on the tuning rows")
         return value
 
-    while True:
-        done = _finished(study)
+    while not timed_out:
+        trials = study.get_trials(deepcopy=False)  # one read of the storage per trial
+        done = _finished(trials)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
         if plan.trials is not None and done >= plan.trials:
             break
         if limit is not None and done >= limit:
@@ -155,30 +164,28 @@ def tune(
             typical = statistics.median(durations) if durations else 0.0
             if left <= 0 or left < typical:
                 break
-            if not _evaluation_fits(study, cand, eval_seconds, typical, trial_max_time):
+            if not _evaluation_fits(complete, sign, cand, eval_seconds, typical, trial_max_time):
                 break
-            if _stalled(study):
+            if _stalled([sign * t.value for t in complete]):
                 stalled = True
                 break
-        best = _best_value(study)
+        best = max((sign * t.value for t in complete), default=None)
         progress(f"tuning ({strategy.name}): trial {done + 1}"
                  + (f"/{plan.trials}" if plan.trials else "")
-                 + (f", best {best:.4f}" if best is not None else ""))
+                 + (f", best {sign * best:.4f}" if best is not None else ""))
         t0 = time.monotonic()
         study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
         durations.append(time.monotonic() - t0)
-        last = study.trials[-1]
-        if "TuningTimeout" in str(last.user_attrs.get("error", "")):
-            break
 
-    record = _record(study, strategy.name, cand, defaults, kind, metric, split, eval_seconds)
+    record = _record(study, strategy.name, cand, defaults, kind, metric, split, eval_seconds,
+                     sign)
     if stalled:
         record["stopped"] = f"no better score in the last {STALL_TRIALS} trials"
     return record
 
 
-def _evaluation_fits(study, cand: Candidate, eval_seconds, next_trial: float,
-                     trial_max_time: float | None) -> bool:
+def _evaluation_fits(complete: list, sign: float, cand: Candidate, eval_seconds,
+                     next_trial: float, trial_max_time: float | None) -> bool:
     """Whether one more trial still leaves time to cross-validate the best configuration so far.
 
     A model that cannot stop itself must finish every fit it starts: its fits, as timed in the
@@ -186,50 +193,34 @@ def _evaluation_fits(study, cand: Candidate, eval_seconds, next_trial: float,
     are given, unless even their shortest fit (one epoch, a first batch of trees) ran well past
     it: then the budget is too tight to spend more of it on trials.
     """
-    if eval_seconds is None:
-        return True
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    if not done:
+    if eval_seconds is None or not complete:
         return True
     if cand.time_aware:
-        shortest = min(t.user_attrs.get("fit_seconds", 0.0) for t in done)
+        shortest = min(t.user_attrs.get("fit_seconds", 0.0) for t in complete)
         return trial_max_time is None or shortest <= 1.5 * trial_max_time
-    best = max(done, key=lambda t: (t.value if study.direction.name == "MAXIMIZE" else -t.value))
+    best = max(complete, key=lambda t: sign * t.value)
     needed, left = eval_seconds(best.user_attrs.get("fit_seconds", 0.0))
     return needed + EVAL_OVERHEAD + next_trial <= FIT_MARGIN * left
 
 
-def _stalled(study: optuna.Study) -> bool:
-    """Whether the last ``STALL_TRIALS`` finished trials all failed to beat the best before them."""
-    values = [t.value for t in sorted(study.get_trials(deepcopy=False,
-                                                        states=(TrialState.COMPLETE,)),
-                                      key=lambda t: t.number)]
-    if len(values) <= STALL_TRIALS:
+def _stalled(scores: list[float]) -> bool:
+    """Whether the last ``STALL_TRIALS`` scores (higher is better, in trial order) all failed to
+    beat the best before them."""
+    if len(scores) <= STALL_TRIALS:
         return False
-    best_before = (max if study.direction.name == "MAXIMIZE" else min)(values[:-STALL_TRIALS])
-    recent = values[-STALL_TRIALS:]
-    if study.direction.name == "MAXIMIZE":
-        return max(recent) <= best_before
-    return min(recent) >= best_before
+    return max(scores[-STALL_TRIALS:]) <= max(scores[:-STALL_TRIALS])
 
 
-def _finished(study: optuna.Study) -> int:
+def _finished(trials: list) -> int:
     """Trials that ran to an end: completed, pruned, or failed by their own error (a trial whose
     process was killed has no error recorded and does not count)."""
-    return sum(1 for t in study.get_trials(deepcopy=False)
+    return sum(1 for t in trials
                if t.state in (TrialState.COMPLETE, TrialState.PRUNED)
                or (t.state == TrialState.FAIL and "error" in t.user_attrs))
 
 
-def _best_value(study: optuna.Study) -> float | None:
-    try:
-        return study.best_value
-    except ValueError:
-        return None
-
-
 def _record(study, strategy: str, cand: Candidate, defaults: dict, kind: str | None, metric: str,
-            split, eval_seconds) -> dict:
+            split, eval_seconds, sign: float) -> dict:
     trials = [t for t in study.get_trials(deepcopy=False)
               if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)]
     history, elapsed = [], 0.0
@@ -239,7 +230,6 @@ def _record(study, strategy: str, cand: Candidate, defaults: dict, kind: str | N
         if t.state == TrialState.COMPLETE:
             history.append([round(elapsed, 3), float(t.value)])
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    sign = 1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1.0
     ranked = sorted(complete, key=lambda t: (-sign * t.value, t.number))
     chosen, selection = None, "best trial"
     for t in ranked:
