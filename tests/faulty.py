@@ -56,3 +56,32 @@ CRASH = Candidate("crash", "traditional", TASKS, build_crash, "raises in fit")
 HANG = Candidate("hang", "traditional", TASKS, build_hang, "never returns from fit")
 MEMORY = Candidate("memory_hog", "neural", TASKS, build_memory, "allocates without end")
 SEGFAULT = Candidate("segfault", "neural", TASKS, build_segfault, "crashes the interpreter")
+
+
+class SmallDataHang(ClassifierMixin, BaseEstimator):
+    """A logistic regression that never returns on fewer than 150 rows, and takes no missing
+    values: the comparison (300+ complete rows) is fine, the learning curve's small sizes and
+    the missing-values damage are not."""
+
+    def fit(self, X, y):
+        from sklearn.linear_model import LogisticRegression
+
+        if len(y) < 150:
+            time.sleep(3600)
+        self.model_ = LogisticRegression(max_iter=500).fit(np.asarray(X), y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(np.asarray(X))
+
+    def predict_proba(self, X):
+        return self.model_.predict_proba(np.asarray(X))
+
+
+def build_small_data_hang(ctx):
+    return SmallDataHang()
+
+
+SMALL_DATA_HANG = Candidate("small_data_hang", "traditional", TASKS, build_small_data_hang,
+                            "hangs below 150 training rows, fails on missing values")

@@ -92,7 +92,8 @@ def test_bad_input_exits_2_with_one_line(capsys, files, tmp_path, case, extra, f
 
 def test_out_holding_another_run_is_refused(capsys, files, tmp_path, cancer_df):
     out = tmp_path / "run"
-    args = ["--target", "diagnosis", "--models", "naive_bayes", "--budget", "20", "-q", "--out", out]
+    args = ["--target", "diagnosis", "--models", "naive_bayes", "--budget", "20", "-q", "--out", out,
+            "--analyses", "none"]
     code, _, _ = run_cli(capsys, "compare", files["good"], *args)
     assert code == 0
     other = tmp_path / "other.csv"
@@ -131,7 +132,8 @@ def test_rows_with_missing_target_are_dropped_with_a_notice(capsys, tmp_path, ca
     path = tmp_path / "gaps.csv"
     df.to_csv(path, index=False)
     code, out, err = run_cli(capsys, "compare", path, "--target", "diagnosis", "--models",
-                             "naive_bayes", "--budget", "20", "--out", tmp_path / "run")
+                             "naive_bayes", "--budget", "20", "--out", tmp_path / "run",
+                             "--analyses", "none")
     assert code == 0
     assert "7" in err and "missing" in err.lower()
     results = pd.read_csv(tmp_path / "run" / "leaderboard.csv")

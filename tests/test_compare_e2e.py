@@ -21,7 +21,8 @@ ALL_MODELS = ["logistic_regression", "naive_bayes", "decision_tree", "knn", "lig
 @pytest.fixture(scope="module")
 def cancer_run(tmp_path_factory, cancer_df):
     out = tmp_path_factory.mktemp("runs") / "cancer"
-    return nnvsml.compare(cancer_df, target="diagnosis", budget=100, out=out, seed=0)
+    return nnvsml.compare(cancer_df, target="diagnosis", budget=100, out=out, seed=0,
+                          analysis_budget=60)
 
 
 def test_every_candidate_of_both_families_finishes(cancer_run):
@@ -82,7 +83,7 @@ def test_regression_end_to_end(tmp_path):
     # Untuned (tuning has its own tests): the suite stays inside CI's time.
     result = nnvsml.compare(bunch.frame, target="target", budget=60, out=tmp_path / "r",
                             search="none",
-                            models=["ridge_regression", "lightgbm", "svm", "random_forest", "mlp"])
+                            models=["ridge_regression", "lightgbm", "svm", "random_forest", "mlp"], analyses="none")
     lb = result.leaderboard.set_index("model")
     assert result.results["dataset"]["task"] == "regression"
     assert result.results["protocol"]["primary_metric"] == "rmse"
@@ -101,7 +102,7 @@ def test_multiclass_with_string_labels(tmp_path):
     bunch = load_wine(as_frame=True)
     df = bunch.frame.assign(target=bunch.frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"}))
     result = nnvsml.compare(df, budget=60, out=tmp_path / "w", search="none",
-                            models=["logistic_regression", "random_forest", "ft_transformer"])
+                            models=["logistic_regression", "random_forest", "ft_transformer"], analyses="none")
     lb = result.leaderboard.set_index("model")
     assert result.results["dataset"]["task"] == "multiclass"
     assert (lb["status"] == "ok").all()
@@ -131,10 +132,77 @@ def test_mixed_column_kinds_with_missing_values(tmp_path):
     df.to_csv(path, index=False)
     result = nnvsml.compare(path, target="label", budget=90, out=tmp_path / "m", search="none",
                             models=["logistic_regression", "decision_tree", "lightgbm", "svm",
-                                    "knn", "naive_bayes", "mlp"])
+                                    "knn", "naive_bayes", "mlp"], analyses="none")
     kinds = {c["name"]: c["kind"] for c in result.results["dataset"]["columns"]}
     assert kinds["customer_id"] == "id" and kinds["city"] == "high_cardinality"
     assert kinds["signup"] == "datetime" and kinds["colour"] == "categorical"
     lb = result.leaderboard.set_index("model")
     assert (lb["status"] == "ok").all(), lb["reason"]
     assert lb["test_accuracy"].max() > 0.75
+
+
+def test_evidence_on_each_familys_best(cancer_run):
+    """Every analysis ran on the two families' best models, within its time, and measured
+    what it claims to: the shapes here are the contract the verdict and the report read."""
+    r = cancer_run.results
+    ev = r["evidence"]
+    best = {f: cancer_run.leaderboard.query("best_in_family").set_index("family").loc[f, "model"]
+            for f in ("traditional", "neural")}
+    assert ev["models"] == best
+    for name in ("energy", "overfitting", "learning_curve", "data_quality", "gradients",
+                 "explanations"):
+        assert ev[name]["status"] == "ok", (name, ev[name].get("reason"))
+    assert ev["seconds"] <= 60 + 15  # --analysis-budget 60, plus the last process's exit
+
+    lc = ev["learning_curve"]
+    assert len(lc["sizes"]) >= 5 and lc["sizes"] == sorted(lc["sizes"])
+    for fam in lc["families"].values():
+        assert [p["size"] for p in fam["points"]] == lc["sizes"]
+        assert all(len(p["scores"]) == 3 for p in fam["points"])
+        # More rows help: the largest size scores better than the smallest.
+        assert fam["points"][-1]["mean"] > fam["points"][0]["mean"]
+    assert lc["crossing"]["status"] in ("measured", "extrapolated", "none")
+    assert lc["crossing"]["sentence"]
+
+    noise = ev["data_quality"]["perturbations"]["label_noise"]
+    assert noise["levels"] == [0.0, 0.1, 0.2, 0.3]
+    # Thirty per cent of wrong labels costs at least one family accuracy.
+    assert max(noise["drop"].values()) > 0.02
+    assert set(ev["data_quality"]["perturbations"]) == {
+        "label_noise", "feature_noise", "missing", "irrelevant", "imbalance"}
+
+    gaps = {m["name"]: m for m in ev["overfitting"]["models"]}
+    assert set(gaps) == set(ALL_MODELS)
+    assert gaps["decision_tree"]["train"] >= gaps["decision_tree"]["validation"]
+    ablations = {a["name"] for a in ev["overfitting"]["regularizers"]["ablations"]}
+    assert {"weight_decay", "early_stopping"} <= ablations
+
+    runs = ev["gradients"]["runs"]
+    assert set(runs) == {"clipped", "unclipped"}
+    for run in runs.values():
+        assert run["layers"] and len(run["norms"]) == len(run["layers"])
+        assert all(len(n) == run["epochs"] for n in run["norms"])
+        assert run["train_loss"][-1] < run["train_loss"][0]
+
+    ex = ev["explanations"]
+    for fam in ("traditional", "neural"):
+        shap_block = ex["models"][fam]["shap"]
+        assert abs(sum(shap_block["importance"].values()) - 1.0) < 0.05 or \
+            len(shap_block["importance"]) == 30
+        assert ex["models"][fam]["lime"] and ex["models"][fam]["rules"]["fidelity"] > 0.8
+    assert ex["models"]["neural"]["shap"]["explainer"] == "PermutationExplainer"
+    # Both families lean on the same kind of measurement (the cell nuclei's size and shape).
+    assert ex["agreement"]["spearman"] > 0.2
+
+    energy = {m["name"]: m for m in ev["energy"]["models"]}
+    assert set(energy) == set(ALL_MODELS) and all(m["fit_wh"] > 0 for m in energy.values())
+
+    v = r["verdict"]
+    dims = [row["dimension"] for row in v["key_differences"]]
+    assert dims == ["accuracy", "data_needed", "noise_sensitivity", "training_time",
+                    "inference_latency", "memory", "model_size", "energy", "tuning_effort",
+                    "interpretability", "feature_engineering"]
+    assert v["priority"] == "accuracy" and v["would_change"]
+    html = (cancer_run.run_dir / "report.html").read_text()
+    assert r["report"]["status"] == "ok" and html.index('id="verdict"') < html.index(
+        'id="learning-curve"')

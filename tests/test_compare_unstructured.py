@@ -20,8 +20,10 @@ EXPECTED = {m: [c.name for c in select("multiclass", m)]
 
 
 def run(data, tmp_path, budget, **kwargs):
-    # Three folds rather than five, and no tuning (every strategy is tested on every modality in
-    # test_tuning.py), keep the suite inside CI's time; the protocol is the same.
+    # Three folds rather than five, no tuning (every strategy is tested on every modality in
+    # test_tuning.py) and no analyses unless a test asks for them (test_evidence.py covers
+    # them) keep the suite inside CI's time; the protocol is the same.
+    kwargs.setdefault("analyses", "none")
     return nnvsml.compare(str(data), budget=budget, out=tmp_path / "run", seed=0, cv_folds=3,
                           search="none", **kwargs)
 

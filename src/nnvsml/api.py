@@ -51,6 +51,13 @@ def compare(
     search: str = "bayesian",
     trials: int | None = None,
     storage: str | None = None,
+    analyses="all",
+    analysis_budget: float | None = None,
+    priority: str = "accuracy",
+    max_latency_ms: float | None = None,
+    max_train_seconds: float | None = None,
+    max_model_mb: float | None = None,
+    require_explanations: bool = False,
     name: str | None = None,
     progress: bool = False,
     live: bool = True,
@@ -86,6 +93,19 @@ def compare(
     storage : str, optional
         Optuna storage URL for the studies (e.g. ``postgresql+psycopg://user@host/db``, shared
         by several machines); by default an SQLite file in the run directory.
+    analyses : "all", "none" or list of str
+        The evidence gathered on each family's best model after the comparison:
+        ``learning_curve``, ``data_quality``, ``overfitting``, ``gradients``,
+        ``explanations``, ``energy`` (see ``results["evidence"]``).
+    analysis_budget : float, optional
+        Seconds the analyses may take on top of ``budget`` (default: half of it).
+    priority : {"accuracy", "interpretability", "speed", "cost"}
+        What the verdict optimises once the models that break a constraint are set aside.
+    max_latency_ms, max_train_seconds, max_model_mb : float, optional
+        Constraints: a model slower to answer one row, slower to train, or larger on disk is
+        not recommended.
+    require_explanations : bool
+        Recommend only models that explain themselves (coefficients, rules, importances).
     seed : int
         Seeds the split, the folds and every model.
     task : {"binary", "multiclass", "regression", "classification"}, optional
@@ -121,6 +141,9 @@ def compare(
     import time
 
     from nnvsml.comparison import run_comparison
+    from nnvsml.errors import InputError
+    from nnvsml.evidence.runner import check_analyses
+    from nnvsml.verdict import check_preferences
     from nnvsml.models import REGISTRY  # noqa: F401  (registers the candidates)
     from nnvsml.models.registry import check_names
     from nnvsml.protocol.splits import check_options
@@ -132,6 +155,16 @@ def compare(
                   max_memory_mb=max_memory_mb, validation=validation)
     check_tuning_options(search, trials, storage)
     check_names(models, families)
+    analyses = check_analyses(analyses)
+    if analysis_budget is not None and not analysis_budget > 0:
+        raise InputError(f"--analysis-budget must be a positive number of seconds, got "
+                         f"{analysis_budget:g}")
+    constraints = {k: v for k, v in {
+        "max_latency_ms": max_latency_ms, "max_train_seconds": max_train_seconds,
+        "max_model_mb": max_model_mb,
+        "require_explanations": True if require_explanations else None}.items()
+        if v is not None}
+    check_preferences(priority, constraints)
     dataset = load_dataset(data, target=target, task=task, name=name, modality=modality)
     if budget is None and trials is None:
         budget = DEFAULT_DEMO_BUDGET if data is None else DEFAULT_BUDGET
@@ -145,5 +178,7 @@ def compare(
         cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
         max_memory_mb=max_memory_mb, retry_failed=retry_failed, reporter=reporter,
         started=started, validation=validation, search=search, trials=trials, storage=storage,
+        analyses=analyses, analysis_budget=analysis_budget, priority=priority,
+        constraints=constraints,
     )
     return CompareResult(leaderboard(results), results["verdict"], run_dir, results)

@@ -1,4 +1,5 @@
-"""The command line: ``nnvsml compare`` and ``nnvsml models``.
+"""The command line: ``nnvsml compare``, ``nnvsml models`` and ``nnvsml report`` (rebuilds a run
+directory's report.html from its results.json, without retraining).
 
 Bad input or options end with one line on stderr and exit code 2, never a traceback: Typer's
 own usage errors are caught and flattened the same way as :class:`~nnvsml.errors.InputError`.
@@ -75,6 +76,26 @@ def compare(
         help="Optuna storage URL for the tuning studies, e.g. "
         "postgresql+psycopg://user@host/db to share them between machines. Default: "
         "tuning.db (SQLite) in the run directory.", show_default=False)] = None,
+    analyses: Annotated[Optional[list[str]], typer.Option(
+        help="Evidence gathered on each family's best model: all, none, or a list of "
+        "learning_curve, data_quality, overfitting, gradients, explanations, energy.")] = None,
+    analysis_budget: Annotated[Optional[float], typer.Option(
+        "--analysis-budget", help="Seconds the analyses may take on top of --budget "
+        "(default: half of --budget).", show_default=False)] = None,
+    priority: Annotated[str, typer.Option(
+        help="What the verdict optimises: accuracy, interpretability, speed (latency) or cost "
+        "(training and serving energy).")] = "accuracy",
+    max_latency_ms: Annotated[Optional[float], typer.Option(
+        "--max-latency-ms", help="Recommend no model slower than this to answer one row.",
+        show_default=False)] = None,
+    max_train_seconds: Annotated[Optional[float], typer.Option(
+        "--max-train-seconds", help="Recommend no model that took longer to train.",
+        show_default=False)] = None,
+    max_model_mb: Annotated[Optional[float], typer.Option(
+        "--max-model-mb", help="Recommend no model larger on disk.", show_default=False)] = None,
+    require_explanations: Annotated[bool, typer.Option(
+        "--require-explanations", help="Recommend only models that explain themselves "
+        "(coefficients, rules, importances).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress bar (for logs).")] = False,
 ) -> None:
     """Train traditional models and neural networks on DATA under one protocol and say which to use."""
@@ -84,6 +105,9 @@ def compare(
         models=models, families=families, cv_folds=cv_folds, validation=validation,
         test_fraction=test_fraction, metric=metric, max_memory_mb=max_memory_mb,
         retry_failed=retry_failed, search=search, trials=trials, storage=storage,
+        analyses=analyses or "all", analysis_budget=analysis_budget, priority=priority,
+        max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
+        max_model_mb=max_model_mb, require_explanations=require_explanations,
         progress=True, live=not quiet)
 
 
@@ -115,6 +139,18 @@ def list_models(
                           ", ".join(sorted(c.tasks)), c.preprocessing,
                           ", ".join(c.space) or "(tunes itself)", c.description)
     wide_console().print(table)
+
+
+@app.command("report")
+def report(
+    run_dir: Annotated[Path, typer.Argument(
+        help="A run directory written by 'nnvsml compare' (its --out); it holds results.json.",
+        metavar="RUN_DIR", show_default=False)],
+) -> None:
+    """Rebuild RUN_DIR/report.html from its results (nothing is retrained); print its path."""
+    from nnvsml.report import build_report
+
+    print(build_report(run_dir))
 
 
 def main(argv: list[str] | None = None) -> None:

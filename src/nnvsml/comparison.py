@@ -18,6 +18,8 @@ import numpy as np
 import psutil
 
 from nnvsml.data import Dataset
+from nnvsml.evidence import ANALYSES
+from nnvsml.evidence.runner import analysis_seconds, run_evidence
 from nnvsml import uncertainty
 from nnvsml.models import FAMILIES, Candidate, select
 from nnvsml.protocol import Budget, EqualPerFamily, EqualTrials, Protocol, make_protocol
@@ -45,6 +47,10 @@ class Reporter:
     def model_progress(self, message: str | None) -> None: ...
 
     def model_end(self, entry: dict) -> None: ...
+
+    def analysis_start(self, name: str, time_limit: float) -> None: ...
+
+    def analysis_end(self, name: str, block: dict) -> None: ...
 
     def finish(self, results: dict, run_dir: Path) -> None: ...
 
@@ -78,10 +84,16 @@ def run_comparison(
     search: str = DEFAULT_STRATEGY,
     trials: int | None = None,
     storage: str | None = None,
+    analyses: list[str] | None = None,
+    analysis_budget: float | None = None,
+    priority: str = "accuracy",
+    constraints: dict | None = None,
 ) -> tuple[dict, Path]:
-    """Run every candidate under the protocol; ``started`` (a ``time.monotonic()`` reading) is
-    when the budget's clock began, by default now. ``budget_seconds`` may be None only with
-    ``trials`` (a run bounded by trial counts, not seconds)."""
+    """Run every candidate under the protocol, then the analyses (``analyses``, default all)
+    on each family's best, then the verdict and the report. ``started`` (a
+    ``time.monotonic()`` reading) is when the budget's clock began, by default now.
+    ``budget_seconds`` may be None only with ``trials`` (a run bounded by trial counts, not
+    seconds); the analyses get ``analysis_budget`` seconds on top (default half the budget)."""
     reporter = reporter or Reporter()
     strategy = get_strategy(search)
     memory_limit = max_memory_mb or 0.8 * psutil.virtual_memory().available / 2**20
@@ -108,6 +120,7 @@ def run_comparison(
     if retry_failed:
         kept = {k: v for k, v in kept.items() if v["status"] == "ok"}
     data_path = _write_data_cache(run_dir, dataset, protocol)
+    _write_truth(run_dir, dataset, protocol)
 
     warm_up()
     present = [f for f in FAMILIES if any(c.family == f for c in candidates)]
@@ -137,10 +150,34 @@ def run_comparison(
                                    outcome.wall_seconds, outcome.peak_memory_mb)
                 store.record(entry)
                 reporter.model_end(entry)
+        _close_comparison(store, budget, present, dataset, protocol, run_dir, seed)
+        if analyses is None:
+            analyses = list(ANALYSES)
+        if analyses:
+            run_evidence(
+                store.results, candidates, run_dir=run_dir, data_path=data_path,
+                analyses=analyses, seconds=analysis_seconds(budget_seconds, analysis_budget),
+                seed=seed, memory_limit_mb=memory_limit,
+                save=lambda evidence: store.update(evidence=evidence),
+                on_start=reporter.analysis_start, on_progress=reporter.model_progress,
+                on_end=reporter.analysis_end, timed=trials is None)
     except KeyboardInterrupt:
         store.update(status="interrupted")
         raise
 
+    preferences = {"priority": priority, "constraints": constraints or {}}
+    store.update(preferences=preferences,
+                 verdict=decide(store.results, priority=priority, constraints=constraints),
+                 status="complete")
+    _write_report(store, run_dir)
+    reporter.finish(store.results, run_dir)
+    return store.results, run_dir
+
+
+def _close_comparison(store: RunStore, budget: Budget, present: list[str], dataset: Dataset,
+                      protocol: Protocol, run_dir: Path, seed: int) -> None:
+    """Once every candidate has finished: where the time went, the test-row comparison of the
+    families' best and the tuning effort."""
     budget_block = budget.to_dict()
     budget_block["by_family"] = _spending(store.results["models"], budget_block)
     protocol_block = {**store.results["protocol"], "families": present, "budget": budget_block,
@@ -149,9 +186,18 @@ def run_comparison(
     store.update(protocol=protocol_block)
     store.update(test_comparison=_test_comparison(store.results, dataset, protocol, run_dir, seed),
                  tuning_effort=tuning_effort(store.results))
-    store.update(verdict=decide(store.results), status="complete")
-    reporter.finish(store.results, run_dir)
-    return store.results, run_dir
+
+
+def _write_report(store: RunStore, run_dir: Path) -> None:
+    """report.html beside results.json. A report that cannot be drawn is recorded, and the run
+    (already saved) stands: ``nnvsml report RUN_DIR`` can try again."""
+    from nnvsml.report import build_report
+
+    try:
+        path = build_report(run_dir)
+        store.update(report={"status": "ok", "path": path.name})
+    except Exception as exc:  # noqa: BLE001  (any failure of drawing: the results are safe)
+        store.update(report={"status": "failed", "reason": f"{type(exc).__name__}: {exc}"})
 
 
 def _entry(cand: Candidate, status: str, reason: str | None, limit: float, result: dict | None,
@@ -174,6 +220,7 @@ def _entry(cand: Candidate, status: str, reason: str | None, limit: float, resul
         "test": result.get("test") or {},
         "test_ci": result.get("test_ci") or {},
         "cv": result.get("cv") or {},
+        "cv_train": result.get("cv_train") or {},
         "cost": cost,
         "params": result.get("params") or {},
         "training": result.get("training"),
@@ -232,6 +279,15 @@ def _test_comparison(results: dict, dataset: Dataset, protocol: Protocol, run_di
     return {"traditional_model": trad["name"], "neural_model": neur["name"],
             "traditional": (trad.get("test") or {}).get(metric),
             "neural": (neur.get("test") or {}).get(metric), **out}
+
+
+def _write_truth(run_dir: Path, dataset: Dataset, protocol: Protocol) -> None:
+    """The test rows' true labels beside the models' predictions, for the report's confusion
+    matrices, ROC curves and residuals (it never reads the data again)."""
+    path = run_dir / "predictions" / "_truth.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, y_true=np.asarray(dataset.y)[protocol.test_idx],
+                        classes=np.asarray(dataset.classes if dataset.classes is not None else []))
 
 
 def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol) -> Path:

@@ -85,11 +85,29 @@ class RichReporter(Reporter):
     def model_end(self, entry) -> None:
         self.err.print(model_line(entry, self.metric))
 
+    def analysis_start(self, name, time_limit) -> None:
+        limit = f"limit {time_limit:.0f} s" if math.isfinite(time_limit) else "no time limit"
+        self.current = f"evidence: [bold]{name.replace('_', ' ')}[/] ({limit})"
+        self._refresh("starting")
+
+    def analysis_end(self, name, block) -> None:
+        status = block.get("status")
+        color = {"ok": "green", "skipped": "dim"}.get(status, "red")
+        why = f": {block['reason']}" if block.get("reason") else ""
+        self.err.print(f"  evidence [bold]{name}[/] [{color}]{status}[/] "
+                       f"({block.get('seconds') or 0:.1f} s){why}")
+
     def finish(self, results, run_dir: Path) -> None:
         if self.progress is not None:
             self.progress.stop()
         show_leaderboard(results, self.out)
         show_verdict(results["verdict"], self.out)
+        report = results.get("report") or {}
+        if report.get("status") == "ok":
+            self.out.print(f"report: [bold]{run_dir / report['path']}[/]")
+        elif report:
+            self.err.print(f"[yellow]the report could not be drawn:[/] {report.get('reason')}; "
+                           f"run 'nnvsml report {run_dir}' to try again")
         self.out.print(f"run directory: [bold]{run_dir}[/] (results.json, leaderboard.csv, models/)")
 
     # -- helpers --------------------------------------------------------------------------
@@ -233,8 +251,21 @@ def show_verdict(verdict: dict | None, console: Console) -> None:
     family = verdict["family"]
     color = {"traditional": "cyan", "neural": "magenta"}.get(family, "yellow")
     head = (f"[bold {color}]{family.upper()}[/]" + (f": {verdict['model']}" if verdict.get("model") else ""))
-    body = Group(head, *[f"• {r}" for r in verdict["reasons"]])
-    console.print(Panel(body, title="verdict", title_align="left", border_style=color))
+    if verdict.get("priority", "accuracy") != "accuracy":
+        head += f" [dim](priority: {verdict['priority']})[/]"
+    lines = [head, *[f"• {r}" for r in verdict["reasons"]]]
+    if verdict.get("would_change"):
+        lines += ["[bold]What would change it[/]", *[f"• {w}" for w in verdict["would_change"]]]
+    # Undecided, the reasons already list every exclusion.
+    if verdict.get("excluded") and verdict.get("decided", True):
+        broken: dict[str, list[str]] = {}
+        for e in verdict["excluded"]:
+            broken.setdefault(e["model"], []).append(
+                "no intrinsic explanation" if e["constraint"] == "require_explanations"
+                else f"{e['constraint']} {e['value']:.3g} > {e['limit']:g}")
+        lines.append("[dim]excluded by constraints: " + "; ".join(
+            f"{name} ({', '.join(why)})" for name, why in broken.items()) + "[/]")
+    console.print(Panel(Group(*lines), title="verdict", title_align="left", border_style=color))
 
 
 def _num(value) -> bool:

@@ -26,7 +26,7 @@ def _context():
     global _CONTEXT
     if _CONTEXT is None:
         _CONTEXT = mp.get_context("forkserver")
-        _CONTEXT.set_forkserver_preload(["nnvsml.protocol.worker"])
+        _CONTEXT.set_forkserver_preload(["nnvsml.protocol.worker", "nnvsml.evidence.worker"])
     return _CONTEXT
 
 
@@ -52,10 +52,19 @@ def run_isolated(
     memory_limit_mb: float,
     on_progress: Callable[[str], None] | None = None,
     poll_seconds: float = 0.2,
+    target: Callable = main,
+    keep_partial: bool = False,
 ) -> Outcome:
+    """Run ``target(job, conn)`` (by default a candidate's evaluation) in its own process.
+
+    ``job`` needs a ``name`` or a ``candidate`` and a ``time_limit``. The last ``result`` the
+    process sent is its result; with ``keep_partial`` it is kept even when the process ran out
+    of time or memory (an analysis sends what it has so far as it goes).
+    """
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=main, args=(job, send), name=f"nnvsml-{job.candidate.name}")
+    label = getattr(job, "name", None) or job.candidate.name
+    process = ctx.Process(target=target, args=(job, send), name=f"nnvsml-{label}")
     start = time.monotonic()
     process.start()
     send.close()
@@ -96,7 +105,7 @@ def run_isolated(
             status = "ok"
         else:
             status, reason = "failed", error or _exit_reason(process.exitcode)
-    return Outcome(status, reason, result if status == "ok" else None, wall, peak)
+    return Outcome(status, reason, result if status == "ok" or keep_partial else None, wall, peak)
 
 
 def _drain(conn):

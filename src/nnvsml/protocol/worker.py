@@ -32,6 +32,9 @@ from nnvsml.tuning.tuner import TuningPlan, tune
 #: Share of a time-aware candidate's remaining time handed to its fits; the rest covers
 #: prediction, scoring and saving, so the candidate finishes instead of being killed.
 TRAINING_SHARE = 0.85
+#: Training rows each fit is scored on for its train-vs-validation gap: enough for the mean,
+#: and cheap for models whose prediction cost grows with the training set (kNN, SVMs).
+TRAIN_SCORE_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,21 @@ class Job:
 def main(job: Job, conn) -> None:
     """Entry point of the child process: report ``("result", dict)`` or ``("error", str)``."""
     start = time.monotonic()
+    run_logged(Path(job.run_dir) / "logs" / f"{job.candidate.name}.log", conn,
+               lambda: evaluate(job, conn, start))
+
+
+def run_logged(log_path: Path, conn, work) -> None:
+    """Run ``work()`` in this child process with its output in ``log_path``; send its result,
+    or its error (and exit non-zero) for the parent to record."""
     _die_with_parent()
-    log_path = Path(job.run_dir) / "logs" / f"{job.candidate.name}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", buffering=1) as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         sys.stdout = sys.stderr = log
         try:
-            conn.send(("result", evaluate(job, conn, start)))
+            conn.send(("result", work()))
         except BaseException as exc:  # everything: the parent records it and the run goes on
             traceback.print_exc()
             conn.send(("error", f"{type(exc).__name__}: {exc}".strip()))
@@ -75,7 +84,9 @@ def evaluate(job: Job, conn, start: float) -> dict:
     train_idx, test_idx, folds = data["train_idx"], data["test_idx"], data["folds"]
     holdout = data.get("validation") == "holdout"
     cand, plan = job.candidate, job.tuning
-    deadline = start + job.time_limit
+    # The parent's clock started before this process did, and the last steps (scoring, the
+    # bootstrap, saving) come after the last fit: plan to end a little before the limit.
+    deadline = start + 0.95 * job.time_limit - 0.5
     # Under --trials the run is bounded by counts, not seconds: no fit is cut short by a clock,
     # so the same seed gives the same models.
     timed = plan.trials is None
@@ -124,6 +135,8 @@ def evaluate(job: Job, conn, start: float) -> dict:
         return seconds
 
     fold_scores: list[dict] = []
+    train_scores: list[dict] = []  # the same fits scored on their own rows: the overfitting gap
+    rng = np.random.default_rng(job.seed)
     cv_start = time.monotonic()
     for i, (tr, va) in enumerate(folds):
         conn.send(("progress", "fit on the non-validation rows" if holdout
@@ -132,6 +145,8 @@ def evaluate(job: Job, conn, start: float) -> dict:
         cpu0 = _cpu_seconds()
         fit_seconds = timed_fit(est, ctx, take(X, tr), y[tr])
         cpu_seconds = _cpu_seconds() - cpu0
+        seen = np.sort(rng.choice(tr, min(len(tr), TRAIN_SCORE_ROWS), replace=False))
+        train_scores.append(_score(est, task, take(X, seen), y[seen], classes))
         if holdout:
             # Blocks of the validation part, so the verdict can pair models block by block.
             for block in np.array_split(va, HOLDOUT_BLOCKS):
@@ -149,7 +164,8 @@ def evaluate(job: Job, conn, start: float) -> dict:
 
     conn.send(("progress", "scoring the test rows"))
     X_test, y_test = take(X, test_idx), y[test_idx]
-    y_pred, proba, predict_seconds = _predict_timed(est, X_test, task)
+    y_pred, proba, predict_seconds, predict_cpu = _predict_timed(est, X_test, task)
+    latency_ms = _latency_ms(est, take(X_test, np.arange(1)))
     test = metrics.score(task, y_test, y_pred, proba, classes)
     conn.send(("progress", "bootstrap intervals of the test metrics"))
     test_ci = uncertainty.bootstrap_ci(task, y_test, y_pred, proba, classes, seed=job.seed)
@@ -169,10 +185,13 @@ def evaluate(job: Job, conn, start: float) -> dict:
         "test": test,
         "test_ci": test_ci,
         "cv": _aggregate(fold_scores),
+        "cv_train": _aggregate(train_scores),
         "cost": {
             "fit_seconds": round(fit_seconds, 4),
             "cpu_seconds": round(cpu_seconds, 4),
             "predict_ms_per_1k": round(1000.0 * predict_seconds / max(1, len(test_idx)) * 1000.0, 4),
+            "predict_cpu_ms_per_1k": round(1e6 * predict_cpu / max(1, len(test_idx)), 4),
+            "latency_ms": round(latency_ms, 4),
             "peak_memory_mb": round(_peak_rss_mb(), 1),
             "model_size_kb": round(model_path.stat().st_size / 1024.0, 1),
             "cv_seconds": round(cv_seconds, 4),
@@ -198,17 +217,30 @@ def _score(est, task, X, y, classes) -> dict:
 
 
 def _predict_timed(est, X, task):
-    """Predictions for the test rows, and the best of a few timed passes over them."""
+    """Predictions for the test rows, the best of a few timed passes over them, and the CPU
+    seconds of that pass (the energy estimate counts every core the model kept busy)."""
     times, proba = [], None
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         y_pred = est.predict(X)
-        times.append(time.perf_counter() - t0)
-        if sum(times) > 2.0:  # enough for a stable figure; slow models are timed once or twice
+        times.append((time.perf_counter() - t0, _cpu_seconds() - c0))
+        if sum(t for t, _ in times) > 2.0:  # a stable figure; slow models are timed once or twice
             break
     if task != "regression" and hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
-    return y_pred, proba, min(times)
+    wall, cpu = min(times)
+    return y_pred, proba, wall, cpu
+
+
+def _latency_ms(est, row, repeats: int = 25, within: float = 1.0) -> float:
+    """Median milliseconds to predict one row, as a service answering one request would."""
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeats and (len(times) < 3 or time.perf_counter() - start < within):
+        t0 = time.perf_counter()
+        est.predict(row)
+        times.append(1000.0 * (time.perf_counter() - t0))
+    return float(np.median(times))
 
 
 def _aggregate(fold_scores: list[dict]) -> dict:
@@ -218,7 +250,8 @@ def _aggregate(fold_scores: list[dict]) -> dict:
         if any(v is None for v in values):
             out[name] = {"mean": None, "std": None, "folds": values}
         else:
-            out[name] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)),
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else None
+            out[name] = {"mean": float(np.mean(values)), "std": std,
                          "folds": [float(v) for v in values]}
     return out
 

@@ -116,12 +116,14 @@ class _ArrayNet(SkorchNet):
         random_state: int | None = 0,
         verbose: int = 0,
         callbacks: list | None = None,
+        early_stopping: bool = True,
     ) -> None:
         super().__init__(arch=arch, arch_params=arch_params, lr=lr, weight_decay=weight_decay,
                          batch_size=batch_size, max_epochs=max_epochs, patience=patience,
                          valid_fraction=valid_fraction, grad_clip=grad_clip,
                          lr_schedule=lr_schedule, max_time=max_time, device=device,
-                         random_state=random_state, verbose=verbose, callbacks=callbacks)
+                         random_state=random_state, verbose=verbose, callbacks=callbacks,
+                         early_stopping=early_stopping)
         self.augment = augment
 
     def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True):

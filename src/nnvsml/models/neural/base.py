@@ -70,6 +70,7 @@ class SkorchNet(BaseEstimator):
         random_state: int | None = 0,
         verbose: int = 0,
         callbacks: list | None = None,
+        early_stopping: bool = True,
     ) -> None:
         self.arch = arch
         self.arch_params = arch_params
@@ -86,6 +87,7 @@ class SkorchNet(BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.callbacks = callbacks
+        self.early_stopping = early_stopping
 
     def __sklearn_tags__(self) -> Tags:
         tags = super().__sklearn_tags__()
@@ -130,9 +132,9 @@ class SkorchNet(BaseEstimator):
             )
         # EarlyStopping and then TimeLimit come last: both may end training at epoch end, and the
         # epoch that triggers the time limit must still be considered for the best weights.
-        callbacks.append(
-            ("early_stopping", EarlyStopping("valid_loss", patience=self.patience, load_best=True))
-        )
+        if self.early_stopping:  # off only to measure what it is worth (the overfitting evidence)
+            callbacks.append(("early_stopping",
+                              EarlyStopping("valid_loss", patience=self.patience, load_best=True)))
         callbacks.append(("time_limit", TimeLimit(self.max_time)))
         # The caller's own (name, callback) pairs, e.g. a tuner's pruning, see every epoch's scores.
         callbacks.extend(self.callbacks or [])
@@ -183,9 +185,10 @@ class SkorchNet(BaseEstimator):
             net.fit(inputs, y)
 
         callbacks = dict(net.callbacks_)
+        stopper = callbacks.get("early_stopping")
         if callbacks["time_limit"].stopped_:
             self.stopped_by_ = "time_limit"
-        elif callbacks["early_stopping"].misses_ >= self.patience:
+        elif stopper is not None and stopper.misses_ >= self.patience:
             self.stopped_by_ = "early_stopping"
         elif len(net.history) == self.max_epochs and "valid_loss" in net.history[-1]:
             self.stopped_by_ = "max_epochs"
@@ -198,7 +201,7 @@ class SkorchNet(BaseEstimator):
             for row in net.history
         ]
         self.n_epochs_ = len(net.history)
-        self.best_epoch_ = int(callbacks["early_stopping"].best_epoch_)
+        self.best_epoch_ = int(stopper.best_epoch_) if stopper is not None else self.n_epochs_
         self.n_parameters_ = sum(p.numel() for p in net.module_.parameters())
         return self
 

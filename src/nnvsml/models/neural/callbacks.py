@@ -70,3 +70,41 @@ class TrialPruning(Callback):
         self.trial.report(-float(loss), step)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {step}")
+
+
+class GradientNorms(Callback):
+    """Records each layer's gradient norm, every batch, as the loss left it.
+
+    A layer is a parameter's module path ("blocks.0.linear" holds its weight and bias). After
+    training, ``layers_`` lists them input to output, and ``norms_`` / ``max_norms_`` hold per
+    layer the mean and the largest batch norm of each epoch. Place it before a clipping
+    callback to see the norms clipping acts on.
+    """
+
+    def on_train_begin(self, net: NeuralNet, **kwargs: Any) -> None:
+        self.layers_: list[str] = []
+        self.norms_: list[list[float]] = []
+        self.max_norms_: list[list[float]] = []
+        self._batches: list[dict[str, float]] = []
+
+    def on_grad_computed(self, net: NeuralNet, named_parameters, training: bool = False,
+                         **kwargs: Any) -> None:
+        squares: dict[str, float] = {}
+        for name, param in named_parameters:
+            if param.grad is None:
+                continue
+            layer = name.rsplit(".", 1)[0] if "." in name else name
+            squares[layer] = squares.get(layer, 0.0) + float(param.grad.detach().pow(2).sum())
+        self._batches.append({k: v ** 0.5 for k, v in squares.items()})
+        for layer in squares:
+            if layer not in self.layers_:
+                self.layers_.append(layer)
+                self.norms_.append([float("nan")] * len(self.norms_[0]) if self.norms_ else [])
+                self.max_norms_.append(list(self.norms_[-1]))
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        for i, layer in enumerate(self.layers_):
+            values = [b[layer] for b in self._batches if layer in b]
+            self.norms_[i].append(sum(values) / len(values) if values else float("nan"))
+            self.max_norms_[i].append(max(values) if values else float("nan"))
+        self._batches = []

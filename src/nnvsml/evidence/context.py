@@ -1,0 +1,168 @@
+"""What an analysis works with inside its own process: the data, the two models to study, and
+one way to refit and score them.
+
+Refits use the hyperparameters the comparison chose (the tuning's best), train on rows of the
+first fold's training part and are scored on that fold's validation part: the test rows are
+never read. A network trains for as long as its final fit did, scaled to the rows it is given,
+so an analysis sees the model the comparison measured, not a hastier one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nnvsml import metrics
+from nnvsml.data.dataset import take
+from nnvsml.metrics import GREATER_IS_BETTER
+from nnvsml.models import BuildContext, Candidate
+
+#: Validation rows scored per refit at most: enough for a stable mean, cheap for kNN and SVMs.
+MAX_EVAL_ROWS = 5000
+#: A refit of a time-aware model may train this much longer than the comparison's fit scaled
+#: to its rows (epochs do not shrink exactly with the rows).
+TIME_SLACK = 1.5
+#: No refit is given less: a network's first epochs in a fresh process pay for warming up.
+MIN_FIT_SECONDS = 2.0
+
+
+@dataclass
+class Subject:
+    """One model under study: its spec and its entry in results.json."""
+
+    family: str
+    candidate: Candidate
+    entry: dict
+
+    @property
+    def name(self) -> str:
+        return self.entry["name"]
+
+    @property
+    def fit_seconds(self) -> float:
+        cost = self.entry.get("cost") or {}
+        return float(cost.get("fit_seconds") or cost.get("wall_seconds") or 1.0)
+
+    @property
+    def stopped_by_time(self) -> bool:
+        """Whether the comparison's final fit was cut by its clock (else it stopped on its
+        own, and a refit needs no tighter clock than the analysis's)."""
+        return (self.entry.get("training") or {}).get("stopped_by") == "time_limit"
+
+    @property
+    def params(self) -> dict:
+        return dict((self.entry.get("tuning") or {}).get("best_params") or {})
+
+
+@dataclass
+class AnalysisContext:
+    X: Any
+    y: np.ndarray
+    task: str
+    classes: list | None
+    kinds: dict
+    modality: str
+    info: dict
+    metric: str
+    seed: int
+    train_rows: np.ndarray
+    eval_rows: np.ndarray
+    n_train: int
+    subjects: dict[str, Subject]
+    deadline: float | None
+    timed: bool
+    run_dir: str = "."
+    send: Callable[[str, Any], None] = field(default=lambda kind, payload: None)
+
+    # ---- time --------------------------------------------------------------------------------
+
+    def left(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def progress(self, message: str) -> None:
+        self.send("progress", message)
+
+    def partial(self, block: dict) -> None:
+        """What the analysis has so far: kept if it runs out of time before it finishes."""
+        self.send("result", block)
+
+    def affordable_rows(self, fits: dict[str, float], share: float = 0.8) -> int:
+        """Training rows each planned fit can use so that they all end in time.
+
+        ``fits`` maps a family to the number of full-size fits planned for its model (fractions
+        for smaller fits); the time of a fit is taken as proportional to its rows.
+        """
+        full = len(self.train_rows)
+        if self.deadline is None:
+            return full
+        cost = sum(n * self.subjects[f].fit_seconds * full / self.n_train * 1.2
+                   for f, n in fits.items() if f in self.subjects)
+        if cost <= 0:
+            return full
+        return int(min(full, max(50, full * share * self.left() / cost)))
+
+    # ---- models ------------------------------------------------------------------------------
+
+    def build(self, family: str, rows: int, overrides: dict | None = None,
+              fits_left: int = 1, kinds: dict | None = None):
+        """The family's model, unfitted, with its chosen hyperparameters (``overrides`` on top:
+        names of its search space), time-bounded like the comparison's fit on ``rows`` rows."""
+        subject = self.subjects[family]
+        max_time = None
+        if self.timed and subject.candidate.time_aware:
+            fair = 0.9 * self.left() / max(1, fits_left)
+            if subject.stopped_by_time:
+                fair = min(fair, TIME_SLACK * subject.fit_seconds * rows / max(1, self.n_train))
+            max_time = max(MIN_FIT_SECONDS, fair)
+        ctx = BuildContext(task=self.task, kinds=kinds or self.kinds, n_train=rows, seed=self.seed,
+                           max_time=max_time, modality=self.modality, info=self.info,
+                           params={**subject.params, **(overrides or {})})
+        return subject.candidate.build(ctx)
+
+    def sample(self, n: int, seed: int = 0, rows: np.ndarray | None = None) -> np.ndarray:
+        """``n`` of the training rows (stratified by class for classification), seeded."""
+        rows = self.train_rows if rows is None else rows
+        if n >= len(rows):
+            return rows
+        rng = np.random.default_rng(self.seed * 1000 + seed)
+        if self.task == "regression":
+            return np.sort(rng.choice(rows, n, replace=False))
+        labels = self.y[rows]
+        picked = []
+        values, counts = np.unique(labels, return_counts=True)
+        quota = np.maximum(1, np.round(counts / counts.sum() * n)).astype(int)
+        for value, k in zip(values, quota):
+            members = rows[labels == value]
+            picked.append(rng.choice(members, min(k, len(members)), replace=False))
+        return np.sort(np.concatenate(picked))
+
+    def eval_set(self) -> tuple[Any, np.ndarray]:
+        rows = self.eval_rows
+        if len(rows) > MAX_EVAL_ROWS:
+            rows = np.sort(np.random.default_rng(self.seed).choice(rows, MAX_EVAL_ROWS,
+                                                                   replace=False))
+        return take(self.X, rows), self.y[rows]
+
+    def score(self, est, X, y) -> float | None:
+        """The run's primary metric of ``est`` on (X, y)."""
+        pred = est.predict(X)
+        proba = None
+        if self.task != "regression" and hasattr(est, "predict_proba"):
+            proba = est.predict_proba(X)
+        value = metrics.score(self.task, y, pred, proba, self.classes).get(self.metric)
+        return None if value is None else float(value)
+
+    @property
+    def higher_is_better(self) -> bool:
+        return GREATER_IS_BETTER[self.metric]
+
+    def worse_by(self, before: float | None, after: float | None) -> float | None:
+        """How much worse ``after`` is than ``before`` (positive = worse, whatever the metric's
+        direction)."""
+        if before is None or after is None:
+            return None
+        return (before - after) if self.higher_is_better else (after - before)

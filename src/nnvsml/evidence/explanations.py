@@ -1,0 +1,500 @@
+"""Are traditional models interpretable and networks black boxes? Each family's chosen model
+(the one the comparison saved, not a refit) explained the same ways, and the explanations
+compared.
+
+* intrinsic: what the model carries in itself (coefficients, tree importances), summed back
+  onto the raw input columns;
+* SHAP for every model: the exact explainers where they exist (TreeExplainer for tree
+  ensembles, LinearExplainer for linear models), otherwise model-agnostic ones on the raw input
+  (permutation for tables, partition over words for texts, partition over pixel blocks for
+  images); the networks on images also get SHAP's GradientExplainer;
+* LIME for a few individual rows (tables and texts);
+* a shallow tree's rules that mimic the model, with how often it agrees (tables);
+* saliency maps for image models (input gradients for networks, occlusion for the others);
+* agreement: how far the two models rank the inputs alike (Spearman's rho on mean |SHAP|).
+
+Importances are reported as shares of their total, so models with outputs on different scales
+(log-odds, probabilities) can be read side by side.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from nnvsml.data.dataset import take
+from nnvsml.evidence.context import AnalysisContext
+from nnvsml.tuning.pruning import final_step
+
+SHAP_ROWS = 100
+BACKGROUND_ROWS = 50
+LIME_ROWS = 3
+TOP_K = 5
+#: Features kept per model in results.json (a 784-pixel image would bloat it).
+KEEP_FEATURES = 30
+
+
+def run(ctx: AnalysisContext) -> dict:
+    started = time.monotonic()
+    explain = {"tabular": _tabular, "image": _image, "text": _text}.get(ctx.modality)
+    block = {"status": "running", "reason": None, "features": [], "models": {},
+             "agreement": None}
+    if explain is None:
+        block.update(status="skipped", seconds=0.0,
+                     reason=f"explanations of {ctx.modality} models are not implemented yet: "
+                            "their inputs have no columns or words to attribute to")
+        return block
+    full: dict[str, dict] = {}
+    for i, (family, subject) in enumerate(ctx.subjects.items()):
+        ctx.progress(f"explaining {subject.name}")
+        # The comparison's own saved model, from this run's directory (never a foreign file).
+        est = joblib.load(Path(ctx.run_dir) / subject.entry["artifacts"]["model"])
+        seconds = ctx.left() / (len(ctx.subjects) - i)
+        out, importance = explain(ctx, est, seconds)
+        block["models"][family] = {"model": subject.name, **out}
+        full[family] = importance
+        ctx.partial({**block, "status": "timeout", "reason": f"ran out of time after {family}",
+                     "seconds": round(time.monotonic() - started, 3)})
+    block["features"] = _feature_list(ctx, full)
+    block["agreement"] = agreement(full)
+    block.update(status="ok", seconds=round(time.monotonic() - started, 3))
+    return block
+
+
+# ---- shared ---------------------------------------------------------------------------------
+
+def shares(values: dict[str, float], keep: int | None = KEEP_FEATURES) -> dict[str, float]:
+    """Non-negative importances as shares of their total, largest first, the top ``keep``."""
+    total = sum(abs(v) for v in values.values()) or 1.0
+    ranked = sorted(values.items(), key=lambda kv: -abs(kv[1]))
+    return {k: abs(v) / total for k, v in ranked[:keep]}
+
+
+def agreement(importances: dict[str, dict[str, float]]) -> dict | None:
+    """Spearman's rho between the families' importances over the features both rank, and the
+    share of the top ``TOP_K`` features they have in common."""
+    if not {"traditional", "neural"} <= set(importances):
+        return None
+    a, b = importances["traditional"], importances["neural"]
+    common = [f for f in a if f in b]
+    if len(common) < 3:
+        return None
+    rho = stats.spearmanr([a[f] for f in common], [b[f] for f in common]).statistic
+    top = lambda d: {k for k, _ in sorted(d.items(), key=lambda kv: -kv[1])[:TOP_K]}  # noqa: E731
+    overlap = len(top(a) & top(b)) / TOP_K
+    return {"spearman": None if np.isnan(rho) else float(rho), "top_k": TOP_K,
+            "top_k_overlap": overlap, "features_compared": len(common),
+            "pairs": [{"a": "traditional", "b": "neural",
+                       "spearman": None if np.isnan(rho) else float(rho)}]}
+
+
+def _feature_list(ctx, full):
+    names = []
+    for importance in full.values():
+        names.extend(k for k in importance if k not in names)
+    return names[:200]
+
+
+def _inner(est):
+    """The fitted model at the end of a pipeline, unwrapped from the time limit."""
+    final = final_step(est)
+    return getattr(final, "estimator_", final)
+
+
+def _encoded(est, X):
+    """What the pipeline's last step sees for X (everything before it applied)."""
+    return est[:-1].transform(X) if hasattr(est, "steps") and len(est.steps) > 1 else X
+
+
+def _exact_shap(est, X_rows, X_background):
+    """(explainer name, values over the model's own inputs, their names) for models with an
+    exact explainer, else None."""
+    import shap
+
+    inner = _inner(est)
+    kind = type(inner).__name__
+    if not ("LGBM" in kind or "Forest" in kind or "Tree" in kind or hasattr(inner, "coef_")):
+        return None
+    Z = _encoded(est, X_rows)
+    names = list(getattr(Z, "columns", [f"x{i}" for i in range(np.shape(Z)[1])]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if hasattr(inner, "coef_"):
+            background = _encoded(est, X_background)
+            explainer = shap.LinearExplainer(inner, background)
+            values = explainer.shap_values(np.asarray(Z, dtype=float))
+            return "LinearExplainer", _abs_mean(values), names
+        explainer = shap.TreeExplainer(inner)
+        values = explainer.shap_values(Z, check_additivity=False)
+        return "TreeExplainer", _abs_mean(values), names
+
+
+def _abs_mean(values) -> np.ndarray:
+    """Mean |SHAP| per feature, summed over the outputs (classes) of a multi-output model."""
+    # Older explainers give one (rows, features) array per output; newer ones one array
+    # (rows, features, outputs).
+    v = np.abs(np.asarray(values if not isinstance(values, list) else np.stack(values, -1),
+                          dtype=float))
+    if v.ndim == 3:
+        v = v.sum(axis=2)
+    return v.mean(axis=0)
+
+
+def _intrinsic(est, names_of=None) -> tuple[str, np.ndarray, list[str]] | None:
+    inner = _inner(est)
+    if hasattr(inner, "coef_"):
+        coef = np.abs(np.atleast_2d(np.asarray(inner.coef_, dtype=float))).mean(axis=0)
+        kind = "coefficients"
+        values = coef
+    elif hasattr(inner, "feature_importances_"):
+        kind, values = "importances", np.asarray(inner.feature_importances_, dtype=float)
+    else:
+        return None
+    names = names_of(len(values)) if names_of else None
+    return kind, values, names
+
+
+# ---- tables ---------------------------------------------------------------------------------
+
+class RawCoder:
+    """The raw table as numbers and back: categories become codes (their own code for
+    missing), numbers stay numbers. Model-agnostic explainers perturb the codes; the model
+    always sees the raw table it was trained on."""
+
+    def __init__(self, X: pd.DataFrame, columns: list[str]) -> None:
+        self.columns = columns
+        self.categories = {}
+        for c in columns:
+            if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]):
+                self.categories[c] = pd.Index(sorted(pd.unique(X[c].dropna()).tolist(), key=str))
+        self.template = X[columns].iloc[:1]
+
+    def encode(self, X: pd.DataFrame) -> np.ndarray:
+        out = np.empty((len(X), len(self.columns)), dtype=float)
+        for j, c in enumerate(self.columns):
+            if c in self.categories:
+                codes = self.categories[c].get_indexer(X[c])
+                out[:, j] = np.where(codes < 0, len(self.categories[c]), codes)
+            else:
+                out[:, j] = pd.to_numeric(X[c], errors="coerce")
+        return out
+
+    def decode(self, Z: np.ndarray) -> pd.DataFrame:
+        data = {}
+        for j, c in enumerate(self.columns):
+            if c in self.categories:
+                cats = self.categories[c]
+                codes = np.clip(np.round(Z[:, j]).astype(int), 0, len(cats))
+                values = np.array(list(cats) + [None], dtype=object)[codes]
+                data[c] = values
+            else:
+                data[c] = Z[:, j]
+        df = pd.DataFrame(data)
+        for c in self.columns:  # the dtypes the model was trained on
+            if c not in self.categories:
+                try:
+                    df[c] = df[c].astype(self.template[c].dtype)
+                except (TypeError, ValueError):
+                    pass
+        return df
+
+
+def origin(name: str, columns: list[str]) -> str | None:
+    """The raw column an encoded feature came from ("cat__workclass_Private" -> "workclass")."""
+    stripped = name.split("__", 1)[1] if "__" in name else name
+    best = None
+    for c in columns:
+        if stripped == c or stripped.startswith(c + "_") or stripped.endswith("_" + c) \
+                or stripped.startswith(c + "__"):
+            if best is None or len(c) > len(best):
+                best = c
+    return best
+
+
+def _to_raw(values: np.ndarray, names: list[str], columns: list[str]) -> dict[str, float]:
+    out = {c: 0.0 for c in columns}
+    for v, n in zip(values, names):
+        c = origin(str(n), columns)
+        if c is not None:
+            out[c] += float(v)
+    return out
+
+
+def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
+    import shap
+
+    columns = [c for c in ctx.kinds if c in ctx.X.columns]
+    X_train = take(ctx.X, ctx.sample(min(len(ctx.train_rows), 2000), seed=11))
+    X_rows = take(ctx.X, ctx.eval_rows[:SHAP_ROWS])
+    coder = RawCoder(X_train, columns)
+    Z_train, Z_rows = coder.encode(X_train), coder.encode(X_rows)
+    predict = _predictor(ctx, est, coder)
+    per_prediction = _prediction_seconds(predict, Z_train)
+    out: dict = {"intrinsic": None, "shap": None, "lime": None, "rules": None,
+                 "saliency": None}
+
+    intrinsic = _intrinsic(est)
+    if intrinsic is not None:
+        kind, values, _ = intrinsic
+        names = list(_encoded(est, X_rows.iloc[:2]).columns)
+        if len(names) == len(values):
+            out["intrinsic"] = {"kind": kind, "values": shares(_to_raw(values, names, columns))}
+
+    background = X_train.iloc[:BACKGROUND_ROWS]
+    exact = None
+    try:
+        exact = _exact_shap(est, X_rows, background)
+    except Exception as exc:  # noqa: BLE001  (an explainer's refusal: fall back, say why)
+        out["shap_fallback_reason"] = f"exact explainer failed ({type(exc).__name__}: {exc})"
+    if exact is not None:
+        name, values, enc_names = exact
+        importance = _to_raw(values, enc_names, columns)
+        out["shap"] = {"explainer": name, "exact": True, "rows": len(X_rows)}
+    else:
+        evals = 4 * len(columns) + 2  # two permutations (forward and back) per row
+        cost = per_prediction * evals * BACKGROUND_ROWS
+        n = SHAP_ROWS if ctx.deadline is None else int(np.clip(0.5 * seconds / cost, 10,
+                                                                SHAP_ROWS))
+        explainer = shap.PermutationExplainer(
+            predict, shap.maskers.Independent(Z_train, max_samples=BACKGROUND_ROWS),
+            seed=ctx.seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sv = explainer(Z_rows[:n], max_evals=evals, silent=True)
+        importance = dict(zip(columns, _abs_mean(sv.values)))
+        out["shap"] = {"explainer": "PermutationExplainer", "exact": False, "rows": n}
+    out["shap"]["importance"] = shares(importance)
+
+    out["rules"] = _rules(ctx, est, coder, X_train, Z_train)
+    # LIME costs 1,000 predictions a row: the first thing left out when time is short.
+    lime_cost = LIME_ROWS * 1000 * per_prediction + 1.0
+    if ctx.deadline is None or ctx.left() - lime_cost > 0.25 * seconds:
+        out["lime"] = _lime_tabular(ctx, predict, coder, Z_train, Z_rows)
+    else:
+        out["lime_skipped"] = "left out: the analysis was short of time"
+    return out, shares(importance, keep=None)
+
+
+def _prediction_seconds(predict, Z) -> float:
+    """Seconds per row of a batch prediction (the explainers predict in batches)."""
+    probe = Z[:min(len(Z), 500)]
+    t0 = time.perf_counter()
+    predict(probe)
+    return max(1e-7, (time.perf_counter() - t0) / max(1, len(probe)))
+
+
+def _predictor(ctx, est, coder: RawCoder):
+    if ctx.task == "regression":
+        return lambda Z: np.asarray(est.predict(coder.decode(np.asarray(Z))), dtype=float)
+    return lambda Z: np.asarray(est.predict_proba(coder.decode(np.asarray(Z))), dtype=float)
+
+
+def _lime_tabular(ctx, predict, coder: RawCoder, Z_train, Z_rows) -> list[dict]:
+    from lime.lime_tabular import LimeTabularExplainer
+
+    cat_idx = [j for j, c in enumerate(coder.columns) if c in coder.categories]
+    medians = np.nanmedian(Z_train, axis=0)
+    filled = np.where(np.isnan(Z_train), medians, Z_train)
+    explainer = LimeTabularExplainer(
+        filled, mode="regression" if ctx.task == "regression" else "classification",
+        feature_names=coder.columns, categorical_features=cat_idx,
+        categorical_names={j: [str(v) for v in coder.categories[coder.columns[j]]] + ["missing"]
+                           for j in cat_idx},
+        class_names=[str(c) for c in ctx.classes] if ctx.classes else None,
+        discretize_continuous=True, random_state=ctx.seed)
+    out = []
+    for i in range(min(LIME_ROWS, len(Z_rows))):
+        row = np.where(np.isnan(Z_rows[i]), medians, Z_rows[i])
+        probs = predict(row[None, :])[0]
+        label = int(np.argmax(probs)) if ctx.task != "regression" else None
+        kwargs = {"labels": (label,)} if label is not None else {}
+        exp = explainer.explain_instance(row, predict, num_features=min(8, len(coder.columns)),
+                                         num_samples=1000, **kwargs)
+        weights = exp.as_list(label=label) if label is not None else exp.as_list()
+        prediction = (str(ctx.classes[label]) if label is not None and ctx.classes
+                      else f"{float(probs):.4g}")
+        out.append({"row": int(ctx.eval_rows[i]), "prediction": prediction,
+                    "weights": {cond: float(w) for cond, w in weights}})
+    return out
+
+
+def _rules(ctx, est, coder: RawCoder, X_train, Z_train) -> dict:
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
+
+    target = est.predict(X_train)
+    cls = DecisionTreeRegressor if ctx.task == "regression" else DecisionTreeClassifier
+    tree = cls(max_depth=3, random_state=ctx.seed).fit(Z_train, target)
+    mimic = tree.predict(Z_train)
+    fidelity = (float(np.mean(mimic == target)) if ctx.task != "regression"
+                else float(1 - np.var(target - mimic) / (np.var(target) or 1.0)))
+    text = export_text(tree, feature_names=coder.columns, decimals=3)
+    legend = {c: {i: str(v) for i, v in enumerate(coder.categories[c][:12])}
+              for c in coder.categories if c in text}
+    return {"depth": 3, "fidelity": fidelity, "text": text, "category_codes": legend,
+            "fidelity_measure": "share of rows" if ctx.task != "regression" else "R^2"}
+
+
+# ---- images ---------------------------------------------------------------------------------
+
+def _image(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
+    X_rows = take(ctx.X, ctx.eval_rows[:SHAP_ROWS])
+    y_rows = ctx.y[ctx.eval_rows[:SHAP_ROWS]]
+    h, w = X_rows.shape[1], X_rows.shape[2]
+    pixel_names = [f"pixel_{r}_{c}" for r in range(h) for c in range(w)]
+    out: dict = {"intrinsic": None, "shap": None, "lime": None, "rules": None, "saliency": None}
+    final = final_step(est)
+    is_net = hasattr(final, "net_")
+
+    intrinsic = _intrinsic(est)
+    if intrinsic is not None:
+        kind, values, _ = intrinsic
+        if len(values) == h * w * X_rows.shape[3]:
+            per_pixel = values.reshape(h, w, -1).sum(axis=2).ravel()
+            out["intrinsic"] = {"kind": kind,
+                                "values": shares(dict(zip(pixel_names, per_pixel)))}
+
+    if is_net:
+        maps = _gradient_saliency(final, X_rows, y_rows, ctx.classes)
+        out["saliency"] = {"method": "gradient", "shape": [h, w], "classes": [
+            str(c) for c in ctx.classes], "maps": [m.ravel().tolist() for m in maps]}
+        shap_map, name = _gradient_shap(final, X_rows[:20], take(ctx.X, ctx.train_rows[:50]))
+        out["shap"] = {"explainer": name, "exact": False, "rows": 20}
+    else:
+        maps = _occlusion_saliency(est, X_rows[:50], y_rows[:50], ctx.classes)
+        out["saliency"] = {"method": "occlusion", "shape": [h, w], "classes": [
+            str(c) for c in ctx.classes], "maps": [m.ravel().tolist() for m in maps]}
+        shap_map, name, exact = _image_shap(est, X_rows[:20], ctx)
+        out["shap"] = {"explainer": name, "exact": exact, "rows": 20}
+    importance = dict(zip(pixel_names, shap_map.ravel()))
+    out["shap"]["importance"] = shares(importance)
+    out["shap"]["map"] = (shap_map / (shap_map.max() or 1.0)).ravel().tolist()
+    out["shap"]["shape"] = [h, w]
+    return out, shares(importance, keep=None)
+
+
+def _gradient_saliency(net, X, y, classes) -> list[np.ndarray]:
+    """|d logit of the true class / d pixel|, averaged over each class's images."""
+    import torch
+
+    module = net.net_.module_
+    module.eval()
+    x = net._tensors(net._validate(X, reset=False)).float().requires_grad_(True)
+    logits = module(x)
+    codes = torch.as_tensor(np.searchsorted(np.asarray(classes), y))
+    logits.gather(1, codes[:, None]).sum().backward()
+    grad = x.grad.abs().numpy().mean(axis=1)  # (n, h, w): channels first
+    return [grad[codes.numpy() == k].mean(axis=0) if np.any(codes.numpy() == k)
+            else np.zeros(grad.shape[1:]) for k in range(len(classes))]
+
+
+def _gradient_shap(net, X, background) -> tuple[np.ndarray, str]:
+    import shap
+
+    module = net.net_.module_
+    module.eval()
+    to = lambda A: net._tensors(net._validate(A, reset=False)).float()  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explainer = shap.GradientExplainer(module, to(background))
+        values = explainer.shap_values(to(X), nsamples=50)
+    # (rows, channels, h, w, classes) -> (h, w)
+    v = np.abs(np.asarray(values if not isinstance(values, list) else np.stack(values, -1)))
+    v = v.mean(axis=0)
+    if v.ndim == 4:
+        v = v.sum(axis=-1)
+    return v.sum(axis=0), "GradientExplainer"
+
+
+def _image_shap(est, X, ctx) -> tuple[np.ndarray, str, bool]:
+    """Exact SHAP on the pixels for tree ensembles and linear models on raw pixels; SHAP's
+    partition explainer over blocks of pixels (blanked to black) for the rest."""
+    import shap
+
+    h, w, c = X.shape[1:]
+    try:
+        exact = _exact_shap(est, X, take(ctx.X, ctx.train_rows[:BACKGROUND_ROWS]))
+    except Exception:  # noqa: BLE001
+        exact = None
+    if exact is not None and len(exact[1]) == h * w * c:
+        return exact[1].reshape(h, w, c).sum(axis=2), exact[0], True
+    shape = X.shape[1:]
+
+    def predict(flat):
+        images = np.clip(np.asarray(flat).reshape((-1, *shape)), 0, 255).astype(X.dtype)
+        return est.predict_proba(images)
+
+    masker = shap.maskers.Image(np.zeros(shape), shape)
+    explainer = shap.PartitionExplainer(predict, masker)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sv = explainer(X[:10].astype(float), max_evals=300, silent=True)
+    v = np.abs(np.asarray(sv.values)).mean(axis=0)  # (h, w, c, classes)
+    while v.ndim > 2:
+        v = v.sum(axis=-1)
+    return v, "PartitionExplainer", False
+
+
+def _occlusion_saliency(est, X, y, classes, patch: int = 4) -> list[np.ndarray]:
+    """How much the true class's probability falls when a patch is blacked out, per class."""
+    n, h, w = X.shape[:3]
+    codes = np.searchsorted(np.asarray(classes), y)
+    base = est.predict_proba(X)[np.arange(n), codes]
+    maps = np.zeros((n, h, w))
+    for r in range(0, h, patch):
+        for c in range(0, w, patch):
+            blanked = X.copy()
+            blanked[:, r:r + patch, c:c + patch] = 0
+            drop = base - est.predict_proba(blanked)[np.arange(n), codes]
+            maps[:, r:r + patch, c:c + patch] = drop[:, None, None]
+    return [maps[codes == k].mean(axis=0) if np.any(codes == k) else np.zeros((h, w))
+            for k in range(len(classes))]
+
+
+# ---- texts ----------------------------------------------------------------------------------
+
+def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
+    import shap
+    from lime.lime_text import LimeTextExplainer
+
+    docs = [str(d) for d in take(ctx.X, ctx.eval_rows[:20])]
+    predict = lambda texts: np.asarray(est.predict_proba(np.asarray(list(texts), dtype=object)))  # noqa: E731
+    out: dict = {"intrinsic": None, "shap": None, "lime": None, "rules": None, "saliency": None}
+    intrinsic = _intrinsic(est)
+    if intrinsic is not None:
+        kind, values, _ = intrinsic
+        try:
+            names = list(est[:-1].get_feature_names_out())
+        except Exception:  # noqa: BLE001  (a vectoriser without names: no intrinsic words)
+            names = []
+        if len(names) == len(values):
+            out["intrinsic"] = {"kind": kind, "values": shares(dict(zip(names, values)))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explainer = shap.PartitionExplainer(predict, shap.maskers.Text(r"\W+"))
+        sv = explainer(docs, max_evals=200, silent=True)
+    totals: dict[str, float] = {}
+    for values, tokens in zip(sv.values, sv.data):
+        v = np.abs(np.asarray(values, dtype=float))
+        v = v.sum(axis=1) if v.ndim == 2 else v
+        for token, value in zip(tokens, v):
+            word = str(token).strip().lower()
+            if word:
+                totals[word] = totals.get(word, 0.0) + float(value) / len(docs)
+    out["shap"] = {"explainer": "PartitionExplainer", "exact": False, "rows": len(docs),
+                   "importance": shares(totals)}
+    lime = LimeTextExplainer(class_names=[str(c) for c in ctx.classes], random_state=ctx.seed)
+    out["lime"] = []
+    for i, doc in enumerate(docs[:LIME_ROWS]):
+        probs = predict([doc])[0]
+        label = int(np.argmax(probs))
+        exp = lime.explain_instance(doc, predict, labels=(label,), num_features=8,
+                                    num_samples=500)
+        out["lime"].append({"row": int(ctx.eval_rows[i]), "prediction": str(ctx.classes[label]),
+                            "weights": {w: float(v) for w, v in exp.as_list(label=label)}})
+    return out, shares(totals, keep=None)

@@ -1,0 +1,204 @@
+"""Do networks need far more data? Score against training-set size for each family's best.
+
+Sizes are log-spaced from a few dozen rows per class up to every row the analysis can afford;
+each size is drawn ``REPEATS`` times (different rows and seeds). A power law
+``score = c - a * n^(-b)`` (the usual shape of learning curves: Hestness et al. 2017) is fitted
+per family, and the size at which the curves cross is found where it was measured, or else
+extrapolated from the fits, with a band from refits on bootstrap resamples of the points.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+from scipy.optimize import curve_fit
+
+from nnvsml.data.dataset import take
+from nnvsml.evidence.context import AnalysisContext
+
+N_SIZES = 6
+REPEATS = 3
+#: Extrapolation beyond this many times the rows at hand is not reported as a crossing.
+MAX_EXTRAPOLATION = 100.0
+BOOTSTRAPS = 200
+
+
+def run(ctx: AnalysisContext) -> dict:
+    started = time.monotonic()
+    families = list(ctx.subjects)
+    full = len(ctx.train_rows)
+    smallest = _smallest(ctx)
+    # Planned cost in full-size fits: REPEATS fits at each size, sizes summing to ~1.7x the top.
+    top = ctx.affordable_rows({f: REPEATS * 1.7 for f in families})
+    top = max(top, min(full, 2 * smallest))
+    sizes = sorted({int(round(s)) for s in np.geomspace(min(smallest, top), top, N_SIZES)})
+    X_eval, y_eval = ctx.eval_set()
+    block = {"status": "running", "reason": None, "metric": ctx.metric, "sizes": sizes,
+             "repeats": REPEATS, "n_train": ctx.n_train, "available_rows": full,
+             "families": {f: {"model": ctx.subjects[f].name, "points": [], "fit": None}
+                          for f in families}}
+    for size in sizes:
+        for family in families:
+            scores = []
+            for r in range(REPEATS):
+                if ctx.left() < 1.0:
+                    break
+                ctx.progress(f"{family} on {size:,} rows ({r + 1}/{REPEATS})")
+                rows = ctx.sample(size, seed=1 + r)
+                est = ctx.build(family, size, fits_left=REPEATS - r)
+                est.fit(take(ctx.X, rows), ctx.y[rows])
+                scores.append(ctx.score(est, X_eval, y_eval))
+            scores = [s for s in scores if s is not None]
+            if scores:
+                block["families"][family]["points"].append(
+                    {"size": size, "scores": scores, "mean": float(np.mean(scores)),
+                     "std": float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0})
+        ctx.partial({**block, "status": "timeout", "reason": "ran out of time after "
+                     f"{size:,} rows", "seconds": round(time.monotonic() - started, 3)})
+    for family in families:
+        block["families"][family]["fit"] = fit_power_law(block["families"][family]["points"])
+    block["crossing"] = crossing(block, ctx.higher_is_better, full, ctx.n_train)
+    block.update(status="ok", seconds=round(time.monotonic() - started, 3))
+    return block
+
+
+def _smallest(ctx: AnalysisContext) -> int:
+    """A few rows per class (a network needs its validation split to hold every class)."""
+    per_class = 20 * (len(ctx.classes) if ctx.classes else 2)
+    return int(min(len(ctx.train_rows), max(50, per_class)))
+
+
+def _law(n, a, b, c):
+    return c - a * np.power(n, -b)
+
+
+def fit_power_law(points: list[dict]) -> dict | None:
+    """``score = c - a * n^(-b)`` by least squares over the repeats' means; None when fewer than
+    three sizes were measured or the fit does not converge."""
+    if len(points) < 3:
+        return None
+    n = np.array([p["size"] for p in points], dtype=float)
+    s = np.array([p["mean"] for p in points], dtype=float)
+    params = _fit(n, s)
+    if params is None:
+        return None
+    a, b, c = params
+    pred = _law(n, a, b, c)
+    ss_res, ss_tot = float(np.sum((s - pred) ** 2)), float(np.sum((s - s.mean()) ** 2))
+    return {"form": "score = c - a * n^(-b)", "a": float(a), "b": float(b), "c": float(c),
+            "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else None}
+
+
+def _fit(n: np.ndarray, s: np.ndarray):
+    span = float(np.ptp(s)) or 1e-3
+    # a > 0 and b > 0 mean "improves with data"; a < 0 lets a curve that worsens be fitted too.
+    guess = (span * n[0] ** 0.5, 0.5, float(s[-1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            params, _ = curve_fit(_law, n, s, p0=guess, bounds=([-np.inf, 1e-3, -np.inf],
+                                                                  [np.inf, 3.0, np.inf]),
+                                  maxfev=20000)
+        except (RuntimeError, ValueError):
+            return None
+    return params if np.all(np.isfinite(params)) else None
+
+
+def crossing(block: dict, higher: bool, available: int, n_train: int) -> dict:
+    """Where the two families' curves cross: measured between two sizes, or extrapolated from
+    the power laws (with a 90% band from bootstrap refits), or not at all."""
+    fams = block["families"]
+    out = {"status": "none", "size": None, "low": None, "high": None, "ratio": None,
+           "leader_now": None, "leader_then": None, "sentence": ""}
+    if not {"traditional", "neural"} <= set(fams):
+        out["sentence"] = "Only one family was measured: no crossing to look for."
+        return out
+    t, n = fams["traditional"], fams["neural"]
+    sign = 1.0 if higher else -1.0
+    sizes = [p["size"] for p in t["points"] if p["size"] in {q["size"] for q in n["points"]}]
+    if not sizes:
+        out["sentence"] = "The curves share no measured size."
+        return out
+    mt = {p["size"]: p["mean"] for p in t["points"]}
+    mn = {p["size"]: p["mean"] for p in n["points"]}
+    diff = [sign * (mt[s] - mn[s]) for s in sizes]  # > 0: traditional ahead
+    # The leader at the largest size where the two differ (a dead heat says nothing).
+    last = next((d for d in reversed(diff) if d != 0), 0.0)
+    out["leader_now"] = "traditional" if last > 0 else "neural" if last < 0 else None
+    nonzero = [(s, d) for s, d in zip(sizes, diff) if d != 0]
+    for (s0, d0), (s1, d1) in zip(nonzero, nonzero[1:]):
+        if d0 * d1 < 0:  # the lead changed hands between these two sizes
+            lo, hi = np.log(s0), np.log(s1)
+            w = d0 / (d0 - d1)
+            size = float(np.exp(lo + w * (hi - lo)))
+            out.update(status="measured", size=size, low=float(s0), high=float(s1),
+                       ratio=size / n_train, leader_then=out["leader_now"])
+    if out["status"] == "measured":
+        out["sentence"] = (f"The curves cross at about {out['size']:,.0f} training rows "
+                           f"(measured between {out['low']:,.0f} and {out['high']:,.0f}); "
+                           f"beyond it the {out['leader_now']} model leads.")
+        return out
+    if not (t["fit"] and n["fit"]) or out["leader_now"] is None:
+        out["sentence"] = "The curves do not cross where they were measured, and no crossing " \
+                          "could be projected."
+        return out
+    size = _projected(t["fit"], n["fit"], sign, sizes[-1], available)
+    trailing = "neural" if out["leader_now"] == "traditional" else "traditional"
+    if size is None:
+        out["sentence"] = (f"The {out['leader_now']} model leads at every measured size and the "
+                           f"fitted curves do not project the {trailing} model to pass it "
+                           f"within {MAX_EXTRAPOLATION:.0f}x the rows at hand.")
+        return out
+    band = _band(t, n, sign, sizes[-1], available)
+    ratio = size / n_train
+    out.update(status="extrapolated", size=size, ratio=ratio, leader_then=trailing,
+               low=band[0] if band else None, high=band[1] if band else None)
+    names = {f: fams[f]["model"] for f in fams}
+    band_text = f"; 90% band {band[0]:,.0f} to {band[1]:,.0f}" if band else ""
+    passing = (f"the {names[trailing]} ({trailing}) is projected to pass the "
+               f"{names[out['leader_now']]} ({out['leader_now']})")
+    if ratio >= 1.05:
+        out["sentence"] = (f"With about {_times(ratio)} your rows ({size:,.0f} training rows"
+                           f"{band_text}) {passing}.")
+    else:
+        out["sentence"] = (f"From about {size:,.0f} training rows ({ratio:.1f}x the {n_train:,} "
+                           f"the comparison trained on{band_text}) {passing}: at your data size "
+                           "the two are close.")
+    return out
+
+
+def _projected(ft: dict, fn: dict, sign: float, last: float, available: int) -> float | None:
+    grid = np.geomspace(last, MAX_EXTRAPOLATION * max(available, last), 400)
+    gap = sign * (_law(grid, ft["a"], ft["b"], ft["c"]) - _law(grid, fn["a"], fn["b"], fn["c"]))
+    flips = np.nonzero(np.sign(gap[1:]) != np.sign(gap[:-1]))[0]
+    return float(grid[flips[0] + 1]) if len(flips) else None
+
+
+def _band(t: dict, n: dict, sign: float, last: float, available: int) -> tuple | None:
+    """5th and 95th percentiles of the projected crossing over refits to resampled repeats."""
+    rng = np.random.default_rng(0)
+    found = []
+    for _ in range(BOOTSTRAPS):
+        fits = []
+        for fam in (t, n):
+            sizes = np.array([p["size"] for p in fam["points"]], dtype=float)
+            means = np.array([np.mean(rng.choice(p["scores"], len(p["scores"])))
+                              for p in fam["points"]])
+            params = _fit(sizes, means)
+            fits.append(None if params is None else dict(zip("abc", params)))
+        if None in fits:
+            continue
+        size = _projected(fits[0], fits[1], sign, last, available)
+        if size is not None:
+            found.append(size)
+    if len(found) < BOOTSTRAPS // 4:
+        return None
+    return float(np.percentile(found, 5)), float(np.percentile(found, 95))
+
+
+def _times(ratio: float) -> str:
+    if ratio < 1:
+        return f"{ratio:.1f}x"
+    return f"{ratio:.0f}x" if ratio >= 3 else f"{ratio:.1f}x"

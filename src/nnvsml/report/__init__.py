@@ -1,0 +1,71 @@
+"""The HTML report of a run directory: one self-contained page, read top to bottom.
+
+Verdict first, then the key differences, the leaderboard, and one section per claimed
+difference between the families (GUIDE.md), each with the claim it tests. Plots are PNGs
+embedded as data URIs and the CSS is inline, so the file opens offline, needs no JavaScript,
+and can be mailed as it is. The report only reads: it never retrains and never unpickles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from nnvsml.report import analyses, diagnostics, summary
+from nnvsml.report.load import Run
+from nnvsml.results import atomic_write_text
+
+__all__ = ["build_report", "render_report"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+REPORT_NAME = "report.html"
+
+
+def build_report(run_dir: str | Path) -> Path:
+    """Write ``RUN_DIR/report.html`` from its results.json and predictions; return its path.
+
+    Works on a finished run as well as on one still running or interrupted, with or without
+    evidence. Raises :class:`nnvsml.errors.InputError` when ``run_dir`` holds no readable
+    results.json.
+
+    >>> import json, tempfile
+    >>> run = Path(tempfile.mkdtemp())
+    >>> _ = (run / "results.json").write_text(json.dumps({"status": "running",
+    ...     "dataset": {"name": "demo", "task": "binary"},
+    ...     "protocol": {"primary_metric": "accuracy"}, "models": []}))
+    >>> build_report(run).name
+    'report.html'
+    """
+    run_dir = Path(run_dir)
+    html = render_report(run_dir)
+    path = run_dir / REPORT_NAME
+    atomic_write_text(path, html)
+    return path
+
+
+def render_report(run_dir: str | Path) -> str:
+    """The report of ``run_dir`` as an HTML string (nothing written)."""
+    run = Run(Path(run_dir))
+    classification = run.task != "regression"
+    sections = [
+        summary.key_differences(run),
+        summary.leaderboard_section(run),
+        summary.pareto(run),
+        analyses.learning_curve(run),
+        analyses.data_quality(run),
+        analyses.overfitting(run),
+        diagnostics.confusion_roc(run) if classification else diagnostics.residuals(run),
+        analyses.explanations(run),
+        analyses.gradients(run),
+        analyses.energy(run),
+        analyses.tuning(run),
+    ]
+    return _environment().get_template("report.html.j2").render(
+        header=summary.header(run), verdict=summary.verdict(run), sections=sections)
+
+
+def _environment() -> Environment:
+    # Autoescape on: model, feature and class names come from the user's data.
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
