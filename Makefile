@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test bench clean postgres
+.PHONY: setup demo test bench clean postgres browser
 
 setup: $(VENV)/.installed
 
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/nnvsml compare
 
-test: setup postgres
+test: setup postgres browser
 	$(BIN)/python -m pytest -q
 
 # The shared-storage test starts a real PostgreSQL server. Installed from Debian's package when
@@ -32,6 +32,17 @@ postgres:
 	  echo "installing PostgreSQL (Debian package) for the shared-storage test"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
 	    >/dev/null) || echo "PostgreSQL could not be installed: its test will be skipped"; \
+	fi
+
+# The report test renders report.html in headless Chromium. Installed from Debian's package when
+# missing and this is root on Debian (as in CI); elsewhere that test is skipped, saying why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+	    && ! command -v google-chrome >/dev/null 2>&1 \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Chromium (Debian package) for the report's screenshot test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+	    >/dev/null) || echo "Chromium could not be installed: the screenshot test will be skipped"; \
 	fi
 
 bench: setup

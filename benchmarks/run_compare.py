@@ -48,6 +48,30 @@ def _sms() -> tuple[Path, list[str]]:
     return path, ["--target", "label"]
 
 
+def _mnist_subset(n_train: int = 8000, n_test: int = 2000) -> tuple[Path, list[str]]:
+    """The first 8,000 training and 2,000 test images of MNIST: a 10,000-row subset, same
+    IDX format and official split."""
+    import gzip
+    import struct
+
+    path = PREPARED / "mnist10k"
+    if not path.exists():
+        path.mkdir(parents=True)
+        for prefix, n in (("train", n_train), ("t10k", n_test)):
+            for kind, ndim in (("images", 3), ("labels", 1)):
+                name = f"{prefix}-{kind}-idx{ndim}-ubyte.gz"
+                data = gzip.decompress((DATA / "mnist" / name).read_bytes())
+                dims = list(struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim]))
+                row = 1
+                for d in dims[1:]:
+                    row *= d
+                dims[0] = n
+                body = data[4 + 4 * ndim:4 + 4 * ndim + n * row]
+                (path / name).write_bytes(gzip.compress(
+                    data[:4] + struct.pack(f">{ndim}I", *dims) + body))
+    return path, []
+
+
 def _spoken() -> tuple[Path, list[str]]:
     path = PREPARED / "spoken_words"
     if not path.exists():
@@ -66,6 +90,7 @@ DATASETS = {
     "197_cpu_act": ("tabular", 180, lambda: _table("197_cpu_act")),
     "574_house_16H": ("tabular", 300, lambda: _table("574_house_16H")),
     "mnist": ("unstructured", 1200, lambda: (DATA / "mnist", [])),
+    "mnist10k": ("unstructured", 300, _mnist_subset),
     "sms_spam": ("unstructured", 300, _sms),
     "ucr_ecg200": ("unstructured", 180, lambda: (DATA / "ucr-ecg200", [])),
     "ucr_gunpoint": ("unstructured", 180, lambda: (DATA / "ucr-gunpoint", [])),
@@ -117,6 +142,9 @@ def run(name: str, budget: float, seed: int = 0, options: list[str] | None = Non
         "verdict": {k: results["verdict"].get(k)
                     for k in ("family", "model", "reasons", "comparison")},
         "tuning_effort": results.get("tuning_effort"),
+        "comparison_seconds": results["protocol"].get("wall_seconds"),
+        "evidence": _evidence_summary(results.get("evidence")),
+        "report": results.get("report"),
         "models": [{
             "name": m["name"], "family": m["family"], "status": m["status"], "reason": m["reason"],
             "cv": {k: (v or {}).get("mean") for k, v in m["cv"].items()},
@@ -137,6 +165,17 @@ def run(name: str, budget: float, seed: int = 0, options: list[str] | None = Non
     }
     (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _evidence_summary(evidence: dict | None) -> dict | None:
+    """Per analysis its status, reason and seconds (the blocks themselves stay in the run)."""
+    if not evidence:
+        return None
+    return {"models": evidence.get("models"), "seconds": evidence.get("seconds"),
+            "budget_seconds": evidence.get("budget_seconds"),
+            "analyses": {a: {k: (evidence.get(a) or {}).get(k)
+                             for k in ("status", "reason", "seconds")}
+                         for a in evidence.get("analyses", [])}}
 
 
 def markdown(summary: dict) -> str:

@@ -81,6 +81,10 @@ def files(tmp_path, cancer_df):
     ("good", ["--target", "diagnosis", "--max-memory-mb", "0"], "--max-memory-mb"),
     ("good", ["--budgt", "10"], "no such option"),
     ("good", ["--budget", "soon"], "invalid value for '--budget'"),
+    ("good", ["--target", "diagnosis", "--priority", "sped"], "did you mean 'speed'"),
+    ("good", ["--target", "diagnosis", "--analyses", "learning"], "unknown analysis 'learning'"),
+    ("good", ["--target", "diagnosis", "--max-latency-ms", "-1"], "--max-latency-ms"),
+    ("good", ["--target", "diagnosis", "--analysis-budget", "0"], "--analysis-budget"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, files, tmp_path, case, extra, fragment):
     path = tmp_path / "does-not-exist.csv" if case == "missing" else files[case]
@@ -93,7 +97,7 @@ def test_bad_input_exits_2_with_one_line(capsys, files, tmp_path, case, extra, f
 def test_out_holding_another_run_is_refused(capsys, files, tmp_path, cancer_df):
     out = tmp_path / "run"
     args = ["--target", "diagnosis", "--models", "naive_bayes", "--budget", "20", "-q", "--out", out,
-            "--analyses", "none"]
+            "--analyses", "none", "--no-report"]
     code, _, _ = run_cli(capsys, "compare", files["good"], *args)
     assert code == 0
     other = tmp_path / "other.csv"
@@ -133,7 +137,7 @@ def test_rows_with_missing_target_are_dropped_with_a_notice(capsys, tmp_path, ca
     df.to_csv(path, index=False)
     code, out, err = run_cli(capsys, "compare", path, "--target", "diagnosis", "--models",
                              "naive_bayes", "--budget", "20", "--out", tmp_path / "run",
-                             "--analyses", "none")
+                             "--analyses", "none", "--no-report")
     assert code == 0
     assert "7" in err and "missing" in err.lower()
     results = pd.read_csv(tmp_path / "run" / "leaderboard.csv")

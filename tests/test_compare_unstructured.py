@@ -24,6 +24,7 @@ def run(data, tmp_path, budget, **kwargs):
     # test_tuning.py) and no analyses unless a test asks for them (test_evidence.py covers
     # them) keep the suite inside CI's time; the protocol is the same.
     kwargs.setdefault("analyses", "none")
+    kwargs.setdefault("report", kwargs["analyses"] != "none")
     return nnvsml.compare(str(data), budget=budget, out=tmp_path / "run", seed=0, cv_folds=3,
                           search="none", **kwargs)
 
@@ -54,9 +55,10 @@ def test_image_class_folders(tmp_path):
     assert model.predict_proba(raw).shape == (3, 10)
 
 
-def test_mnist_idx_keeps_its_official_split(tmp_path):
+def test_mnist_idx_keeps_its_official_split_and_image_models_are_explained(tmp_path):
     folder = write_mnist_idx(tmp_path / "mnist", n_train=600, n_test=200)
-    result = run(folder, tmp_path, budget=50, models=["logistic_regression_pixels", "cnn"])
+    result = run(folder, tmp_path, budget=50, models=["logistic_regression_pixels", "cnn"],
+                 analyses="explanations,overfitting", analysis_budget=30)
     protocol = result.results["protocol"]
     assert protocol["split"] == "given"
     assert (protocol["n_train"], protocol["n_test"]) == (600, 200)
@@ -64,17 +66,47 @@ def test_mnist_idx_keeps_its_official_split(tmp_path):
     assert models["logistic_regression_pixels"]["test"]["accuracy"] > 0.75
     assert models["cnn"]["test"]["accuracy"] > 0.5
 
+    ev = result.results["evidence"]
+    assert ev["explanations"]["status"] == "ok", ev["explanations"]["reason"]
+    trad, neur = (ev["explanations"]["models"][f] for f in ("traditional", "neural"))
+    assert trad["saliency"]["method"] == "occlusion"
+    assert neur["saliency"]["method"] == "gradient_x_input"
+    for model in (trad, neur):
+        maps = np.array(model["saliency"]["maps"])
+        assert maps.shape == (10, 28 * 28) and np.isfinite(maps).all()
+        # The digits are in the middle: the border pixels barely matter to either model.
+        m = np.abs(maps).mean(axis=0).reshape(28, 28)
+        assert m[8:20, 8:20].mean() > 3 * m[:3].mean()
+    assert trad["shap"]["explainer"] == "LinearExplainer" and trad["shap"]["exact"]
+    assert neur["shap"]["explainer"] == "GradientExplainer"
+    assert trad["intrinsic"]["kind"] == "coefficients"
+    reg = ev["overfitting"]["regularizers"]
+    assert reg["model"] == "cnn"
+    assert {a["name"] for a in reg["ablations"]} >= {"augmentation", "dropout"}
+
 
 def test_sms_csv_is_text_and_both_families_run(tmp_path):
     path = write_sms_csv(tmp_path / "sms.csv", 500)
     result = run(path, tmp_path, budget=60, target="label",
-                 models=["tfidf_logistic_regression", "tfidf_naive_bayes", "text_cnn"])
+                 models=["tfidf_logistic_regression", "tfidf_naive_bayes", "text_cnn"],
+                 analyses="explanations", analysis_budget=20)
     assert result.results["dataset"]["modality"] == "text"
     models = finished(result)
     for name in ("tfidf_logistic_regression", "tfidf_naive_bayes"):
         assert models[name]["test"]["f1_macro"] > 0.8, name
     assert models["text_cnn"]["test"]["roc_auc"] > 0.8
     assert "TF-IDF" in models["tfidf_logistic_regression"]["params"]["preprocessing"]
+
+    ex = result.results["evidence"]["explanations"]
+    assert ex["status"] == "ok", ex["reason"]
+    for family in ("traditional", "neural"):
+        words = ex["models"][family]["shap"]["importance"]
+        assert ex["models"][family]["shap"]["explainer"] == "KernelExplainer (words)"
+        # LIME is the first thing left out when the analysis is short of time, and says so.
+        assert len(ex["models"][family]["lime"] or []) == 3 or ex["models"][family]["lime_skipped"]
+        # Spam is told by words like "free", "call", "txt", "claim", "prize", "win"...
+        assert set(list(words)[:15]) & {"free", "call", "txt", "claim", "prize", "win", "mobile",
+                                         "text", "stop", "reply", "urgent", "cash", "now"}
 
 
 def test_ucr_series_every_candidate(tmp_path):

@@ -20,7 +20,6 @@ from nnvsml.evidence.learning_curve import _law, crossing, fit_power_law
 from nnvsml.evidence.runner import check_analyses
 
 import faulty
-from makedata import write_mnist_idx
 
 
 # ---- learning curves --------------------------------------------------------------------------
@@ -200,14 +199,14 @@ def test_analyses_option():
 # ---- end to end -------------------------------------------------------------------------------
 
 def test_a_hanging_analysis_is_cut_and_a_failing_fit_recorded(tmp_path, cancer_df):
-    result = nnvsml.compare(cancer_df, target="diagnosis", budget=20, out=tmp_path / "run",
+    result = nnvsml.compare(cancer_df, target="diagnosis", budget=10, out=tmp_path / "run",
                             search="none", cv_folds=3, models=[faulty.SMALL_DATA_HANG],
-                            analyses="learning_curve,data_quality,energy", analysis_budget=20)
+                            analyses="learning_curve,data_quality,energy", analysis_budget=16)
     ev = result.results["evidence"]
     assert ev["models"] == {"traditional": "small_data_hang"}
     assert ev["learning_curve"]["status"] == "timeout"
     assert "time limit" in ev["learning_curve"]["reason"]
-    assert ev["learning_curve"]["seconds"] < 11  # its half of the 20 s, then cut
+    assert ev["learning_curve"]["seconds"] < 9  # its half of the 16 s, then cut
     # One damaged fit that fails is recorded with its reason; the rest of the analysis stands.
     dq = ev["data_quality"]
     assert dq["status"] == "ok" and ev["energy"]["status"] == "ok"
@@ -220,26 +219,3 @@ def test_a_hanging_analysis_is_cut_and_a_failing_fit_recorded(tmp_path, cancer_d
     rows = {r["dimension"]: r for r in result.verdict["key_differences"]}
     assert rows["data_needed"]["traditional"] == "not measured"
     assert json.loads((result.run_dir / "results.json").read_text())["status"] == "complete"
-
-
-def test_image_models_get_saliency_maps_and_shap(tmp_path):
-    data = write_mnist_idx(tmp_path / "mnist", 600, 150)
-    result = nnvsml.compare(str(data), budget=30, out=tmp_path / "run", search="none",
-                            cv_folds=3, models=["logistic_regression_pixels", "cnn"],
-                            analyses="explanations,overfitting", analysis_budget=30)
-    ev = result.results["evidence"]
-    assert ev["explanations"]["status"] == "ok", ev["explanations"]["reason"]
-    trad, neur = (ev["explanations"]["models"][f] for f in ("traditional", "neural"))
-    assert trad["saliency"]["method"] == "occlusion" and neur["saliency"]["method"] == "gradient"
-    for model in (trad, neur):
-        maps = np.array(model["saliency"]["maps"])
-        assert maps.shape == (10, 28 * 28) and np.isfinite(maps).all()
-        # The digit is in the middle: the border pixels barely matter to either model.
-        m = np.abs(maps).mean(axis=0).reshape(28, 28)
-        assert m[8:20, 8:20].mean() > 3 * m[:3].mean()
-    assert trad["shap"]["explainer"] == "LinearExplainer" and trad["shap"]["exact"]
-    assert neur["shap"]["explainer"] == "GradientExplainer"
-    assert trad["intrinsic"]["kind"] == "coefficients"
-    reg = ev["overfitting"]["regularizers"]
-    assert reg["model"] == "cnn"
-    assert {a["name"] for a in reg["ablations"]} >= {"augmentation", "dropout"}

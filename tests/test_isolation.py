@@ -12,7 +12,8 @@ def test_misbehaving_models_are_recorded_and_the_run_goes_on(tmp_path, cancer_df
     out = tmp_path / "run"
     result = nnvsml.compare(
         cancer_df, target="diagnosis", budget=40, out=out, max_memory_mb=600,
-        models=[faulty.CRASH, faulty.HANG, faulty.MEMORY, faulty.SEGFAULT, "logistic_regression"], analyses="none")
+        models=[faulty.CRASH, faulty.HANG, faulty.MEMORY, faulty.SEGFAULT, "logistic_regression"],
+        analyses="none", report=False)
     models = {m["name"]: m for m in json.loads((out / "results.json").read_text())["models"]}
 
     assert models["crash"]["status"] == "failed"

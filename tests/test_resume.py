@@ -29,7 +29,8 @@ def test_sigkilled_run_resumes_without_retraining(tmp_path, cancer_csv):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "nnvsml", "compare", str(cancer_csv), "--target", "diagnosis",
            "--out", str(out), "--budget", "120", "--quiet", "--search", "none",
-           "--models", "naive_bayes,decision_tree,logistic_regression,mlp", "--analyses", "none"]
+           "--models", "naive_bayes,decision_tree,logistic_regression,mlp",
+           "--analyses", "none", "--no-report"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 120

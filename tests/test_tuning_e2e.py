@@ -24,7 +24,9 @@ from nnvsml.cli import main
 MODELS = ["logistic_regression", "lightgbm", "mlp"]
 #: Keys that hold seconds, clock readings or paths: all that may differ between two runs.
 TIMING = {"cost", "time_limit_seconds", "seconds", "history", "created", "updated", "budget",
-          "budget_spent", "wall_seconds", "curve", "reasons", "training"}
+          "budget_spent", "wall_seconds", "curve", "reasons", "training", "report",
+          # the verdict's sentences and table quote costs (seconds, latency) too
+          "facts", "would_change", "key_differences"}
 
 
 def _strip(value):
@@ -37,7 +39,8 @@ def _strip(value):
 
 def test_same_seed_and_trials_give_the_same_results(tmp_path, cancer_df):
     runs = [nnvsml.compare(cancer_df, target="diagnosis", out=tmp_path / f"run{i}", seed=3,
-                           cv_folds=3, models=MODELS, search="bayesian", trials=3, analyses="none")
+                           cv_folds=3, models=MODELS, search="bayesian", trials=3,
+                           analyses="none", report=False)
             for i in (1, 2)]
     first, second = (r.results for r in runs)
     assert first["protocol"]["budget_rule"] == "equal_trials"
@@ -58,7 +61,7 @@ def test_same_seed_and_trials_give_the_same_results(tmp_path, cancer_df):
 def test_results_carry_tuning_uncertainty_and_the_comparison(tmp_path, cancer_df):
     result = nnvsml.compare(cancer_df, target="diagnosis", out=tmp_path / "run", seed=0,
                             cv_folds=3, models=["logistic_regression", "mlp"], budget=60,
-                            search="random", analyses="none")
+                            search="random", analyses="none", report=False)
     r = result.results
     assert set(r["protocol"]["budget_spent"]) == {"traditional", "neural"}
     by_family = r["protocol"]["budget"]["by_family"]
@@ -103,7 +106,7 @@ def test_a_killed_run_resumes_its_studies(tmp_path, cancer_csv):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "nnvsml", "compare", str(cancer_csv), "--target", "diagnosis",
            "--out", str(out), "--quiet", "--cv-folds", "3", "--search", "random", "--trials",
-           "40", "--models", "naive_bayes,svm", "--analyses", "none"]
+           "40", "--models", "naive_bayes,svm", "--analyses", "none", "--no-report"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 120
@@ -204,7 +207,7 @@ def postgres(tmp_path):
 def test_studies_in_a_shared_postgresql_database(tmp_path, cancer_df, postgres):
     kwargs = dict(target="diagnosis", seed=0, cv_folds=3, models=["logistic_regression", "knn"],
                   search="bayesian", trials=2, storage=postgres)
-    first = nnvsml.compare(cancer_df, out=tmp_path / "a", **kwargs, analyses="none")
+    first = nnvsml.compare(cancer_df, out=tmp_path / "a", **kwargs, analyses="none", report=False)
     studies = {s.study_name: s.n_trials
                for s in optuna.get_all_study_summaries(optuna.storages.RDBStorage(postgres))}
     assert sorted(n.split(":")[-1] for n in studies) == ["knn", "logistic_regression"]
@@ -213,7 +216,7 @@ def test_studies_in_a_shared_postgresql_database(tmp_path, cancer_df, postgres):
     assert first.results["protocol"]["tuning_storage"].startswith("postgresql+psycopg://nnvsml@")
     # A second machine (here: another run directory) with the same data and protocol shares
     # the studies: it finds their trials done and adds none.
-    second = nnvsml.compare(cancer_df, out=tmp_path / "b", **kwargs, analyses="none")
+    second = nnvsml.compare(cancer_df, out=tmp_path / "b", **kwargs, analyses="none", report=False)
     studies = {s.study_name: s.n_trials
                for s in optuna.get_all_study_summaries(optuna.storages.RDBStorage(postgres))}
     assert set(studies.values()) == {2}

@@ -58,6 +58,7 @@ def compare(
     max_train_seconds: float | None = None,
     max_model_mb: float | None = None,
     require_explanations: bool = False,
+    report: bool = True,
     name: str | None = None,
     progress: bool = False,
     live: bool = True,
@@ -106,6 +107,9 @@ def compare(
         not recommended.
     require_explanations : bool
         Recommend only models that explain themselves (coefficients, rules, importances).
+    report : bool
+        Write ``report.html`` into the run directory (default); ``nnvsml report`` can write it
+        later.
     seed : int
         Seeds the split, the folds and every model.
     task : {"binary", "multiclass", "regression", "classification"}, optional
@@ -179,6 +183,6 @@ def compare(
         max_memory_mb=max_memory_mb, retry_failed=retry_failed, reporter=reporter,
         started=started, validation=validation, search=search, trials=trials, storage=storage,
         analyses=analyses, analysis_budget=analysis_budget, priority=priority,
-        constraints=constraints,
+        constraints=constraints, report=report,
     )
     return CompareResult(leaderboard(results), results["verdict"], run_dir, results)

@@ -96,6 +96,9 @@ def compare(
     require_explanations: Annotated[bool, typer.Option(
         "--require-explanations", help="Recommend only models that explain themselves "
         "(coefficients, rules, importances).")] = False,
+    report: Annotated[bool, typer.Option(
+        "--report/--no-report", help="Write report.html into the run directory "
+        "('nnvsml report RUN_DIR' can write it later).")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress bar (for logs).")] = False,
 ) -> None:
     """Train traditional models and neural networks on DATA under one protocol and say which to use."""
@@ -107,7 +110,7 @@ def compare(
         retry_failed=retry_failed, search=search, trials=trials, storage=storage,
         analyses=analyses or "all", analysis_budget=analysis_budget, priority=priority,
         max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
-        max_model_mb=max_model_mb, require_explanations=require_explanations,
+        max_model_mb=max_model_mb, require_explanations=require_explanations, report=report,
         progress=True, live=not quiet)
 
 

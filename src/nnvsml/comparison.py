@@ -88,6 +88,7 @@ def run_comparison(
     analysis_budget: float | None = None,
     priority: str = "accuracy",
     constraints: dict | None = None,
+    report: bool = True,
 ) -> tuple[dict, Path]:
     """Run every candidate under the protocol, then the analyses (``analyses``, default all)
     on each family's best, then the verdict and the report. ``started`` (a
@@ -169,7 +170,8 @@ def run_comparison(
     store.update(preferences=preferences,
                  verdict=decide(store.results, priority=priority, constraints=constraints),
                  status="complete")
-    _write_report(store, run_dir)
+    if report:
+        _write_report(store, run_dir)
     reporter.finish(store.results, run_dir)
     return store.results, run_dir
 
@@ -193,9 +195,11 @@ def _write_report(store: RunStore, run_dir: Path) -> None:
     (already saved) stands: ``nnvsml report RUN_DIR`` can try again."""
     from nnvsml.report import build_report
 
+    start = time.monotonic()
     try:
         path = build_report(run_dir)
-        store.update(report={"status": "ok", "path": path.name})
+        store.update(report={"status": "ok", "path": path.name,
+                             "seconds": round(time.monotonic() - start, 3)})
     except Exception as exc:  # noqa: BLE001  (any failure of drawing: the results are safe)
         store.update(report={"status": "failed", "reason": f"{type(exc).__name__}: {exc}"})
 

@@ -227,8 +227,11 @@ def _interpretability(results, best, evidence, metric, comparison):
 
 
 def _feature_engineering(results, best, evidence, metric, comparison):
+    from nnvsml.models.preprocessing import STYLE_TEXT
+
     texts = {f: (((best[f] or {}).get("params") or {}).get("preprocessing") or NOT_MEASURED)
              for f in FAMILIES}
+    texts = {f: STYLE_TEXT.get(t, t) for f, t in texts.items()}
     note = "what each model is given as input: engineered features or raw input"
     return _cells(texts, {f: None for f in FAMILIES}, None, note)
 

@@ -64,14 +64,15 @@ The contract (what the verdict and the report read)::
         "features": [names],                          # raw input columns (tabular) or pixels
         "models": {FAMILY: {"model": NAME,
             "intrinsic": {"kind": "coefficients" | "importances", "values": {feature: v}} | None,
-            "shap": {"explainer": "TreeExplainer" | "LinearExplainer" | "PermutationExplainer"
+            "shap": {"explainer": "TreeExplainer" | "LinearExplainer" | "KernelExplainer"
+                                  | "KernelExplainer (words)" | "KernelExplainer (pixel blocks)"
                                   | "GradientExplainer", "exact": bool, "rows": n,
                      "importance": {feature: mean |SHAP|}} | None,
             "lime": [{"row": i, "prediction": str, "weights": {feature: w}}] | None,
             "rules": {"depth": 3, "fidelity": share of rows where the tree agrees with the
                       model, "text": sklearn export_text} | None,
             "saliency": {"shape": [h, w], "classes": [..], "maps": [[..h*w floats..] one per
-                         class], "method": "gradient" | "occlusion"} | None}},
+                         class], "method": "gradient_x_input" | "occlusion"} | None}},
         "agreement": {"spearman": rho | None, "top_k": 5, "top_k_overlap": share of the top
                       features both models name, "pairs": [{"a", "b", "spearman"}]} | None},
 

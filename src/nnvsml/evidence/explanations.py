@@ -5,12 +5,13 @@ compared.
 * intrinsic: what the model carries in itself (coefficients, tree importances), summed back
   onto the raw input columns;
 * SHAP for every model: the exact explainers where they exist (TreeExplainer for tree
-  ensembles, LinearExplainer for linear models), otherwise model-agnostic ones on the raw input
-  (permutation for tables, partition over words for texts, partition over pixel blocks for
-  images); the networks on images also get SHAP's GradientExplainer;
+  ensembles, LinearExplainer for linear models), otherwise Kernel SHAP on the raw input (over
+  the raw columns of a table, the words of a text, blocks of pixels of an image); networks on
+  images get SHAP's GradientExplainer;
 * LIME for a few individual rows (tables and texts);
 * a shallow tree's rules that mimic the model, with how often it agrees (tables);
-* saliency maps for image models (input gradients for networks, occlusion for the others);
+* saliency maps for image models (gradient times input for networks, occlusion for the
+  others);
 * agreement: how far the two models rank the inputs alike (Spearman's rho on mean |SHAP|).
 
 Importances are reported as shares of their total, so models with outputs on different scales
@@ -19,6 +20,7 @@ Importances are reported as shares of their total, so models with outputs on dif
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from pathlib import Path
@@ -33,6 +35,15 @@ from nnvsml.evidence.context import AnalysisContext
 from nnvsml.tuning.pruning import final_step
 
 SHAP_ROWS = 100
+#: Kernel SHAP's background rows. Model-agnostic SHAP is Kernel SHAP here: shap's permutation
+#: and partition explainers compile numba code in every process (18 s on 2 cores, uncached),
+#: more than an analysis's whole share of a short budget.
+KERNEL_BACKGROUND = 20
+#: Texts explained at most, and the masked variants SHAP's partition explainer scores per text.
+TEXT_ROWS = 20
+#: Words of a text that SHAP attributes to (the rest stay as they are): SMS-length texts.
+MAX_WORDS = 40
+TEXT_EVALS = 8 * MAX_WORDS + 64
 BACKGROUND_ROWS = 50
 LIME_ROWS = 3
 TOP_K = 5
@@ -257,18 +268,17 @@ def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
         importance = _to_raw(values, enc_names, columns)
         out["shap"] = {"explainer": name, "exact": True, "rows": len(X_rows)}
     else:
-        evals = 4 * len(columns) + 2  # two permutations (forward and back) per row
-        cost = per_prediction * evals * BACKGROUND_ROWS
+        samples = kernel_samples(len(columns))
+        background = shap.sample(Z_train, KERNEL_BACKGROUND, random_state=ctx.seed)
+        cost = per_prediction * samples * KERNEL_BACKGROUND
         n = SHAP_ROWS if ctx.deadline is None else int(np.clip(0.5 * seconds / cost, 10,
                                                                 SHAP_ROWS))
-        explainer = shap.PermutationExplainer(
-            predict, shap.maskers.Independent(Z_train, max_samples=BACKGROUND_ROWS),
-            seed=ctx.seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            sv = explainer(Z_rows[:n], max_evals=evals, silent=True)
-        importance = dict(zip(columns, _abs_mean(sv.values)))
-        out["shap"] = {"explainer": "PermutationExplainer", "exact": False, "rows": n}
+            values = shap.KernelExplainer(predict, background, seed=ctx.seed).shap_values(
+                Z_rows[:n], nsamples=samples, silent=True)
+        importance = dict(zip(columns, _abs_mean(values)))
+        out["shap"] = {"explainer": "KernelExplainer", "exact": False, "rows": n}
     out["shap"]["importance"] = shares(importance)
 
     out["rules"] = _rules(ctx, est, coder, X_train, Z_train)
@@ -281,9 +291,32 @@ def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     return out, shares(importance, keep=None)
 
 
+def kernel_samples(n_features: int) -> int:
+    """Coalitions Kernel SHAP evaluates per explained row: shap's default (2F + 2048) is for
+    exact-looking values on wide inputs; 8F + 64 keeps the ranking stable at a fraction."""
+    return min(2 * n_features + 2048, 8 * n_features + 64)
+
+
+def kernel_over_parts(predict_masked, n_parts: int, seed: int) -> np.ndarray:
+    """Kernel SHAP of one input split into ``n_parts`` parts (words, pixel blocks): a coalition
+    is a 0/1 vector saying which parts are kept, ``predict_masked(coalitions)`` scores the input
+    with only those parts; the reference is the input with every part removed. Returns
+    (parts,) or (parts, outputs) values."""
+    import shap
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        explainer = shap.KernelExplainer(predict_masked, np.zeros((1, n_parts)), seed=seed)
+        values = explainer.shap_values(np.ones((1, n_parts)), nsamples=kernel_samples(n_parts),
+                                       silent=True)
+    v = np.asarray(values if not isinstance(values, list) else np.stack(values, -1), dtype=float)
+    return v[0]
+
+
 def _prediction_seconds(predict, Z) -> float:
     """Seconds per row of a batch prediction (the explainers predict in batches)."""
     probe = Z[:min(len(Z), 500)]
+    predict(probe[:2])  # the first call pays for warming up (threads, caches)
     t0 = time.perf_counter()
     predict(probe)
     return max(1e-7, (time.perf_counter() - t0) / max(1, len(probe)))
@@ -361,7 +394,7 @@ def _image(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
 
     if is_net:
         maps = _gradient_saliency(final, X_rows, y_rows, ctx.classes)
-        out["saliency"] = {"method": "gradient", "shape": [h, w], "classes": [
+        out["saliency"] = {"method": "gradient_x_input", "shape": [h, w], "classes": [
             str(c) for c in ctx.classes], "maps": [m.ravel().tolist() for m in maps]}
         shap_map, name = _gradient_shap(final, X_rows[:20], take(ctx.X, ctx.train_rows[:50]))
         out["shap"] = {"explainer": name, "exact": False, "rows": 20}
@@ -379,16 +412,19 @@ def _image(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
 
 
 def _gradient_saliency(net, X, y, classes) -> list[np.ndarray]:
-    """|d logit of the true class / d pixel|, averaged over each class's images."""
+    """|pixel x d logit of the true class / d pixel| (gradient times input, from a black
+    baseline), averaged over each class's images. Plain gradients also light up pixels that
+    are black in every image; times the input, only what the image holds can matter."""
     import torch
 
     module = net.net_.module_
     module.eval()
-    x = net._tensors(net._validate(X, reset=False)).float().requires_grad_(True)
+    device = next(module.parameters()).device  # the GPU, when the network trained on one
+    x = net._tensors(net._validate(X, reset=False)).float().to(device).requires_grad_(True)
     logits = module(x)
     codes = torch.as_tensor(np.searchsorted(np.asarray(classes), y))
-    logits.gather(1, codes[:, None]).sum().backward()
-    grad = x.grad.abs().numpy().mean(axis=1)  # (n, h, w): channels first
+    logits.gather(1, codes[:, None].to(device)).sum().backward()
+    grad = (x.grad * x).abs().detach().cpu().numpy().mean(axis=1)  # (n, h, w): channels first
     return [grad[codes.numpy() == k].mean(axis=0) if np.any(codes.numpy() == k)
             else np.zeros(grad.shape[1:]) for k in range(len(classes))]
 
@@ -398,7 +434,8 @@ def _gradient_shap(net, X, background) -> tuple[np.ndarray, str]:
 
     module = net.net_.module_
     module.eval()
-    to = lambda A: net._tensors(net._validate(A, reset=False)).float()  # noqa: E731
+    device = next(module.parameters()).device
+    to = lambda A: net._tensors(net._validate(A, reset=False)).float().to(device)  # noqa: E731
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         explainer = shap.GradientExplainer(module, to(background))
@@ -412,10 +449,8 @@ def _gradient_shap(net, X, background) -> tuple[np.ndarray, str]:
 
 
 def _image_shap(est, X, ctx) -> tuple[np.ndarray, str, bool]:
-    """Exact SHAP on the pixels for tree ensembles and linear models on raw pixels; SHAP's
-    partition explainer over blocks of pixels (blanked to black) for the rest."""
-    import shap
-
+    """Exact SHAP on the pixels for tree ensembles and linear models on raw pixels; Kernel SHAP
+    over blocks of pixels (a removed block is black) for the rest."""
     h, w, c = X.shape[1:]
     try:
         exact = _exact_shap(est, X, take(ctx.X, ctx.train_rows[:BACKGROUND_ROWS]))
@@ -423,21 +458,23 @@ def _image_shap(est, X, ctx) -> tuple[np.ndarray, str, bool]:
         exact = None
     if exact is not None and len(exact[1]) == h * w * c:
         return exact[1].reshape(h, w, c).sum(axis=2), exact[0], True
-    shape = X.shape[1:]
+    block = max(2, int(np.ceil(max(h, w) / 7)))  # about 7 x 7 blocks
+    cells = [(r, c0) for r in range(0, h, block) for c0 in range(0, w, block)]
+    total = np.zeros((h, w))
+    for image in X[:10]:
+        def predict_masked(coalitions, image=image):
+            batch = np.repeat(image[None], len(coalitions), axis=0)
+            for k, kept in enumerate(np.asarray(coalitions)):
+                for (r, c0), keep in zip(cells, kept):
+                    if not keep:
+                        batch[k, r:r + block, c0:c0 + block] = 0
+            return est.predict_proba(batch)
 
-    def predict(flat):
-        images = np.clip(np.asarray(flat).reshape((-1, *shape)), 0, 255).astype(X.dtype)
-        return est.predict_proba(images)
-
-    masker = shap.maskers.Image(np.zeros(shape), shape)
-    explainer = shap.PartitionExplainer(predict, masker)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sv = explainer(X[:10].astype(float), max_evals=300, silent=True)
-    v = np.abs(np.asarray(sv.values)).mean(axis=0)  # (h, w, c, classes)
-    while v.ndim > 2:
-        v = v.sum(axis=-1)
-    return v, "PartitionExplainer", False
+        values = np.abs(kernel_over_parts(predict_masked, len(cells), ctx.seed))
+        per_block = values.sum(axis=-1) if values.ndim == 2 else values
+        for (r, c0), v in zip(cells, per_block):
+            total[r:r + block, c0:c0 + block] += v / (block * block) / len(X[:10])
+    return total, "KernelExplainer (pixel blocks)", False
 
 
 def _occlusion_saliency(est, X, y, classes, patch: int = 4) -> list[np.ndarray]:
@@ -459,11 +496,13 @@ def _occlusion_saliency(est, X, y, classes, patch: int = 4) -> list[np.ndarray]:
 # ---- texts ----------------------------------------------------------------------------------
 
 def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
-    import shap
     from lime.lime_text import LimeTextExplainer
 
-    docs = [str(d) for d in take(ctx.X, ctx.eval_rows[:20])]
+    docs = [str(d) for d in take(ctx.X, ctx.eval_rows[:TEXT_ROWS])]
     predict = lambda texts: np.asarray(est.predict_proba(np.asarray(list(texts), dtype=object)))  # noqa: E731
+    per_doc = _prediction_seconds(predict, np.asarray(docs * 5, dtype=object))
+    if ctx.deadline is not None:  # the explainers' predictions in at most half the time
+        docs = docs[:int(np.clip(0.5 * seconds / (per_doc * TEXT_EVALS), 3, TEXT_ROWS))]
     out: dict = {"intrinsic": None, "shap": None, "lime": None, "rules": None, "saliency": None}
     intrinsic = _intrinsic(est)
     if intrinsic is not None:
@@ -474,20 +513,27 @@ def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
             names = []
         if len(names) == len(values):
             out["intrinsic"] = {"kind": kind, "values": shares(dict(zip(names, values)))}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        explainer = shap.PartitionExplainer(predict, shap.maskers.Text(r"\W+"))
-        sv = explainer(docs, max_evals=200, silent=True)
     totals: dict[str, float] = {}
-    for values, tokens in zip(sv.values, sv.data):
-        v = np.abs(np.asarray(values, dtype=float))
-        v = v.sum(axis=1) if v.ndim == 2 else v
-        for token, value in zip(tokens, v):
-            word = str(token).strip().lower()
+    for doc in docs:
+        words, rest = doc.split()[:MAX_WORDS], doc.split()[MAX_WORDS:]
+        if not words:
+            continue
+
+        def predict_masked(coalitions, words=words, rest=rest):
+            return predict([" ".join([w for w, keep in zip(words, kept) if keep] + rest)
+                            for kept in np.asarray(coalitions)])
+
+        values = np.abs(kernel_over_parts(predict_masked, len(words), ctx.seed))
+        per_word = values.sum(axis=-1) if values.ndim == 2 else values
+        for token, value in zip(words, per_word):
+            word = re.sub(r"\W+", "", token).lower()
             if word:
                 totals[word] = totals.get(word, 0.0) + float(value) / len(docs)
-    out["shap"] = {"explainer": "PartitionExplainer", "exact": False, "rows": len(docs),
+    out["shap"] = {"explainer": "KernelExplainer (words)", "exact": False, "rows": len(docs),
                    "importance": shares(totals)}
+    if ctx.deadline is not None and ctx.left() < LIME_ROWS * 500 * per_doc + 0.1 * seconds:
+        out["lime_skipped"] = "left out: the analysis was short of time"
+        return out, shares(totals, keep=None)
     lime = LimeTextExplainer(class_names=[str(c) for c in ctx.classes], random_state=ctx.seed)
     out["lime"] = []
     for i, doc in enumerate(docs[:LIME_ROWS]):

@@ -43,13 +43,15 @@ def _switches(ctx: AnalysisContext) -> tuple[dict, dict]:
             on[name] = {name: 0.0}
         else:
             skipped[name] = f"{cand.name} has no {name.replace('_', ' ')} to switch off"
-    on["early_stopping"] = {"early_stopping": False}
     probe = final_step(ctx.build("neural", 100))
     if getattr(probe, "augment", None):
         on["augmentation"] = {"augment": None}
     else:
         skipped["augmentation"] = ("augmentation is part of the image networks; "
                                    f"{cand.name} trains on its inputs as they are")
+    # Last: without early stopping a network trains until its clock or epoch cap, the
+    # costliest refit of all.
+    on["early_stopping"] = {"early_stopping": False}
     return on, skipped
 
 

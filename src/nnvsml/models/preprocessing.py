@@ -35,6 +35,14 @@ from sklearn.preprocessing import (
 from nnvsml.data import TabularPreparer, prepared_kinds
 
 STYLES = ("linear", "tree", "lightgbm", "neural")
+#: What each style does to a table, in words (the report and the verdict's key differences).
+STYLE_TEXT = {
+    "linear": "hand-designed encoding: median imputation with missing indicators, scaling, "
+              "one-hot / target-encoded categories",
+    "tree": "ordinal category codes, missing values left to the trees",
+    "lightgbm": "none: native missing values and categories",
+    "neural": "quantile-normalised numbers, learned embeddings of the categories",
+}
 
 
 class CategoryCodes(TransformerMixin, BaseEstimator):

@@ -232,7 +232,7 @@ def _predict_timed(est, X, task):
     return y_pred, proba, wall, cpu
 
 
-def _latency_ms(est, row, repeats: int = 25, within: float = 1.0) -> float:
+def _latency_ms(est, row, repeats: int = 10, within: float = 0.3) -> float:
     """Median milliseconds to predict one row, as a service answering one request would."""
     times: list[float] = []
     start = time.perf_counter()

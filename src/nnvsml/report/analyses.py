@@ -163,9 +163,17 @@ def explanations(out: Section, run: Run, block: dict) -> None:
                     "title": f"{plots.short(models[f].get('model'))} ({f})",
                     "values": (models[f].get("shap") or {}).get("importance") or {}}
                    for f in fams]
-    out.plot(plots.importance_bars(shap_panels, "mean |SHAP value|"),
-             "Horizontal bars of mean absolute SHAP value per feature, top 15, for each "
-             "family's best model")
+    maps = [(models[f].get("shap") or {}) for f in fams]
+    if maps and all(m.get("map") and m.get("shape") for m in maps):
+        # Images: SHAP per pixel reads as a picture, not as a list of pixel names.
+        out.plot(plots.saliency([m["map"] for m in maps], maps[0]["shape"],
+                                [f"{models[f].get('model')} ({f})" for f in fams], "",
+                                title="mean |SHAP| per pixel"),
+                 "Mean absolute SHAP value per pixel, one image per family's best model")
+    else:
+        out.plot(plots.importance_bars(shap_panels, "mean |SHAP value|"),
+                 "Horizontal bars of mean absolute SHAP value per feature, top 15, for each "
+                 "family's best model")
     how = [f"{models[f].get('model')}: {s['explainer']}"
            f"{' (exact)' if s.get('exact') else ' (approximate)'} on {num(s.get('rows'))} rows"
            for f in fams if (s := models[f].get("shap"))]

@@ -352,8 +352,9 @@ def importance_bars(panels: Sequence[dict], xlabel: str, top: int = 15) -> Figur
 
 @styled
 def saliency(maps: Sequence[Sequence[float]], shape: Sequence[int], classes: Sequence,
-             model: str, limit: int = 10) -> Figure | None:
-    """Saliency maps (flattened h*w lists) as images, one per class, at most ``limit``."""
+             model: str, limit: int = 10, title: str | None = None) -> Figure | None:
+    """Saliency maps (flattened h*w lists) as images, one per class (or per label given in
+    ``classes`` with a ``title``), at most ``limit``."""
     h, w = int(shape[0]), int(shape[1])
     maps = [m for m in maps if len(m) == h * w][:limit]
     if not maps:
@@ -371,8 +372,9 @@ def saliency(maps: Sequence[Sequence[float]], shape: Sequence[int], classes: Seq
             continue
         ax.imshow(np.asarray(maps[i], dtype=float).reshape(h, w), cmap="inferno")
         label = classes[i] if i < len(classes) else i
-        ax.set_title(f"class {short(label, 14)}", fontsize=8)
-    fig.suptitle(f"{short(model)}: where the prediction is most sensitive", fontsize=9)
+        ax.set_title(f"class {short(label, 14)}" if title is None else short(label, 28),
+                     fontsize=8)
+    fig.suptitle(title or f"{short(model)}: where the prediction is most sensitive", fontsize=9)
     fig.tight_layout()
     return fig
 

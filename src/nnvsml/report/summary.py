@@ -122,9 +122,8 @@ COST_ROWS = [  # (cost key, label, unit)
          "is highlighted.")
 def key_differences(out: Section, run: Run) -> None:
     v = run.verdict or {}
-    comparison = v.get("comparison") or {}
-    names = {f: comparison.get(f"{f}_model") or (run.best.get(f) or {}).get("name")
-             for f in ("traditional", "neural")}
+    # The table describes each family's best model, whatever the constraints set aside.
+    names = {f: (run.best.get(f) or {}).get("name") for f in ("traditional", "neural")}
     rows = v.get("key_differences")
     if rows is None:
         rows = _derived_differences(run)
