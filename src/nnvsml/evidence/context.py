@@ -26,8 +26,8 @@ MAX_EVAL_ROWS = 5000
 #: A refit of a time-aware model may train this much longer than the comparison's fit scaled
 #: to its rows (epochs do not shrink exactly with the rows).
 TIME_SLACK = 1.5
-#: No refit is given less: a network's first epochs in a fresh process pay for warming up.
-MIN_FIT_SECONDS = 2.0
+#: No refit of a network is given less time (a few epochs, after the process's warm-up fit).
+MIN_FIT_SECONDS = 1.0
 
 
 @dataclass
@@ -90,22 +90,60 @@ class AnalysisContext:
         """What the analysis has so far: kept if it runs out of time before it finishes."""
         self.send("result", block)
 
-    def affordable_rows(self, fits: dict[str, float], share: float = 0.8) -> int:
-        """Training rows each planned fit can use so that they all end in time.
+    def affordable_rows(self, fits: dict[str, float | list[float]], share: float = 0.7,
+                        least: int = 50) -> int:
+        """The most training rows the planned fits can use and all end in time.
 
-        ``fits`` maps a family to the number of full-size fits planned for its model (fractions
-        for smaller fits); the time of a fit is taken as proportional to its rows.
+        ``fits`` maps a family to its number of fits at that size, or to a list with one
+        entry per fit: the share of the size that fit uses (a learning curve's smaller sizes).
+        A fit takes time in proportion to its rows (as the comparison's fit did), but never
+        less than the model's floor: a network trains a few epochs whatever the rows.
         """
         full = len(self.train_rows)
         if self.deadline is None:
             return full
-        cost = sum(n * self.subjects[f].fit_seconds * full / self.n_train * 1.2
-                   for f, n in fits.items() if f in self.subjects)
-        if cost <= 0:
+
+        def cost(rows: float) -> float:
+            total = 0.0
+            for family, plan in fits.items():
+                if family not in self.subjects:
+                    continue
+                subject = self.subjects[family]
+                per_row = 1.2 * subject.fit_seconds / max(1, self.n_train)
+                floor = MIN_FIT_SECONDS if subject.candidate.time_aware else 0.05
+                shares = plan if isinstance(plan, list) else [1.0] * int(round(plan))
+                total += sum(max(floor, per_row * s * rows) for s in shares)
+            return total
+
+        budget = share * self.left()
+        if cost(full) <= budget:
             return full
-        return int(min(full, max(50, full * share * self.left() / cost)))
+        lo, hi = float(least), float(full)
+        for _ in range(40):  # bisection: cost grows with the rows
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if cost(mid) <= budget else (lo, mid)
+        return int(lo)
+
+    def fits_in_time(self, fits: dict[str, float | list[float]], rows: int,
+                     share: float = 0.7) -> bool:
+        return self.affordable_rows(fits, share, least=1) >= rows
 
     # ---- models ------------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """One short fit of the network on a few rows, off the record: the first fit in a
+        process pays for torch's thread pools and kernels, and would otherwise be cut short
+        (or its time misread) as if it were the model's."""
+        if "neural" not in self.subjects:
+            return
+        rows = self.sample(min(len(self.train_rows), 64), seed=99)
+        est = self.build("neural", len(rows))
+        net = est.steps[-1][1] if hasattr(est, "steps") else est
+        net.set_params(max_epochs=2, max_time=None)
+        try:
+            est.fit(take(self.X, rows), self.y[rows])
+        except Exception:  # noqa: BLE001  (a warm-up only; the real fits report their errors)
+            pass
 
     def build(self, family: str, rows: int, overrides: dict | None = None,
               fits_left: int = 1, kinds: dict | None = None):

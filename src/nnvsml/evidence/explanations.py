@@ -39,11 +39,10 @@ SHAP_ROWS = 100
 #: and partition explainers compile numba code in every process (18 s on 2 cores, uncached),
 #: more than an analysis's whole share of a short budget.
 KERNEL_BACKGROUND = 20
-#: Texts explained at most, and the masked variants SHAP's partition explainer scores per text.
+#: Texts explained at most.
 TEXT_ROWS = 20
 #: Words of a text that SHAP attributes to (the rest stay as they are): SMS-length texts.
 MAX_WORDS = 40
-TEXT_EVALS = 8 * MAX_WORDS + 64
 BACKGROUND_ROWS = 50
 LIME_ROWS = 3
 TOP_K = 5
@@ -72,7 +71,7 @@ def run(ctx: AnalysisContext) -> dict:
         full[family] = importance
         ctx.partial({**block, "status": "timeout", "reason": f"ran out of time after {family}",
                      "seconds": round(time.monotonic() - started, 3)})
-    block["features"] = _feature_list(ctx, full)
+    block["features"] = _feature_list(full)
     block["agreement"] = agreement(full)
     block.update(status="ok", seconds=round(time.monotonic() - started, 3))
     return block
@@ -105,7 +104,7 @@ def agreement(importances: dict[str, dict[str, float]]) -> dict | None:
                        "spearman": None if np.isnan(rho) else float(rho)}]}
 
 
-def _feature_list(ctx, full):
+def _feature_list(full: dict[str, dict]) -> list[str]:
     names = []
     for importance in full.values():
         names.extend(k for k in importance if k not in names)
@@ -157,18 +156,15 @@ def _abs_mean(values) -> np.ndarray:
     return v.mean(axis=0)
 
 
-def _intrinsic(est, names_of=None) -> tuple[str, np.ndarray, list[str]] | None:
+def _intrinsic(est) -> tuple[str, np.ndarray] | None:
+    """What the model carries in itself over its own inputs: mean |coefficient| over the
+    classes, or the trees' importances."""
     inner = _inner(est)
     if hasattr(inner, "coef_"):
-        coef = np.abs(np.atleast_2d(np.asarray(inner.coef_, dtype=float))).mean(axis=0)
-        kind = "coefficients"
-        values = coef
-    elif hasattr(inner, "feature_importances_"):
-        kind, values = "importances", np.asarray(inner.feature_importances_, dtype=float)
-    else:
-        return None
-    names = names_of(len(values)) if names_of else None
-    return kind, values, names
+        return "coefficients", np.abs(np.atleast_2d(np.asarray(inner.coef_, dtype=float))).mean(0)
+    if hasattr(inner, "feature_importances_"):
+        return "importances", np.asarray(inner.feature_importances_, dtype=float)
+    return None
 
 
 # ---- tables ---------------------------------------------------------------------------------
@@ -252,7 +248,7 @@ def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
 
     intrinsic = _intrinsic(est)
     if intrinsic is not None:
-        kind, values, _ = intrinsic
+        kind, values = intrinsic
         names = list(_encoded(est, X_rows.iloc[:2]).columns)
         if len(names) == len(values):
             out["intrinsic"] = {"kind": kind, "values": shares(_to_raw(values, names, columns))}
@@ -386,7 +382,7 @@ def _image(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
 
     intrinsic = _intrinsic(est)
     if intrinsic is not None:
-        kind, values, _ = intrinsic
+        kind, values = intrinsic
         if len(values) == h * w * X_rows.shape[3]:
             per_pixel = values.reshape(h, w, -1).sum(axis=2).ravel()
             out["intrinsic"] = {"kind": kind,
@@ -502,11 +498,12 @@ def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     predict = lambda texts: np.asarray(est.predict_proba(np.asarray(list(texts), dtype=object)))  # noqa: E731
     per_doc = _prediction_seconds(predict, np.asarray(docs * 5, dtype=object))
     if ctx.deadline is not None:  # the explainers' predictions in at most half the time
-        docs = docs[:int(np.clip(0.5 * seconds / (per_doc * TEXT_EVALS), 3, TEXT_ROWS))]
+        cost = per_doc * kernel_samples(MAX_WORDS)
+        docs = docs[:int(np.clip(0.5 * seconds / cost, 3, TEXT_ROWS))]
     out: dict = {"intrinsic": None, "shap": None, "lime": None, "rules": None, "saliency": None}
     intrinsic = _intrinsic(est)
     if intrinsic is not None:
-        kind, values, _ = intrinsic
+        kind, values = intrinsic
         try:
             names = list(est[:-1].get_feature_names_out())
         except Exception:  # noqa: BLE001  (a vectoriser without names: no intrinsic words)

@@ -1,7 +1,7 @@
 """Do networks need far more data? Score against training-set size for each family's best.
 
 Sizes are log-spaced from a few dozen rows per class up to every row the analysis can afford;
-each size is drawn ``REPEATS`` times (different rows and seeds). A power law
+each size is drawn ``REPEATS`` times (different rows and seeds; twice when time is short). A power law
 ``score = c - a * n^(-b)`` (the usual shape of learning curves: Hestness et al. 2017) is fitted
 per family, and the size at which the curves cross is found where it was measured, or else
 extrapolated from the fits, with a band from refits on bootstrap resamples of the points.
@@ -18,7 +18,7 @@ from scipy.optimize import curve_fit
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 
-N_SIZES = 6
+N_SIZES = 5
 REPEATS = 3
 #: Extrapolation beyond this many times the rows at hand is not reported as a crossing.
 MAX_EXTRAPOLATION = 100.0
@@ -30,23 +30,28 @@ def run(ctx: AnalysisContext) -> dict:
     families = list(ctx.subjects)
     full = len(ctx.train_rows)
     smallest = _smallest(ctx)
-    # Planned cost in full-size fits: REPEATS fits at each size, sizes summing to ~1.7x the top.
-    top = ctx.affordable_rows({f: REPEATS * 1.7 for f in families})
-    top = max(top, min(full, 2 * smallest))
+    # The largest size that lets every fit end in time (REPEATS fits at each of N_SIZES
+    # log-spaced sizes); with too little time for three, two draws per size.
+    repeats = REPEATS
+    shares = list(np.repeat(np.geomspace(smallest / full, 1.0, N_SIZES), repeats))
+    if not ctx.fits_in_time({f: shares for f in families}, 4 * smallest):
+        repeats = 2
+        shares = list(np.repeat(np.geomspace(smallest / full, 1.0, N_SIZES), repeats))
+    top = ctx.affordable_rows({f: shares for f in families}, least=min(full, 4 * smallest))
     sizes = sorted({int(round(s)) for s in np.geomspace(min(smallest, top), top, N_SIZES)})
     X_eval, y_eval = ctx.eval_set()
     block = {"status": "running", "reason": None, "metric": ctx.metric, "sizes": sizes,
-             "repeats": REPEATS, "n_train": ctx.n_train, "available_rows": full,
+             "repeats": repeats, "n_train": ctx.n_train, "available_rows": full,
              "families": {f: {"model": ctx.subjects[f].name, "points": [], "fit": None}
                           for f in families}}
-    fits_left = len(sizes) * len(families) * REPEATS
+    fits_left = len(sizes) * len(families) * repeats
     for size in sizes:
         for family in families:
             scores = []
-            for r in range(REPEATS):
+            for r in range(repeats):
                 if ctx.left() < 1.0:
                     break
-                ctx.progress(f"{family} on {size:,} rows ({r + 1}/{REPEATS})")
+                ctx.progress(f"{family} on {size:,} rows ({r + 1}/{repeats})")
                 rows = ctx.sample(size, seed=1 + r)
                 # Small sizes end early and leave their time to the large ones.
                 est = ctx.build(family, size, fits_left=fits_left)

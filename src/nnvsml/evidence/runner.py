@@ -16,7 +16,7 @@ from nnvsml.protocol.runner import run_isolated
 from nnvsml.verdict import best_of_family
 
 #: Shares of the analysis time, by what each costs (in refits of the two models).
-WEIGHTS = {"learning_curve": 0.25, "data_quality": 0.25, "overfitting": 0.2, "gradients": 0.15,
+WEIGHTS = {"learning_curve": 0.35, "data_quality": 0.25, "overfitting": 0.15, "gradients": 0.1,
            "explanations": 0.15, "energy": 0.0}
 #: An analysis offered less than this is skipped: it could not refit a model in it.
 MIN_ANALYSIS_SECONDS = 8.0

@@ -16,6 +16,10 @@ from nnvsml.models import Candidate
 from nnvsml.protocol.worker import run_logged
 
 
+#: Analyses that refit the network (the others read results or explain the saved model).
+REFITS_NETWORK = {"learning_curve", "data_quality", "overfitting", "gradients"}
+
+
 @dataclass(frozen=True)
 class AnalysisJob:
     analysis: str
@@ -37,6 +41,9 @@ def main(job: AnalysisJob, conn) -> None:
 
     def work() -> dict:
         ctx = make_context(job, start, lambda kind, payload: conn.send((kind, payload)))
+        if job.analysis in REFITS_NETWORK:
+            ctx.progress("warming up")
+            ctx.warm_up()
         return importlib.import_module(f"nnvsml.evidence.{job.analysis}").run(ctx)
 
     run_logged(Path(job.run_dir) / "logs" / f"{job.name}.log", conn, work)
