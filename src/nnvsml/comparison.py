@@ -161,7 +161,9 @@ def run_comparison(
                 seed=seed, memory_limit_mb=memory_limit,
                 save=lambda evidence: store.update(evidence=evidence),
                 on_start=reporter.analysis_start, on_progress=reporter.model_progress,
-                on_end=reporter.analysis_end, timed=trials is None)
+                # Under --trials the analyses run without a clock too (and repeat), unless
+                # they are given seconds of their own.
+                on_end=reporter.analysis_end, timed=trials is None or analysis_budget is not None)
     except KeyboardInterrupt:
         store.update(status="interrupted")
         raise

@@ -113,8 +113,11 @@ def _feature_list(full: dict[str, dict]) -> list[str]:
 
 def _inner(est):
     """The fitted model at the end of a pipeline, unwrapped from the time limit."""
+    from nnvsml.models.time_bounded import TimeBounded
+
     final = final_step(est)
-    return getattr(final, "estimator_", final)
+    # Only the time limit's wrapper: an ensemble's own estimator_ is its unfitted template.
+    return final.estimator_ if isinstance(final, TimeBounded) else final
 
 
 def _encoded(est, X):
