@@ -206,7 +206,8 @@ def test_a_hanging_analysis_is_cut_and_a_failing_fit_recorded(tmp_path, cancer_d
     assert ev["models"] == {"traditional": "small_data_hang"}
     assert ev["learning_curve"]["status"] == "timeout"
     assert "time limit" in ev["learning_curve"]["reason"]
-    assert ev["learning_curve"]["seconds"] < 9  # its half of the 16 s, then cut
+    # The learning curves run last, with what the others left of the 16 s, and are cut there.
+    assert ev["learning_curve"]["seconds"] < 16.5
     # One damaged fit that fails is recorded with its reason; the rest of the analysis stands.
     dq = ev["data_quality"]
     assert dq["status"] == "ok" and ev["energy"]["status"] == "ok"

@@ -177,11 +177,13 @@ class RawCoder:
     missing), numbers stay numbers. Model-agnostic explainers perturb the codes; the model
     always sees the raw table it was trained on."""
 
-    def __init__(self, X: pd.DataFrame, columns: list[str]) -> None:
+    def __init__(self, X: pd.DataFrame, columns: list[str], kinds: dict | None = None) -> None:
         self.columns = columns
         self.categories = {}
         for c in columns:
-            if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]):
+            # Integer-coded categories (as many public tables ship them) are categories too.
+            if (kinds or {}).get(c) in ("categorical", "high_cardinality", "boolean") \
+                    or not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]):
                 self.categories[c] = pd.Index(sorted(pd.unique(X[c].dropna()).tolist(), key=str))
         self.template = X[columns].iloc[:1]
 
@@ -203,6 +205,8 @@ class RawCoder:
                 codes = np.clip(np.round(Z[:, j]).astype(int), 0, len(cats))
                 values = np.array(list(cats) + [None], dtype=object)[codes]
                 data[c] = values
+                if pd.api.types.is_numeric_dtype(self.template[c]):  # integer-coded: numbers back
+                    data[c] = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
             else:
                 data[c] = Z[:, j]
         df = pd.DataFrame(data)
@@ -242,7 +246,7 @@ def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     columns = [c for c in ctx.kinds if c in ctx.X.columns]
     X_train = take(ctx.X, ctx.sample(min(len(ctx.train_rows), 2000), seed=11))
     X_rows = take(ctx.X, ctx.eval_rows[:SHAP_ROWS])
-    coder = RawCoder(X_train, columns)
+    coder = RawCoder(X_train, columns, ctx.kinds)
     Z_train, Z_rows = coder.encode(X_train), coder.encode(X_rows)
     predict = _predictor(ctx, est, coder)
     per_prediction = _prediction_seconds(predict, Z_train)

@@ -108,3 +108,9 @@ class GradientNorms(Callback):
             self.norms_[i].append(sum(values) / len(values) if values else float("nan"))
             self.max_norms_[i].append(max(values) if values else float("nan"))
         self._batches = []
+
+    def on_train_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        # Early stopping and the time limit end training from an earlier callback's
+        # on_epoch_end, so this one's never ran for the last epoch: record it now.
+        if self._batches:
+            self.on_epoch_end(net)
