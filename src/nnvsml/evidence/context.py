@@ -20,6 +20,7 @@ from nnvsml import metrics
 from nnvsml.data.dataset import take
 from nnvsml.metrics import GREATER_IS_BETTER
 from nnvsml.models import BuildContext, Candidate
+from nnvsml.tuning.pruning import final_step
 
 #: Validation rows scored per refit at most: enough for a stable mean, cheap for kNN and SVMs.
 MAX_EVAL_ROWS = 5000
@@ -138,8 +139,7 @@ class AnalysisContext:
             return
         rows = self.sample(min(len(self.train_rows), 64), seed=99)
         est = self.build("neural", len(rows))
-        net = est.steps[-1][1] if hasattr(est, "steps") else est
-        net.set_params(max_epochs=2, max_time=None)
+        final_step(est).set_params(max_epochs=2, max_time=None)
         try:
             est.fit(take(self.X, rows), self.y[rows])
         except Exception:  # noqa: BLE001  (a warm-up only; the real fits report their errors)

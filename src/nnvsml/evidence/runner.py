@@ -11,6 +11,7 @@ from pathlib import Path
 from nnvsml.errors import InputError
 from nnvsml.evidence import ANALYSES, energy, overfitting
 from nnvsml.evidence.worker import AnalysisJob, main
+from nnvsml.metrics import GREATER_IS_BETTER
 from nnvsml.models import Candidate
 from nnvsml.protocol.runner import run_isolated
 from nnvsml.verdict import best_of_family
@@ -84,7 +85,7 @@ def run_evidence(
     models = {f: e["name"] for f, (_, e) in subjects.items()}
     evidence = {
         "analyses": analyses, "models": models, "metric": metric,
-        "higher_is_better": _higher(metric),
+        "higher_is_better": GREATER_IS_BETTER[metric],
         "scored_on": "the validation rows of the first fold; the test rows are not used",
         "budget_seconds": seconds, "seconds": 0.0,
     }
@@ -142,8 +143,3 @@ def _run_one(name, subjects, run_dir, data_path, limit, seed, memory_limit_mb, o
 def _skipped(reason: str) -> dict:
     return {"status": "skipped", "reason": reason, "seconds": 0.0}
 
-
-def _higher(metric: str) -> bool:
-    from nnvsml.metrics import GREATER_IS_BETTER
-
-    return GREATER_IS_BETTER[metric]
