@@ -102,6 +102,23 @@ def write_ucr(root: str | Path, name: str, n_train: int, n_test: int) -> Path:
     return root
 
 
+def write_bump_series(root: str | Path, n_train: int, n_test: int, length: int = 60,
+                      window: tuple[int, int] = (30, 42), seed: int = 0) -> Path:
+    """Noisy random walks in UCR layout (``root/BUMP_TRAIN.tsv``, ``_TEST.tsv``, label first)
+    whose class is told by one thing only: class 1 has a bump over the steps ``window``."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    a, b = window
+    for part, n in (("TRAIN", n_train), ("TEST", n_test)):
+        labels = np.arange(n) % 2
+        X = np.cumsum(rng.normal(0, 0.15, (n, length)), axis=1) + rng.normal(0, 0.5, (n, 1))
+        X[labels == 1, a:b] += 3 * np.sin(np.linspace(0, np.pi, b - a))
+        lines = ["\t".join([str(y)] + [f"{v:.4f}" for v in x]) for y, x in zip(labels, X)]
+        (root / f"BUMP_{part}.tsv").write_text("\n".join(lines) + "\n")
+    return root
+
+
 # --- text --------------------------------------------------------------------------------------
 
 

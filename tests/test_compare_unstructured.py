@@ -9,7 +9,14 @@ import json
 import joblib
 import numpy as np
 import pytest
-from makedata import shared, write_digits_png, write_mnist_idx, write_sms_csv, write_tones_wav
+from makedata import (
+    shared,
+    write_bump_series,
+    write_digits_png,
+    write_mnist_idx,
+    write_sms_csv,
+    write_tones_wav,
+)
 
 import nnvsml
 from nnvsml.models import select
@@ -80,6 +87,10 @@ def test_mnist_idx_keeps_its_official_split_and_image_models_are_explained(tmp_p
     assert trad["shap"]["explainer"] == "LinearExplainer" and trad["shap"]["exact"]
     assert neur["shap"]["explainer"] == "GradientExplainer"
     assert trad["intrinsic"]["kind"] == "coefficients"
+    for model in (trad, neur):  # LIME over blocks of pixels, unless time ran short
+        assert model.get("lime_skipped") or [
+            all(k.startswith("rows ") for k in row["weights"]) for row in model["lime"]] == \
+            [True] * 3
     reg = ev["overfitting"]["regularizers"]
     assert reg["model"] == "cnn"
     assert {a["name"] for a in reg["ablations"]} >= {"augmentation", "dropout"}
@@ -125,14 +136,54 @@ def test_ucr_series_every_candidate(tmp_path):
     assert result.verdict["family"] in ("traditional", "neural", "tie")
 
 
-def test_audio_folders_every_candidate(tmp_path):
+def test_series_explanations_find_the_one_stretch_that_tells_the_classes(tmp_path):
+    # Class 1 differs from class 0 only by a bump over steps 30-41: both families' SHAP, and
+    # the saliency of class 1, must point there.
+    folder = write_bump_series(tmp_path / "bump", n_train=80, n_test=40, window=(30, 42))
+    result = run(folder, tmp_path, budget=20, models=["summary_lightgbm", "fcn"],
+                 analyses="explanations", analysis_budget=15)
+    models = finished(result)
+    assert models["summary_lightgbm"]["test"]["accuracy"] > 0.85
+    ex = result.results["evidence"]["explanations"]
+    assert ex["status"] == "ok", ex["reason"]
+    in_bump = lambda name: 30 <= int(name.split()[1].split("-")[1]) and \
+        int(name.split()[1].split("-")[0]) <= 41  # noqa: E731
+    for family, method in (("traditional", "occlusion"), ("neural", "gradient_x_delta")):
+        m = ex["models"][family]
+        assert m["shap"]["explainer"] == "KernelExplainer (time segments)"
+        assert m["shap"]["rows"] >= 1 and m["shap"]["shape"] == [60]
+        assert in_bump(next(iter(m["shap"]["importance"]))), m["shap"]["importance"]
+        sal = m["saliency"]
+        assert sal["method"] == method and sal["classes"] == ["0", "1"]
+        assert 30 <= int(np.argmax(sal["maps"][1])) <= 41
+        assert "ch0_" in m["rules"]["text"] and 0 <= m["rules"]["fidelity"] <= 1
+        assert m.get("lime_skipped") or len(m["lime"]) == 3
+    assert ex["agreement"]["features_compared"] == 20
+    assert result.results["report"]["status"] == "ok"
+    assert "along time" in (result.run_dir / "report.html").read_text()
+
+
+def test_audio_folders_every_candidate_and_their_explanations(tmp_path):
     folder = write_tones_wav(tmp_path / "tones", n_per_class=30)
-    result = run(folder, tmp_path, budget=60)
+    result = run(folder, tmp_path, budget=60, analyses="explanations", analysis_budget=15)
     assert result.results["dataset"]["modality"] == "audio"
     models = finished(result)
     assert set(models) == set(EXPECTED["audio"])
     for name, m in models.items():
         assert m["test"]["accuracy"] > 0.6, name  # three classes: chance is 1/3
+    ex = result.results["evidence"]["explanations"]
+    assert ex["status"] == "ok", ex["reason"]
+    bands, frames = (result.results["dataset"]["input"][k] for k in ("n_mels", "frames"))
+    for family in ("traditional", "neural"):
+        m = ex["models"][family]
+        # SHAP over 4 mel bands x 8 time segments of the spectrogram, drawn back onto it.
+        assert m["shap"]["explainer"] == "KernelExplainer (spectrogram patches)"
+        assert len(m["shap"]["importance"]) == 30  # results.json keeps the top 30
+        assert all(k.startswith("mel ") for k in m["shap"]["importance"])
+        assert len(m["shap"]["map"]) == bands * frames
+        assert np.array(m["saliency"]["maps"]).shape == (3, bands * frames)
+        assert m["rules"]["features"] == "MFCC statistics"
+    assert ex["agreement"]["features_compared"] == 32
 
 
 @pytest.mark.parametrize("make, message", [

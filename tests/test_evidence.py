@@ -17,6 +17,7 @@ from nnvsml.evidence.data_quality import _imbalanced, _missing, _noisy_labels, d
 from nnvsml.evidence.explanations import RawCoder, agreement, origin, shares
 from nnvsml.evidence.gradients import EXPLODING, flags
 from nnvsml.evidence.learning_curve import _law, crossing, fit_power_law
+from nnvsml.evidence.parts import Parts, lime_over_parts
 from nnvsml.evidence.runner import check_analyses
 
 import faulty
@@ -176,6 +177,36 @@ def test_agreement_and_shares():
 
 # ---- energy and options -----------------------------------------------------------------------
 
+def test_parts_remove_segments_to_the_average_and_keep_padding():
+    parts = Parts.time_segments((2, 10), segments=5)
+    assert len(parts) == 5 and parts.names[0] == "steps 0-1" and parts.names[-1] == "steps 8-9"
+    X_train = np.stack([np.full((2, 10), 1.0), np.full((2, 10), 3.0)])
+    X_train[0, :, 8:] = np.nan  # a shorter series: the mean there is the other one's
+    reference = parts.reference(X_train)
+    assert reference[0, 0] == 2.0 and reference[0, 9] == 3.0
+    x = np.arange(20, dtype=np.float32).reshape(2, 10)
+    x[:, 9] = np.nan  # padding
+    out = parts.apply(x, np.array([[1, 0, 1, 1, 0], [1, 1, 1, 1, 1]]), reference)
+    assert out.shape == (2, 2, 10)
+    np.testing.assert_array_equal(out[1], x)
+    assert (out[0, :, 2:4] == 2.0).all() and out[0, 0, 8] == 3.0 and np.isnan(out[0, 0, 9])
+    np.testing.assert_array_equal(out[0, :, :2], x[:, :2])
+    # Per-part values spread onto the time steps keep their total.
+    dense = parts.spread(np.array([1.0, 0, 0, 0, 2.0]))
+    assert dense.shape == (10,) and dense.sum() == pytest.approx(3.0) and dense[9] == 1.0
+    grid = Parts.spectrogram((40, 59))
+    assert len(grid) == 32 and grid.names[0] == "mel 0-9, frames 0-6"
+    assert grid.masks.sum(axis=0).min() == 1 == grid.masks.sum(axis=0).max()
+
+
+def test_lime_over_parts_weights_the_part_that_decides():
+    # The "model" says class 1 exactly when part 2 is kept.
+    predict = lambda c: np.stack([1 - c[:, 2], c[:, 2]], axis=1)  # noqa: E731
+    weights, fit = lime_over_parts(predict, 6, label=1, seed=0)
+    assert max(weights, key=lambda j: abs(weights[j])) == 2 and weights[2] > 0.5
+    assert fit > 0.9
+
+
 def test_energy_follows_the_stated_power_model():
     results = {"models": [{"name": "m", "family": "traditional", "status": "ok", "cost": {
         "fit_seconds": 10.0, "cpu_seconds": 20.0, "peak_memory_mb": 1024.0,
@@ -220,3 +251,4 @@ def test_a_hanging_analysis_is_cut_and_a_failing_fit_recorded(tmp_path, cancer_d
     rows = {r["dimension"]: r for r in result.verdict["key_differences"]}
     assert rows["data_needed"]["traditional"] == "not measured"
     assert json.loads((result.run_dir / "results.json").read_text())["status"] == "complete"
+

@@ -61,20 +61,33 @@ The contract (what the verdict and the report read)::
             "validation": score}}},
 
       "explanations": {status, reason, seconds,
-        "features": [names],                          # raw input columns (tabular) or pixels
+        "features": [names],      # raw columns, words, pixels, time segments or patches
         "models": {FAMILY: {"model": NAME,
             "intrinsic": {"kind": "coefficients" | "importances", "values": {feature: v}} | None,
+                          # features: raw columns (tables), words, summary statistics
+                          # (series), MFCC statistics (audio)
             "shap": {"explainer": "TreeExplainer" | "LinearExplainer" | "KernelExplainer"
                                   | "KernelExplainer (words)" | "KernelExplainer (pixel blocks)"
+                                  | "KernelExplainer (time segments)"
+                                  | "KernelExplainer (spectrogram patches)"
                                   | "GradientExplainer", "exact": bool, "rows": n,
-                     "importance": {feature: mean |SHAP|}} | None,
-            "lime": [{"row": i, "prediction": str, "weights": {feature: w}}] | None,
+                     "importance": {feature: mean |SHAP|},
+                     # images, series, spectrograms: the values drawn back onto the input,
+                     # largest = 1; layout "image" | "series" (shape [length]) | "grid"
+                     "map": [floats], "shape": [h, w] | [length], "layout": str} | None,
+            "lime": [{"row": i, "prediction": str, "weights": {feature: w},
+                      "local_r2": float (not for tables, texts)}] | None,
+            "lime_skipped": reason (only when time ran short),
             "rules": {"depth": 3, "fidelity": share of rows where the tree agrees with the
-                      model, "text": sklearn export_text} | None,
-            "saliency": {"shape": [h, w], "classes": [..], "maps": [[..h*w floats..] one per
-                         class], "method": "gradient_x_input" | "occlusion"} | None}},
+                      model, "text": sklearn export_text,
+                      "features": what the tree reads (series, audio)} | None,
+            "saliency": {"shape": [h, w] | [length], "layout": as for "map", "classes": [..],
+                         "maps": [[floats] one per class], "method": "gradient_x_input" |
+                         "gradient_x_delta" (input minus the average input) | "occlusion",
+                         "note": why the maps are flat (only when they are)} | None}},
         "agreement": {"spearman": rho | None, "top_k": 5, "top_k_overlap": share of the top
-                      features both models name, "pairs": [{"a", "b", "spearman"}]} | None},
+                      features both models name, "features_compared": n,
+                      "pairs": [{"a", "b", "spearman"}]} | None},
 
       "energy": {status, reason, seconds,
         "power_model": {"cpu_watts_per_core", "memory_watts_per_gb", "gpu_watts",

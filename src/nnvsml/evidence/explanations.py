@@ -3,15 +3,17 @@
 compared.
 
 * intrinsic: what the model carries in itself (coefficients, tree importances), summed back
-  onto the raw input columns;
+  onto the raw input columns of a table, or named by the features the model computes (words,
+  a series' summary statistics, a clip's MFCC statistics);
 * SHAP for every model: the exact explainers where they exist (TreeExplainer for tree
   ensembles, LinearExplainer for linear models), otherwise Kernel SHAP on the raw input (over
-  the raw columns of a table, the words of a text, blocks of pixels of an image); networks on
-  images get SHAP's GradientExplainer;
-* LIME for a few individual rows (tables and texts);
-* a shallow tree's rules that mimic the model, with how often it agrees (tables);
-* saliency maps for image models (gradient times input for networks, occlusion for the
-  others);
+  the raw columns of a table, the words of a text, blocks of pixels of an image, time segments
+  of a series, patches of a spectrogram); networks on images get SHAP's GradientExplainer;
+* LIME for a few individual rows (over the same columns, words, blocks, segments, patches);
+* a shallow tree's rules that mimic the model, with how often it agrees (over the raw columns
+  of a table, the summary or MFCC statistics of a series or clip);
+* saliency maps (gradient times input for networks, occlusion for the others) per class: over
+  the pixels of an image, along the time of a series, over a spectrogram;
 * agreement: how far the two models rank the inputs alike (Spearman's rho on mean |SHAP|).
 
 Importances are reported as shares of their total, so models with outputs on different scales
@@ -32,6 +34,13 @@ from scipy import stats
 
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
+from nnvsml.evidence.parts import (
+    LIME_SAMPLES,
+    Parts,
+    kernel_over_parts,
+    kernel_samples,
+    lime_over_parts,
+)
 from nnvsml.tuning.pruning import final_step
 
 SHAP_ROWS = 100
@@ -52,13 +61,13 @@ KEEP_FEATURES = 30
 
 def run(ctx: AnalysisContext) -> dict:
     started = time.monotonic()
-    explain = {"tabular": _tabular, "image": _image, "text": _text}.get(ctx.modality)
+    explain = {"tabular": _tabular, "image": _image, "text": _text, "sequence": _signal,
+               "audio": _signal}.get(ctx.modality)
     block = {"status": "running", "reason": None, "features": [], "models": {},
              "agreement": None}
     if explain is None:
         block.update(status="skipped", seconds=0.0,
-                     reason=f"explanations of {ctx.modality} models are not implemented yet: "
-                            "their inputs have no columns or words to attribute to")
+                     reason=f"explanations of {ctx.modality} models are not implemented")
         return block
     full: dict[str, dict] = {}
     for i, (family, subject) in enumerate(ctx.subjects.items()):
@@ -168,6 +177,21 @@ def _intrinsic(est) -> tuple[str, np.ndarray] | None:
     if hasattr(inner, "feature_importances_"):
         return "importances", np.asarray(inner.feature_importances_, dtype=float)
     return None
+
+
+def _named_intrinsic(est) -> dict | None:
+    """Intrinsic importances named by the features the pipeline's last step sees (the words
+    of a vectoriser, a series' summary statistics, a clip's MFCC statistics)."""
+    intrinsic = _intrinsic(est)
+    if intrinsic is None:
+        return None
+    kind, values = intrinsic
+    try:
+        names = list(est[:-1].get_feature_names_out())
+    except Exception:  # noqa: BLE001  (features without names: nothing to name)
+        return None
+    return ({"kind": kind, "values": shares(dict(zip(names, values)))}
+            if len(names) == len(values) else None)
 
 
 # ---- tables ---------------------------------------------------------------------------------
@@ -294,28 +318,6 @@ def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     return out, shares(importance, keep=None)
 
 
-def kernel_samples(n_features: int) -> int:
-    """Coalitions Kernel SHAP evaluates per explained row: shap's default (2F + 2048) is for
-    exact-looking values on wide inputs; 8F + 64 keeps the ranking stable at a fraction."""
-    return min(2 * n_features + 2048, 8 * n_features + 64)
-
-
-def kernel_over_parts(predict_masked, n_parts: int, seed: int) -> np.ndarray:
-    """Kernel SHAP of one input split into ``n_parts`` parts (words, pixel blocks): a coalition
-    is a 0/1 vector saying which parts are kept, ``predict_masked(coalitions)`` scores the input
-    with only those parts; the reference is the input with every part removed. Returns
-    (parts,) or (parts, outputs) values."""
-    import shap
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        explainer = shap.KernelExplainer(predict_masked, np.zeros((1, n_parts)), seed=seed)
-        values = explainer.shap_values(np.ones((1, n_parts)), nsamples=kernel_samples(n_parts),
-                                       silent=True)
-    v = np.asarray(values if not isinstance(values, list) else np.stack(values, -1), dtype=float)
-    return v[0]
-
-
 def _prediction_seconds(predict, Z) -> float:
     """Seconds per row of a batch prediction (the explainers predict in batches)."""
     probe = Z[:min(len(Z), 500)]
@@ -361,19 +363,25 @@ def _lime_tabular(ctx, predict, coder: RawCoder, Z_train, Z_rows) -> list[dict]:
 
 
 def _rules(ctx, est, coder: RawCoder, X_train, Z_train) -> dict:
+    rules = _surrogate(ctx, est.predict(X_train), Z_train, coder.columns)
+    rules["category_codes"] = {c: {i: str(v) for i, v in enumerate(coder.categories[c][:12])}
+                               for c in coder.categories if c in rules["text"]}
+    return rules
+
+
+def _surrogate(ctx, target, Z, names: list[str]) -> dict:
+    """A depth-3 tree that mimics the model's answers ``target`` from the features ``Z``: its
+    rules, and how often it agrees with the model (R^2 for regression)."""
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
 
-    target = est.predict(X_train)
     cls = DecisionTreeRegressor if ctx.task == "regression" else DecisionTreeClassifier
-    tree = cls(max_depth=3, random_state=ctx.seed).fit(Z_train, target)
-    mimic = tree.predict(Z_train)
+    tree = cls(max_depth=3, random_state=ctx.seed).fit(Z, target)
+    mimic = tree.predict(Z)
     fidelity = (float(np.mean(mimic == target)) if ctx.task != "regression"
                 else float(1 - np.var(target - mimic) / (np.var(target) or 1.0)))
-    text = export_text(tree, feature_names=coder.columns, decimals=3)
-    legend = {c: {i: str(v) for i, v in enumerate(coder.categories[c][:12])}
-              for c in coder.categories if c in text}
-    return {"depth": 3, "fidelity": fidelity, "text": text, "category_codes": legend,
-            "fidelity_measure": "share of rows" if ctx.task != "regression" else "R^2"}
+    return {"depth": 3, "fidelity": fidelity, "text": export_text(
+        tree, feature_names=[str(n) for n in names], decimals=3),
+        "fidelity_measure": "share of rows" if ctx.task != "regression" else "R^2"}
 
 
 # ---- images ---------------------------------------------------------------------------------
@@ -397,13 +405,13 @@ def _image(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
 
     if is_net:
         maps = _gradient_saliency(final, X_rows, y_rows, ctx.classes)
-        out["saliency"] = {"method": "gradient_x_input", "shape": [h, w], "classes": [
+        out["saliency"] = {"method": "gradient_x_input", "layout": "image", "shape": [h, w], "classes": [
             str(c) for c in ctx.classes], "maps": [m.ravel().tolist() for m in maps]}
         shap_map, name = _gradient_shap(final, X_rows[:20], take(ctx.X, ctx.train_rows[:50]))
         out["shap"] = {"explainer": name, "exact": False, "rows": 20}
     else:
         maps = _occlusion_saliency(est, X_rows[:50], y_rows[:50], ctx.classes)
-        out["saliency"] = {"method": "occlusion", "shape": [h, w], "classes": [
+        out["saliency"] = {"method": "occlusion", "layout": "image", "shape": [h, w], "classes": [
             str(c) for c in ctx.classes], "maps": [m.ravel().tolist() for m in maps]}
         shap_map, name, exact = _image_shap(est, X_rows[:20], ctx)
         out["shap"] = {"explainer": name, "exact": exact, "rows": 20}
@@ -411,6 +419,13 @@ def _image(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     out["shap"]["importance"] = shares(importance)
     out["shap"]["map"] = (shap_map / (shap_map.max() or 1.0)).ravel().tolist()
     out["shap"]["shape"] = [h, w]
+    out["shap"]["layout"] = "image"
+    predict = lambda A: est.predict_proba(A)  # noqa: E731
+    lime_cost = LIME_ROWS * LIME_SAMPLES * _prediction_seconds(predict, X_rows[:50])
+    if ctx.deadline is None or ctx.left() - lime_cost > 0.1 * seconds:
+        out["lime"] = _lime_parts(ctx, est, X_rows, _pixel_blocks(X_rows.shape[1:]), 0)
+    else:
+        out["lime_skipped"] = "left out: the analysis was short of time"
     return out, shares(importance, keep=None)
 
 
@@ -451,6 +466,12 @@ def _gradient_shap(net, X, background) -> tuple[np.ndarray, str]:
     return v.sum(axis=0), "GradientExplainer"
 
 
+def _pixel_blocks(shape: tuple[int, ...]) -> Parts:
+    """About 7 x 7 blocks of at least 2 x 2 pixels."""
+    block = max(2, int(np.ceil(max(shape[:2]) / 7)))
+    return Parts.grid(shape, -(-shape[0] // block), -(-shape[1] // block), "rows", "columns")
+
+
 def _image_shap(est, X, ctx) -> tuple[np.ndarray, str, bool]:
     """Exact SHAP on the pixels for tree ensembles and linear models on raw pixels; Kernel SHAP
     over blocks of pixels (a removed block is black) for the rest."""
@@ -461,23 +482,32 @@ def _image_shap(est, X, ctx) -> tuple[np.ndarray, str, bool]:
         exact = None
     if exact is not None and len(exact[1]) == h * w * c:
         return exact[1].reshape(h, w, c).sum(axis=2), exact[0], True
-    block = max(2, int(np.ceil(max(h, w) / 7)))  # about 7 x 7 blocks
-    cells = [(r, c0) for r in range(0, h, block) for c0 in range(0, w, block)]
+    parts = _pixel_blocks(X.shape[1:])
     total = np.zeros((h, w))
     for image in X[:10]:
-        def predict_masked(coalitions, image=image):
-            batch = np.repeat(image[None], len(coalitions), axis=0)
-            for k, kept in enumerate(np.asarray(coalitions)):
-                for (r, c0), keep in zip(cells, kept):
-                    if not keep:
-                        batch[k, r:r + block, c0:c0 + block] = 0
-            return est.predict_proba(batch)
-
-        values = np.abs(kernel_over_parts(predict_masked, len(cells), ctx.seed))
+        values = np.abs(kernel_over_parts(
+            lambda coalitions, image=image: est.predict_proba(parts.apply(image, coalitions, 0)),
+            len(parts), ctx.seed))
         per_block = values.sum(axis=-1) if values.ndim == 2 else values
-        for (r, c0), v in zip(cells, per_block):
-            total[r:r + block, c0:c0 + block] += v / (block * block) / len(X[:10])
+        total += parts.spread(per_block).sum(axis=-1) / len(X[:10])
     return total, "KernelExplainer (pixel blocks)", False
+
+
+def _lime_parts(ctx, est, X_rows, parts: Parts, reference, rows=None) -> list[dict]:
+    """LIME for the first rows (whose row numbers are ``rows``, by default the evaluation
+    rows), over the parts of each input."""
+    rows = ctx.eval_rows if rows is None else rows
+    out = []
+    for i, x in enumerate(X_rows[:LIME_ROWS]):
+        def predict_masked(coalitions, x=x):
+            return est.predict_proba(parts.apply(x, coalitions, reference))
+
+        label = int(np.argmax(est.predict_proba(x[None])[0]))
+        weights, fit = lime_over_parts(predict_masked, len(parts), label, ctx.seed)
+        out.append({"row": int(rows[i]), "prediction": str(ctx.classes[label]),
+                    "weights": {parts.names[j]: w for j, w in weights.items()},
+                    "local_r2": fit})
+    return out
 
 
 def _occlusion_saliency(est, X, y, classes, patch: int = 4) -> list[np.ndarray]:
@@ -508,15 +538,7 @@ def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
         cost = per_doc * kernel_samples(MAX_WORDS)
         docs = docs[:int(np.clip(0.5 * seconds / cost, 3, TEXT_ROWS))]
     out: dict = {"intrinsic": None, "shap": None, "lime": None, "rules": None, "saliency": None}
-    intrinsic = _intrinsic(est)
-    if intrinsic is not None:
-        kind, values = intrinsic
-        try:
-            names = list(est[:-1].get_feature_names_out())
-        except Exception:  # noqa: BLE001  (a vectoriser without names: no intrinsic words)
-            names = []
-        if len(names) == len(values):
-            out["intrinsic"] = {"kind": kind, "values": shares(dict(zip(names, values)))}
+    out["intrinsic"] = _named_intrinsic(est)
     totals: dict[str, float] = {}
     for doc in docs:
         words, rest = doc.split()[:MAX_WORDS], doc.split()[MAX_WORDS:]
@@ -548,3 +570,146 @@ def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
         out["lime"].append({"row": int(ctx.eval_rows[i]), "prediction": str(ctx.classes[label]),
                             "weights": {w: float(v) for w, v in exp.as_list(label=label)}})
     return out, shares(totals, keep=None)
+
+
+# ---- series and spectrograms ------------------------------------------------------------------
+
+#: Series or spectrograms Kernel SHAP explains at most (fewer when predictions are slow).
+SIGNAL_SHAP_ROWS = 10
+#: Rows whose saliency is averaged per class.
+SALIENCY_ROWS = 50
+#: Training rows that make the reference (the average input).
+REFERENCE_ROWS = 500
+#: Training rows whose answers the surrogate tree learns.
+SURROGATE_ROWS = 300
+
+
+def _signal(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
+    """Series and spectrograms, whose raw inputs have no named columns: SHAP and LIME over time
+    segments or spectrogram patches (see :mod:`.parts`), saliency along time or over the
+    spectrogram (gradient x (input - average input) for networks, occlusion of each part
+    otherwise), the traditional model's importances over the features it computes (summary
+    statistics, MFCC statistics), and a shallow tree's rules over those features."""
+    # Classes take turns, so that however few rows time allows, each class is explained.
+    rows = _classes_in_turn(ctx.eval_rows[:SALIENCY_ROWS], ctx.y)
+    X_rows, y_rows = np.asarray(take(ctx.X, rows)), ctx.y[rows]
+    series = ctx.modality == "sequence"
+    parts = (Parts.time_segments if series else Parts.spectrogram)(X_rows.shape[1:])
+    reference = parts.reference(take(ctx.X, ctx.train_rows[:REFERENCE_ROWS]))
+    predict = lambda A: np.asarray(est.predict_proba(A), dtype=float)  # noqa: E731
+    per_row = _prediction_seconds(predict, X_rows[:20])
+    dims = list(parts.spread(np.zeros(len(parts))).shape)  # [length] or [bands, frames]
+    out: dict = {"intrinsic": _named_intrinsic(est), "shap": None, "lime": None, "rules": None,
+                 "saliency": None}
+
+    final = final_step(est)
+    if hasattr(final, "net_"):
+        maps, method = _gradient_delta(final, X_rows, y_rows, ctx.classes, reference,
+                                       parts.layout), "gradient_x_delta"
+    else:
+        n = _rows_for(ctx, 0.2 * seconds, per_row * len(parts), 5, SALIENCY_ROWS)
+        maps = _occlusion_parts(est, X_rows[:n], y_rows[:n], ctx.classes, parts, reference)
+        method = "occlusion"
+    out["saliency"] = {"method": method, "layout": parts.layout, "shape": dims,
+                       "classes": [str(c) for c in ctx.classes],
+                       "maps": [m.ravel().tolist() for m in maps]}
+    if method == "occlusion" and not any(np.any(m) for m in maps):
+        out["saliency"]["note"] = ("no single part changes the model's probabilities by "
+                                   "itself (hard, one-hot probabilities, as a 1-NN's): SHAP, "
+                                   "which removes parts together, shows what it relies on")
+
+    n = _rows_for(ctx, 0.4 * seconds, per_row * kernel_samples(len(parts)),
+                  len(ctx.classes), SIGNAL_SHAP_ROWS)
+    per_part = np.zeros(len(parts))
+    for x in X_rows[:n]:
+        values = np.abs(kernel_over_parts(lambda c, x=x: predict(parts.apply(x, c, reference)),
+                                          len(parts), ctx.seed))
+        per_part += (values.sum(axis=-1) if values.ndim == 2 else values) / n
+    importance = dict(zip(parts.names, per_part))
+    shap_map = parts.spread(per_part)
+    out["shap"] = {"explainer": "KernelExplainer (" + ("time segments" if series
+                                                       else "spectrogram patches") + ")",
+                   "exact": False, "rows": n, "importance": shares(importance),
+                   "layout": parts.layout, "shape": dims,
+                   "map": (shap_map / (shap_map.max() or 1.0)).ravel().tolist()}
+
+    n = _rows_for(ctx, 0.1 * seconds, per_row, 30, SURROGATE_ROWS)
+    X_train = np.asarray(take(ctx.X, ctx.train_rows[:n]))
+    features = _engineered(series).fit(X_train)
+    out["rules"] = _surrogate(ctx, est.predict(X_train), features.transform(X_train),
+                              list(features.get_feature_names_out()))
+    out["rules"]["features"] = ("per-channel summary statistics" if series
+                                else "MFCC statistics")
+
+    if ctx.deadline is None or ctx.left() - LIME_ROWS * LIME_SAMPLES * per_row > 0.1 * seconds:
+        out["lime"] = _lime_parts(ctx, est, X_rows, parts, reference, rows)
+    else:
+        out["lime_skipped"] = "left out: the analysis was short of time"
+    return out, shares(importance, keep=None)
+
+
+def _classes_in_turn(rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``rows`` reordered so that the classes take turns (a row of each, then again)."""
+    labels = y[rows]
+    rank = np.zeros(len(rows), dtype=int)
+    for c in np.unique(labels):
+        rank[labels == c] = np.arange(np.sum(labels == c))
+    return np.asarray(rows)[np.lexsort((np.arange(len(rows)), rank))]
+
+
+def _rows_for(ctx: AnalysisContext, seconds: float, cost_per_row: float, least: int,
+              most: int) -> int:
+    """How many rows a step that costs ``cost_per_row`` seconds each can take in ``seconds``
+    (all of them when the analysis runs without a clock)."""
+    if ctx.deadline is None:
+        return most
+    return int(np.clip(seconds / max(cost_per_row, 1e-9), least, most))
+
+
+def _engineered(series: bool):
+    """The features the surrogate tree reads: what the traditional candidates compute."""
+    if series:
+        from nnvsml.models.features.series import SummaryFeatures
+
+        return SummaryFeatures()
+    from nnvsml.models.features.audio import MFCCStats
+
+    return MFCCStats()
+
+
+def _gradient_delta(net, X, y, classes, reference, layout: str) -> list[np.ndarray]:
+    """|(input - average input) x d logit of the true class / d input|, averaged over each
+    class's rows; summed over a series' channels."""
+    import torch
+
+    module = net.net_.module_
+    module.eval()
+    device = next(module.parameters()).device
+    x = net._tensors(net._validate(X, reset=False)).float().to(device).requires_grad_(True)
+    # cuDNN's recurrent layers only run backward in training mode; the plain kernels do in both.
+    with torch.backends.cudnn.flags(enabled=False):
+        logits = module(x)
+        codes = np.searchsorted(np.asarray(classes), y)
+        logits.gather(1, torch.as_tensor(codes)[:, None].to(device)).sum().backward()
+    delta = x.detach().cpu().numpy() - reference[None]
+    attr = np.nan_to_num(np.abs(x.grad.cpu().numpy() * delta))  # padding: no attribution
+    if layout == "series":
+        attr = attr.sum(axis=1)
+    return [attr[codes == k].mean(axis=0) if np.any(codes == k) else np.zeros(attr.shape[1:])
+            for k in range(len(classes))]
+
+
+def _occlusion_parts(est, X, y, classes, parts: Parts, reference) -> list[np.ndarray]:
+    """How much the true class's probability falls when one part takes the average input,
+    averaged over each class's rows, spread over the part's positions."""
+    codes = np.searchsorted(np.asarray(classes), y)
+    rows = np.arange(len(X))
+    base = est.predict_proba(X)[rows, codes]
+    drops = np.zeros((len(X), len(parts)))
+    for j in range(len(parts)):
+        keep = np.ones((1, len(parts)))
+        keep[0, j] = 0
+        blanked = np.concatenate([parts.apply(x, keep, reference) for x in X])
+        drops[:, j] = base - est.predict_proba(blanked)[rows, codes]
+    return [parts.spread(drops[codes == k].mean(axis=0)) if np.any(codes == k)
+            else parts.spread(np.zeros(len(parts))) for k in range(len(classes))]

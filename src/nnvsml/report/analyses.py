@@ -164,12 +164,23 @@ def explanations(out: Section, run: Run, block: dict) -> None:
                     "values": (models[f].get("shap") or {}).get("importance") or {}}
                    for f in fams]
     maps = [(models[f].get("shap") or {}) for f in fams]
-    if maps and all(m.get("map") and m.get("shape") for m in maps):
-        # Images: SHAP per pixel reads as a picture, not as a list of pixel names.
+    if maps and all(m.get("map") and m.get("shape") for m in maps) and \
+            len(maps[0]["shape"]) == 1:
+        # Series: SHAP per time segment reads as a line along time.
+        out.plot(plots.along_time(
+            [{"label": f"{models[f].get('model')} ({f})", "values": m["map"], "family": f}
+             for f, m in zip(fams, maps)], "mean |SHAP| along time (each model's peak = 1)",
+            "relative |SHAP|"),
+            "Lines of mean absolute SHAP value per time step, one per family's best model")
+    elif maps and all(m.get("map") and m.get("shape") for m in maps):
+        # Images and spectrograms: SHAP per pixel reads as a picture, not a list of names.
+        layout = maps[0].get("layout", "image")
         out.plot(plots.saliency([m["map"] for m in maps], maps[0]["shape"],
                                 [f"{models[f].get('model')} ({f})" for f in fams], "",
-                                title="mean |SHAP| per pixel"),
-                 "Mean absolute SHAP value per pixel, one image per family's best model")
+                                title="mean |SHAP| per " + ("pixel" if layout == "image"
+                                                            else "spectrogram patch"),
+                                layout=layout),
+                 "Mean absolute SHAP value per position, one picture per family's best model")
     else:
         out.plot(plots.importance_bars(shap_panels, "mean |SHAP value|"),
                  "Horizontal bars of mean absolute SHAP value per feature, top 15, for each "
@@ -212,9 +223,22 @@ def explanations(out: Section, run: Run, block: dict) -> None:
         out.blocks.append(Tiles(lime))
     for f in fams:
         sal = models[f].get("saliency")
-        if sal and sal.get("maps"):
+        if not (sal and sal.get("maps")):
+            continue
+        if sal.get("note"):
+            out.blocks.append(Note(f"Saliency of {models[f].get('model')}: {sal['note']}."))
+            continue
+        if len(sal["shape"]) == 1:
+            classes = sal.get("classes") or []
+            out.plot(plots.along_time(
+                [{"label": f"class {c}", "values": m} for c, m in zip(classes, sal["maps"])],
+                f"{plots.short(models[f].get('model'))}: where along the series the "
+                f"prediction is most sensitive", sal.get("method", "")),
+                f"Saliency ({sal.get('method')}) of {models[f].get('model')} along time, one "
+                f"line per class")
+        else:
             out.plot(plots.saliency(sal["maps"], sal["shape"], sal.get("classes") or [],
-                                    models[f].get("model")),
+                                    models[f].get("model"), layout=sal.get("layout", "image")),
                      f"Saliency maps ({sal.get('method')}) of {models[f].get('model')}, one "
                      f"image per class")
 

@@ -352,16 +352,19 @@ def importance_bars(panels: Sequence[dict], xlabel: str, top: int = 15) -> Figur
 
 @styled
 def saliency(maps: Sequence[Sequence[float]], shape: Sequence[int], classes: Sequence,
-             model: str, limit: int = 10, title: str | None = None) -> Figure | None:
+             model: str, limit: int = 10, title: str | None = None,
+             layout: str = "image") -> Figure | None:
     """Saliency maps (flattened h*w lists) as images, one per class (or per label given in
-    ``classes`` with a ``title``), at most ``limit``."""
+    ``classes`` with a ``title``), at most ``limit``. A spectrogram (``layout="grid"``) is
+    drawn with its low bands at the bottom and stretched to the panel."""
     h, w = int(shape[0]), int(shape[1])
     maps = [m for m in maps if len(m) == h * w][:limit]
     if not maps:
         return None
-    ncols = min(5, len(maps))
+    spectrogram = layout == "grid"
+    ncols = min(5 if not spectrogram else 3, len(maps))
     nrows = math.ceil(len(maps) / ncols)
-    fig = Figure(figsize=(1.9 * ncols, 2.0 * nrows + 0.3))
+    fig = Figure(figsize=((1.9 if not spectrogram else 3.0) * ncols, 2.0 * nrows + 0.3))
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.grid(False)
@@ -370,11 +373,36 @@ def saliency(maps: Sequence[Sequence[float]], shape: Sequence[int], classes: Seq
         if i >= len(maps):
             ax.set_visible(False)
             continue
-        ax.imshow(np.asarray(maps[i], dtype=float).reshape(h, w), cmap="inferno")
+        ax.imshow(np.asarray(maps[i], dtype=float).reshape(h, w), cmap="inferno",
+                  **({"origin": "lower", "aspect": "auto"} if spectrogram else {}))
+        if spectrogram and i % ncols == 0:
+            ax.set_ylabel("mel band ↑", fontsize=7)
         label = classes[i] if i < len(classes) else i
         ax.set_title(f"class {short(label, 14)}" if title is None else short(label, 28),
                      fontsize=8)
     fig.suptitle(title or f"{short(model)}: where the prediction is most sensitive", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def along_time(curves: Sequence[dict], title: str, ylabel: str, limit: int = 10
+               ) -> Figure | None:
+    """Attributions along a series' time steps: one line per curve ({label, values, family
+    (optional, for its colour)}), at most ``limit``."""
+    curves = [c for c in curves if c.get("values")][:limit]
+    if not curves:
+        return None
+    fig = Figure(figsize=(6.4, 2.8))
+    ax = fig.subplots()
+    for c in curves:
+        values = np.asarray(c["values"], dtype=float)
+        ax.plot(np.arange(len(values)), values, lw=1.4, label=short(c["label"], 36),
+                **({"color": _color(c["family"])} if c.get("family") else {}))
+    ax.set_xlabel("time step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(loc="upper left", frameon=False, ncol=2 if len(curves) > 4 else 1)
     fig.tight_layout()
     return fig
 
