@@ -43,7 +43,7 @@ def finished(result) -> dict[str, dict]:
     return models
 
 
-def test_image_class_folders(tmp_path):
+def test_image_class_folders_and_the_results_contract(tmp_path):
     folder = write_digits_png(tmp_path / "digits", n_per_class=40)
     result = run(folder, tmp_path, budget=60, models=["logistic_regression_pixels",
                                                        "hog_linear_svm", "cnn"])
@@ -56,6 +56,14 @@ def test_image_class_folders(tmp_path):
     # Ten classes: chance is 0.1. A CNN on 320 training images of 8x8 pixels clears 0.6.
     assert models["cnn"]["test"]["accuracy"] > 0.6
     assert models["cnn"]["training"]["n_epochs"] >= 2
+    # results.json keeps its contract on images too.
+    saved = json.loads((result.run_dir / "results.json").read_text())
+    assert saved["schema_version"] == 1
+    assert set(saved["dataset"]) >= {"name", "modality", "task", "n_rows", "n_features", "target"}
+    assert saved["dataset"]["n_features"] == 64
+    assert set(saved["protocol"]) >= {"seed", "test_fraction", "cv_folds", "budget_seconds",
+                                      "primary_metric"}
+    assert saved["verdict"]["family"] in ("traditional", "neural", "tie")
     # The saved model takes raw uint8 images as the loader made them.
     model = joblib.load(result.run_dir / models["cnn"]["artifacts"]["model"])
     raw = np.zeros((3, 8, 8, 1), dtype=np.uint8)
@@ -64,8 +72,8 @@ def test_image_class_folders(tmp_path):
 
 def test_mnist_idx_keeps_its_official_split_and_image_models_are_explained(tmp_path):
     folder = write_mnist_idx(tmp_path / "mnist", n_train=600, n_test=200)
-    result = run(folder, tmp_path, budget=50, models=["logistic_regression_pixels", "cnn"],
-                 analyses="explanations,overfitting", analysis_budget=30)
+    result = run(folder, tmp_path, budget=40, models=["logistic_regression_pixels", "cnn"],
+                 analyses="explanations,overfitting", analysis_budget=25)
     protocol = result.results["protocol"]
     assert protocol["split"] == "given"
     assert (protocol["n_train"], protocol["n_test"]) == (600, 200)
@@ -98,9 +106,9 @@ def test_mnist_idx_keeps_its_official_split_and_image_models_are_explained(tmp_p
 
 def test_sms_csv_is_text_and_both_families_run(tmp_path):
     path = write_sms_csv(tmp_path / "sms.csv", 500)
-    result = run(path, tmp_path, budget=60, target="label",
+    result = run(path, tmp_path, budget=45, target="label",
                  models=["tfidf_logistic_regression", "tfidf_naive_bayes", "text_cnn"],
-                 analyses="explanations", analysis_budget=20)
+                 analyses="explanations", analysis_budget=15)
     assert result.results["dataset"]["modality"] == "text"
     models = finished(result)
     for name in ("tfidf_logistic_regression", "tfidf_naive_bayes"):
@@ -122,7 +130,7 @@ def test_sms_csv_is_text_and_both_families_run(tmp_path):
 
 def test_ucr_series_every_candidate(tmp_path):
     folder = shared("ucr-italypowerdemand")
-    result = run(folder, tmp_path, budget=70)
+    result = run(folder, tmp_path, budget=55)
     ds, protocol = result.results["dataset"], result.results["protocol"]
     assert ds["modality"] == "sequence" and ds["input"]["length"] == 24
     assert protocol["split"] == "given" and protocol["n_train"] == 67
@@ -165,7 +173,7 @@ def test_series_explanations_find_the_one_stretch_that_tells_the_classes(tmp_pat
 
 def test_audio_folders_every_candidate_and_their_explanations(tmp_path):
     folder = write_tones_wav(tmp_path / "tones", n_per_class=30)
-    result = run(folder, tmp_path, budget=60, analyses="explanations", analysis_budget=15)
+    result = run(folder, tmp_path, budget=45, analyses="explanations", analysis_budget=15)
     assert result.results["dataset"]["modality"] == "audio"
     models = finished(result)
     assert set(models) == set(EXPECTED["audio"])
@@ -204,14 +212,3 @@ def test_bad_folders_exit_2_with_one_line(tmp_path, make, message):
     assert message in lines[0].lower(), lines[0]
     assert "Traceback" not in proc.stderr
 
-
-def test_results_json_keeps_its_contract_on_images(tmp_path):
-    folder = write_digits_png(tmp_path / "digits", n_per_class=20)
-    result = run(folder, tmp_path, budget=30, models=["logistic_regression_pixels", "cnn"])
-    saved = json.loads((result.run_dir / "results.json").read_text())
-    assert saved["schema_version"] == 1
-    assert set(saved["dataset"]) >= {"name", "modality", "task", "n_rows", "n_features", "target"}
-    assert saved["dataset"]["n_features"] == 64
-    assert set(saved["protocol"]) >= {"seed", "test_fraction", "cv_folds", "budget_seconds",
-                                      "primary_metric"}
-    assert saved["verdict"]["family"] in ("traditional", "neural", "tie")

@@ -559,7 +559,11 @@ def _fmt3(model: dict, metric: str) -> str:
 
 
 def _gap(x: float, metric: str) -> str:
-    return f"{100 * x:.1f} points" if metric in _SHARES else f"{x:.4g}"
+    """A difference in points of a share (two significant digits below one point, so that a
+    borderline gap does not read as "0.0 points"), else as it is."""
+    if metric not in _SHARES:
+        return f"{x:.4g}"
+    return f"{100 * x:.1f} points" if abs(x) >= 0.01 or x == 0 else f"{100 * x:.2g} points"
 
 
 def _ceil3(x: float) -> float:
