@@ -1,10 +1,10 @@
 """Benchmark of issue 5: the time the analyses add to a comparison, and what they found.
 
-adult, satimage, a 10,000-row MNIST subset and SMS spam, each compared at its budget with every
-analysis (the default, ``--analysis-budget`` = half of ``--budget``): the comparison's seconds,
+adult, satimage, a 10,000-row MNIST subset, SMS spam and the UCR GunPoint series, each compared
+at its budget with every analysis (the default, ``--analysis-budget`` = half of ``--budget``): the comparison's seconds,
 each analysis's seconds and status, the report's, and the verdict with what would change it.
 
-    python benchmarks/evidence.py                 # the four datasets (about 30 minutes, 2 cores)
+    python benchmarks/evidence.py                 # the five datasets (about 35 minutes, 2 cores)
     python benchmarks/evidence.py adult
 
 Results: ``benchmarks/results/evidence-*.json``, the runs (with report.html) under
@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run_compare import RESULTS, run  # noqa: E402
 
-BUDGETS = {"adult": 300, "satimage": 180, "mnist10k": 300, "sms_spam": 300}
+BUDGETS = {"adult": 300, "satimage": 180, "mnist10k": 300, "sms_spam": 300, "ucr_gunpoint": 180}
 ANALYSES = ("energy", "overfitting", "learning_curve", "data_quality", "gradients",
             "explanations")
 
@@ -59,6 +59,10 @@ def findings(name: str) -> str:
         drops = ", ".join(f"{f} {d:+.3f}" for f, d in p["drop"].items() if d is not None)
         out.append(f"- {kind.replace('_', ' ')} (to {p['levels'][-1]:g}): drop {drops}")
     ex = ev.get("explanations") or {}
+    for fam, m in (ex.get("models") or {}).items():
+        top = list(((m.get("shap") or {}).get("importance") or {}).items())[:3]
+        out.append(f"- SHAP {fam} ({m['model']}, {m['shap']['explainer']}, {m['shap']['rows']} "
+                   f"rows): " + ", ".join(f"{k} {v:.0%}" for k, v in top))
     if ex.get("agreement"):
         out.append(f"- explanations agree: Spearman {ex['agreement']['spearman']:.2f}, top-5 "
                    f"overlap {ex['agreement']['top_k_overlap']:.0%}")

@@ -16,7 +16,7 @@ from nnvsml.evidence import ANALYSES, energy
 from nnvsml.evidence.data_quality import _imbalanced, _missing, _noisy_labels, damage
 from nnvsml.evidence.explanations import RawCoder, agreement, origin, shares
 from nnvsml.evidence.gradients import EXPLODING, flags
-from nnvsml.evidence.learning_curve import _law, crossing, fit_power_law
+from nnvsml.evidence.learning_curve import _law, _smallest, crossing, fit_power_law
 from nnvsml.evidence.parts import Parts, lime_over_parts
 from nnvsml.evidence.runner import check_analyses
 
@@ -36,6 +36,17 @@ def points(a, b, c, sizes, noise=0.0, seed=0):
 
 
 SIZES = [50, 100, 200, 400, 800, 1600]
+
+
+def test_the_smallest_size_leaves_room_for_a_curve_even_on_a_tiny_set():
+    from types import SimpleNamespace
+
+    def smallest(rows, classes):
+        return _smallest(SimpleNamespace(classes=list(range(classes)), train_rows=np.arange(rows)))
+
+    assert smallest(40, 2) == 10  # a UCR set of 50 series, fold 1: sizes 10 ... 40
+    assert smallest(31_000, 2) == 50 and smallest(8_000, 10) == 200  # a few dozen per class
+    assert smallest(30, 3) == 12  # never below 4 rows per class
 
 
 def test_power_law_is_recovered_from_its_own_points():

@@ -72,15 +72,22 @@ def run(ctx: AnalysisContext) -> dict:
     if measured < len(sizes):
         block["reason"] = (f"measured {measured} of {len(sizes)} sizes before the analysis's "
                            "time ran out; raise --analysis-budget for the rest")
+    elif len(sizes) < 3:
+        block["reason"] = (f"only {len(sizes)} training size(s) fit between {sizes[0]:,} and "
+                           f"{sizes[-1]:,} rows in the time; a curve needs 3 (raise "
+                           "--analysis-budget)")
     block.update(status="ok" if measured >= 3 else "timeout",
                  seconds=round(time.monotonic() - started, 3))
     return block
 
 
 def _smallest(ctx: AnalysisContext) -> int:
-    """A few rows per class (a network needs its validation split to hold every class)."""
-    per_class = 20 * (len(ctx.classes) if ctx.classes else 2)
-    return int(min(len(ctx.train_rows), max(50, per_class)))
+    """A few rows per class (a network needs its validation split to hold every class), and at
+    most a quarter of the rows, so that even a small set (a UCR series set of 50) spans sizes
+    a factor 4 apart."""
+    classes = len(ctx.classes) if ctx.classes else 2
+    full = len(ctx.train_rows)
+    return int(min(full, max(4 * classes, min(max(50, 20 * classes), full // 4))))
 
 
 def _law(n, a, b, c):
