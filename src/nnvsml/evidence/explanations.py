@@ -597,7 +597,8 @@ def _signal(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     parts = (Parts.time_segments if series else Parts.spectrogram)(X_rows.shape[1:])
     reference = parts.reference(take(ctx.X, ctx.train_rows[:REFERENCE_ROWS]))
     predict = lambda A: np.asarray(est.predict_proba(A), dtype=float)  # noqa: E731
-    per_row = _prediction_seconds(predict, X_rows[:20])
+    # A few rows only: a 1-NN under DTW compares each one with every training series.
+    per_row = _prediction_seconds(predict, X_rows[:6])
     dims = list(parts.spread(np.zeros(len(parts))).shape)  # [length] or [bands, frames]
     out: dict = {"intrinsic": _named_intrinsic(est), "shap": None, "lime": None, "rules": None,
                  "saliency": None}
