@@ -55,6 +55,7 @@ MAX_WORDS = 40
 BACKGROUND_ROWS = 50
 LIME_ROWS = 3
 TOP_K = 5
+SHORT_OF_TIME = "left out: the analysis was short of time"
 #: Features kept per model in results.json (a 784-pixel image would bloat it).
 KEEP_FEATURES = 30
 
@@ -310,12 +311,17 @@ def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
 
     out["rules"] = _rules(ctx, est, coder, X_train, Z_train)
     # LIME costs 1,000 predictions a row: the first thing left out when time is short.
-    lime_cost = LIME_ROWS * 1000 * per_prediction + 1.0
-    if ctx.deadline is None or ctx.left() - lime_cost > 0.25 * seconds:
+    if _time_for(ctx, LIME_ROWS * 1000 * per_prediction + 1.0, seconds, reserve=0.25):
         out["lime"] = _lime_tabular(ctx, predict, coder, Z_train, Z_rows)
     else:
-        out["lime_skipped"] = "left out: the analysis was short of time"
+        out["lime_skipped"] = SHORT_OF_TIME
     return out, shares(importance, keep=None)
+
+
+def _time_for(ctx: AnalysisContext, cost: float, seconds: float, reserve: float = 0.1) -> bool:
+    """Whether a step predicted to take ``cost`` seconds still leaves ``reserve`` of the
+    model's ``seconds`` (always, without a clock). LIME is the step left out first."""
+    return ctx.deadline is None or ctx.left() - cost > reserve * seconds
 
 
 def _prediction_seconds(predict, Z) -> float:
@@ -421,11 +427,11 @@ def _image(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     out["shap"]["shape"] = [h, w]
     out["shap"]["layout"] = "image"
     predict = lambda A: est.predict_proba(A)  # noqa: E731
-    lime_cost = LIME_ROWS * LIME_SAMPLES * _prediction_seconds(predict, X_rows[:50])
-    if ctx.deadline is None or ctx.left() - lime_cost > 0.1 * seconds:
+    if _time_for(ctx, LIME_ROWS * LIME_SAMPLES * _prediction_seconds(predict, X_rows[:50]),
+                 seconds):
         out["lime"] = _lime_parts(ctx, est, X_rows, _pixel_blocks(X_rows.shape[1:]), 0)
     else:
-        out["lime_skipped"] = "left out: the analysis was short of time"
+        out["lime_skipped"] = SHORT_OF_TIME
     return out, shares(importance, keep=None)
 
 
@@ -433,18 +439,31 @@ def _gradient_saliency(net, X, y, classes) -> list[np.ndarray]:
     """|pixel x d logit of the true class / d pixel| (gradient times input, from a black
     baseline), averaged over each class's images. Plain gradients also light up pixels that
     are black in every image; times the input, only what the image holds can matter."""
+    x, grad, codes = _input_gradients(net, X, y, classes)
+    return _class_means(np.abs(grad * x).mean(axis=1), codes, len(classes))  # channels first
+
+
+def _input_gradients(net, X, y, classes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The network's input tensor for ``X``, the gradient of each row's true-class logit with
+    respect to it (both as arrays in the network's layout), and the rows' class codes."""
     import torch
 
     module = net.net_.module_
     module.eval()
     device = next(module.parameters()).device  # the GPU, when the network trained on one
     x = net._tensors(net._validate(X, reset=False)).float().to(device).requires_grad_(True)
-    logits = module(x)
-    codes = torch.as_tensor(np.searchsorted(np.asarray(classes), y))
-    logits.gather(1, codes[:, None].to(device)).sum().backward()
-    grad = (x.grad * x).abs().detach().cpu().numpy().mean(axis=1)  # (n, h, w): channels first
-    return [grad[codes.numpy() == k].mean(axis=0) if np.any(codes.numpy() == k)
-            else np.zeros(grad.shape[1:]) for k in range(len(classes))]
+    codes = np.searchsorted(np.asarray(classes), y)
+    # cuDNN's recurrent layers only run backward in training mode; the plain kernels do in both.
+    with torch.backends.cudnn.flags(enabled=False):
+        logits = module(x)
+        logits.gather(1, torch.as_tensor(codes)[:, None].to(device)).sum().backward()
+    return x.detach().cpu().numpy(), x.grad.cpu().numpy(), codes
+
+
+def _class_means(values: np.ndarray, codes: np.ndarray, n_classes: int) -> list[np.ndarray]:
+    """The mean of ``values`` over each class's rows (zeros for a class with none)."""
+    return [values[codes == k].mean(axis=0) if np.any(codes == k) else np.zeros(values.shape[1:])
+            for k in range(n_classes)]
 
 
 def _gradient_shap(net, X, background) -> tuple[np.ndarray, str]:
@@ -483,14 +502,18 @@ def _image_shap(est, X, ctx) -> tuple[np.ndarray, str, bool]:
     if exact is not None and len(exact[1]) == h * w * c:
         return exact[1].reshape(h, w, c).sum(axis=2), exact[0], True
     parts = _pixel_blocks(X.shape[1:])
-    total = np.zeros((h, w))
-    for image in X[:10]:
-        values = np.abs(kernel_over_parts(
-            lambda coalitions, image=image: est.predict_proba(parts.apply(image, coalitions, 0)),
-            len(parts), ctx.seed))
-        per_block = values.sum(axis=-1) if values.ndim == 2 else values
-        total += parts.spread(per_block).sum(axis=-1) / len(X[:10])
-    return total, "KernelExplainer (pixel blocks)", False
+    per_block = _mean_abs_kernel(est.predict_proba, X[:10], parts, 0, ctx.seed)
+    return parts.spread(per_block).sum(axis=-1), "KernelExplainer (pixel blocks)", False
+
+
+def _mean_abs_kernel(predict, X, parts: Parts, reference, seed: int) -> np.ndarray:
+    """Mean |Kernel SHAP| per part over the inputs ``X`` (summed over the outputs)."""
+    total = np.zeros(len(parts))
+    for x in X:
+        values = np.abs(kernel_over_parts(lambda c, x=x: predict(parts.apply(x, c, reference)),
+                                          len(parts), seed))
+        total += (values.sum(axis=-1) if values.ndim == 2 else values) / len(X)
+    return total
 
 
 def _lime_parts(ctx, est, X_rows, parts: Parts, reference, rows=None) -> list[dict]:
@@ -522,8 +545,7 @@ def _occlusion_saliency(est, X, y, classes, patch: int = 4) -> list[np.ndarray]:
             blanked[:, r:r + patch, c:c + patch] = 0
             drop = base - est.predict_proba(blanked)[np.arange(n), codes]
             maps[:, r:r + patch, c:c + patch] = drop[:, None, None]
-    return [maps[codes == k].mean(axis=0) if np.any(codes == k) else np.zeros((h, w))
-            for k in range(len(classes))]
+    return _class_means(maps, codes, len(classes))
 
 
 # ---- texts ----------------------------------------------------------------------------------
@@ -557,8 +579,8 @@ def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
                 totals[word] = totals.get(word, 0.0) + float(value) / len(docs)
     out["shap"] = {"explainer": "KernelExplainer (words)", "exact": False, "rows": len(docs),
                    "importance": shares(totals)}
-    if ctx.deadline is not None and ctx.left() < LIME_ROWS * 500 * per_doc + 0.1 * seconds:
-        out["lime_skipped"] = "left out: the analysis was short of time"
+    if not _time_for(ctx, LIME_ROWS * 500 * per_doc, seconds):
+        out["lime_skipped"] = SHORT_OF_TIME
         return out, shares(totals, keep=None)
     lime = LimeTextExplainer(class_names=[str(c) for c in ctx.classes], random_state=ctx.seed)
     out["lime"] = []
@@ -621,11 +643,7 @@ def _signal(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
 
     n = _rows_for(ctx, 0.4 * seconds, per_row * kernel_samples(len(parts)),
                   len(ctx.classes), SIGNAL_SHAP_ROWS)
-    per_part = np.zeros(len(parts))
-    for x in X_rows[:n]:
-        values = np.abs(kernel_over_parts(lambda c, x=x: predict(parts.apply(x, c, reference)),
-                                          len(parts), ctx.seed))
-        per_part += (values.sum(axis=-1) if values.ndim == 2 else values) / n
+    per_part = _mean_abs_kernel(predict, X_rows[:n], parts, reference, ctx.seed)
     importance = dict(zip(parts.names, per_part))
     shap_map = parts.spread(per_part)
     out["shap"] = {"explainer": "KernelExplainer (" + ("time segments" if series
@@ -642,10 +660,10 @@ def _signal(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     out["rules"]["features"] = ("per-channel summary statistics" if series
                                 else "MFCC statistics")
 
-    if ctx.deadline is None or ctx.left() - LIME_ROWS * LIME_SAMPLES * per_row > 0.1 * seconds:
+    if _time_for(ctx, LIME_ROWS * LIME_SAMPLES * per_row, seconds):
         out["lime"] = _lime_parts(ctx, est, X_rows, parts, reference, rows)
     else:
-        out["lime_skipped"] = "left out: the analysis was short of time"
+        out["lime_skipped"] = SHORT_OF_TIME
     return out, shares(importance, keep=None)
 
 
@@ -681,23 +699,9 @@ def _engineered(series: bool):
 def _gradient_delta(net, X, y, classes, reference, layout: str) -> list[np.ndarray]:
     """|(input - average input) x d logit of the true class / d input|, averaged over each
     class's rows; summed over a series' channels."""
-    import torch
-
-    module = net.net_.module_
-    module.eval()
-    device = next(module.parameters()).device
-    x = net._tensors(net._validate(X, reset=False)).float().to(device).requires_grad_(True)
-    # cuDNN's recurrent layers only run backward in training mode; the plain kernels do in both.
-    with torch.backends.cudnn.flags(enabled=False):
-        logits = module(x)
-        codes = np.searchsorted(np.asarray(classes), y)
-        logits.gather(1, torch.as_tensor(codes)[:, None].to(device)).sum().backward()
-    delta = x.detach().cpu().numpy() - reference[None]
-    attr = np.nan_to_num(np.abs(x.grad.cpu().numpy() * delta))  # padding: no attribution
-    if layout == "series":
-        attr = attr.sum(axis=1)
-    return [attr[codes == k].mean(axis=0) if np.any(codes == k) else np.zeros(attr.shape[1:])
-            for k in range(len(classes))]
+    x, grad, codes = _input_gradients(net, X, y, classes)
+    attr = np.nan_to_num(np.abs(grad * (x - reference[None])))  # padding: no attribution
+    return _class_means(attr.sum(axis=1) if layout == "series" else attr, codes, len(classes))
 
 
 def _occlusion_parts(est, X, y, classes, parts: Parts, reference) -> list[np.ndarray]:
@@ -712,5 +716,4 @@ def _occlusion_parts(est, X, y, classes, parts: Parts, reference) -> list[np.nda
         keep[0, j] = 0
         blanked = np.concatenate([parts.apply(x, keep, reference) for x in X])
         drops[:, j] = base - est.predict_proba(blanked)[rows, codes]
-    return [parts.spread(drops[codes == k].mean(axis=0)) if np.any(codes == k)
-            else parts.spread(np.zeros(len(parts))) for k in range(len(classes))]
+    return [parts.spread(m) for m in _class_means(drops, codes, len(classes))]

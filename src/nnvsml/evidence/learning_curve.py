@@ -32,12 +32,12 @@ def run(ctx: AnalysisContext) -> dict:
     smallest = _smallest(ctx)
     # The largest size that lets every fit end in time (REPEATS fits at each of N_SIZES
     # log-spaced sizes); with too little time for three, two draws per size.
-    repeats = REPEATS
-    shares = list(np.repeat(np.geomspace(smallest / full, 1.0, N_SIZES), repeats))
-    if not ctx.fits_in_time({f: shares for f in families}, 4 * smallest):
-        repeats = 2
-        shares = list(np.repeat(np.geomspace(smallest / full, 1.0, N_SIZES), repeats))
-    top = ctx.affordable_rows({f: shares for f in families}, least=min(full, 4 * smallest))
+    def plan(repeats: int) -> dict[str, list[float]]:
+        return {f: list(np.repeat(np.geomspace(smallest / full, 1.0, N_SIZES), repeats))
+                for f in families}
+
+    repeats = REPEATS if ctx.fits_in_time(plan(REPEATS), 4 * smallest) else 2
+    top = ctx.affordable_rows(plan(repeats), least=min(full, 4 * smallest))
     sizes = sorted({int(round(s)) for s in np.geomspace(min(smallest, top), top, N_SIZES)})
     X_eval, y_eval = ctx.eval_set()
     block = {"status": "running", "reason": None, "metric": ctx.metric, "sizes": sizes,

@@ -164,15 +164,15 @@ def explanations(out: Section, run: Run, block: dict) -> None:
                     "values": (models[f].get("shap") or {}).get("importance") or {}}
                    for f in fams]
     maps = [(models[f].get("shap") or {}) for f in fams]
-    if maps and all(m.get("map") and m.get("shape") for m in maps) and \
-            len(maps[0]["shape"]) == 1:
+    drawable = bool(maps) and all(m.get("map") and m.get("shape") for m in maps)
+    if drawable and len(maps[0]["shape"]) == 1:
         # Series: SHAP per time segment reads as a line along time.
         out.plot(plots.along_time(
             [{"label": f"{models[f].get('model')} ({f})", "values": m["map"], "family": f}
              for f, m in zip(fams, maps)], "mean |SHAP| along time (each model's peak = 1)",
             "relative |SHAP|"),
             "Lines of mean absolute SHAP value per time step, one per family's best model")
-    elif maps and all(m.get("map") and m.get("shape") for m in maps):
+    elif drawable:
         # Images and spectrograms: SHAP per pixel reads as a picture, not a list of names.
         layout = maps[0].get("layout", "image")
         out.plot(plots.saliency([m["map"] for m in maps], maps[0]["shape"],
