@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -23,3 +24,23 @@ def cancer_csv(tmp_path_factory, cancer_df) -> Path:
     path = tmp_path_factory.mktemp("data") / "cancer.csv"
     cancer_df.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def results_follow_their_schema():
+    """Every results.json the suite writes (in this process) is checked against
+    nnvsml/schema/results.schema.json right after it is written: a violation fails the test
+    that wrote it, naming the keys at fault."""
+    from nnvsml.results import RunStore
+    from nnvsml.schema import validate
+
+    save = RunStore.save
+
+    def save_and_validate(self, *args, **kwargs):
+        out = save(self, *args, **kwargs)
+        validate(json.loads(self.path.read_text(encoding="utf-8")))
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(RunStore, "save", save_and_validate)
+        yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnvsml.config import RunConfig
 from nnvsml.data import load_dataset
 from nnvsml.errors import InputError
 from nnvsml.protocol import Budget, make_protocol
@@ -38,15 +39,20 @@ def test_folds_shrink_for_a_rare_class_with_a_notice(cancer_df):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"budget_seconds": 0}, "--budget must be a positive"),
-    ({"budget_seconds": -5}, "--budget must be a positive"),
+    ({"budget": 0}, "--budget must be a positive"),
+    ({"budget": -5}, "--budget must be a positive"),
     ({"cv_folds": 1}, "--cv-folds"),
     ({"test_fraction": 0.9}, "--test-fraction"),
-    ({"primary_metric": "rmse"}, "does not apply to binary"),
 ])
-def test_bad_protocol_options(cancer_df, kwargs, message):
+def test_bad_protocol_options(kwargs, message):
+    """Wrong whatever the data: refused by the run's configuration, before any data is read."""
     with pytest.raises(InputError, match=message):
-        make_protocol(load_dataset(cancer_df, target="diagnosis"), **kwargs)
+        RunConfig.build(**kwargs)
+
+
+def test_metric_that_does_not_fit_the_task(cancer_df):
+    with pytest.raises(InputError, match="does not apply to binary"):
+        make_protocol(load_dataset(cancer_df, target="diagnosis"), primary_metric="rmse")
 
 
 def test_equal_share_per_family_and_unused_time_stays_in_its_family():
@@ -117,7 +123,5 @@ def test_auto_validation_holds_out_on_large_data():
 
 
 def test_bad_validation_option():
-    from nnvsml.protocol.splits import check_options
-
     with pytest.raises(InputError, match="--validation must be one of auto, cv, holdout"):
-        check_options(budget_seconds=10, cv_folds=5, test_fraction=0.2, validation="kfold")
+        RunConfig.build(budget=10, validation="kfold")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
+from nnvsml.timing import TimeBudget
 import optuna
 import pytest
 from makedata import write_digits_png, write_sms_csv, write_tones_wav, write_ucr
@@ -14,7 +16,7 @@ from nnvsml.data import load_dataset
 from nnvsml.errors import InputError
 from nnvsml.models import REGISTRY, BuildContext
 from nnvsml.protocol.splits import make_protocol
-from nnvsml.tuning import space as sp
+from nnvsml.models import space as sp
 from nnvsml.tuning.strategies import STRATEGIES, get_strategy
 from nnvsml.tuning.tuner import TuningPlan, tune
 
@@ -90,7 +92,7 @@ def _tune(dataset, cand, strategy, tmp_path, trials=None, seconds=None, prefix="
     return tune(cand, plan, X=dataset.X, y=np.asarray(dataset.y), split=protocol.tuning_split,
                 task=dataset.task, classes=dataset.classes, metric=protocol.primary_metric,
                 seed=0, make_ctx=ctx,
-                deadline=None if seconds is None else time.monotonic() + seconds,
+                budget=None if seconds is None else TimeBudget(seconds),
                 trial_max_time=None if seconds is None else 0.5)
 
 

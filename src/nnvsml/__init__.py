@@ -9,6 +9,7 @@
 __version__ = "0.1.0"
 
 from nnvsml.api import CompareResult, compare  # noqa: E402
+from nnvsml.config import RunConfig  # noqa: E402
 from nnvsml.errors import InputError  # noqa: E402
 
-__all__ = ["CompareResult", "InputError", "compare", "__version__"]
+__all__ = ["CompareResult", "InputError", "RunConfig", "compare", "__version__"]

@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from nnvsml.config import DEFAULT_BUDGET, DEFAULT_DEMO_BUDGET, RunConfig  # noqa: F401 (re-exported)
 from nnvsml.data import load_dataset
 from nnvsml.results import leaderboard
-
-#: Seconds for the whole run when ``budget`` is not given.
-DEFAULT_BUDGET = 300.0
-#: The bundled demo is small: a shorter default keeps ``nnvsml compare`` under 3 minutes.
-DEFAULT_DEMO_BUDGET = 120.0
 
 
 @dataclass
@@ -35,35 +31,18 @@ def compare(
     data=None,
     target: str | None = None,
     budget: float | None = None,
-    seed: int = 0,
+    seed: int = RunConfig.seed,
     *,
-    task: str | None = None,
-    modality: str | None = None,
-    out: str | Path | None = None,
-    models=None,
-    families=None,
-    cv_folds: int = 5,
-    validation: str = "auto",
-    test_fraction: float = 0.2,
-    metric: str | None = None,
-    max_memory_mb: float | None = None,
-    retry_failed: bool = False,
-    search: str = "bayesian",
-    trials: int | None = None,
-    storage: str | None = None,
-    analyses="all",
-    analysis_budget: float | None = None,
-    priority: str = "accuracy",
-    max_latency_ms: float | None = None,
-    max_train_seconds: float | None = None,
-    max_model_mb: float | None = None,
-    require_explanations: bool = False,
-    report: bool = True,
-    name: str | None = None,
+    config: RunConfig | None = None,
     progress: bool = False,
     live: bool = True,
+    **options,
 ) -> CompareResult:
     """Train both families on ``data`` under one protocol and say which to use, with evidence.
+
+    Every option but ``data``, ``progress`` and ``live`` is a field of
+    :class:`nnvsml.RunConfig`, which states its default and its rule; pass them as keywords or
+    all together as ``config``.
 
     Parameters
     ----------
@@ -119,6 +98,10 @@ def compare(
         as they are and only the rest run.
     models, families : list of str, optional
         Restrict the candidates (see ``nnvsml models``).
+    config : nnvsml.RunConfig, optional
+        All the options at once, instead of keywords (giving both is a ``TypeError``).
+    name : str, optional
+        Names the data in the results and the default run directory.
     progress : bool
         Print what happens with Rich: notices, one line per finished model, the leaderboard and
         the verdict (the command line turns it on). ``live`` adds the animated progress bar.
@@ -145,44 +128,24 @@ def compare(
     import time
 
     from nnvsml.comparison import run_comparison
-    from nnvsml.errors import InputError
-    from nnvsml.evidence.runner import check_analyses
-    from nnvsml.verdict import check_preferences
-    from nnvsml.models import REGISTRY  # noqa: F401  (registers the candidates)
-    from nnvsml.models.registry import check_names
-    from nnvsml.protocol.splits import check_options
-    from nnvsml.tuning.options import check_tuning_options
 
     started = time.monotonic()  # the budget covers reading the data too
     # Options first: a typo should not cost the time it takes to read a large file.
-    check_options(budget_seconds=budget, cv_folds=cv_folds, test_fraction=test_fraction,
-                  max_memory_mb=max_memory_mb, validation=validation)
-    check_tuning_options(search, trials, storage)
-    check_names(models, families)
-    analyses = check_analyses(analyses)
-    if analysis_budget is not None and not analysis_budget > 0:
-        raise InputError(f"--analysis-budget must be a positive number of seconds, got "
-                         f"{analysis_budget:g}")
-    constraints = {k: v for k, v in {
-        "max_latency_ms": max_latency_ms, "max_train_seconds": max_train_seconds,
-        "max_model_mb": max_model_mb,
-        "require_explanations": True if require_explanations else None}.items()
-        if v is not None}
-    check_preferences(priority, constraints)
-    dataset = load_dataset(data, target=target, task=task, name=name, modality=modality)
-    if budget is None and trials is None:
-        budget = DEFAULT_DEMO_BUDGET if data is None else DEFAULT_BUDGET
+    if config is None:
+        config = RunConfig.build(target=target, budget=budget, seed=seed, **options)
+    elif not isinstance(config, RunConfig):
+        raise TypeError(f"config must be an nnvsml.RunConfig, got {type(config).__name__}")
+    elif options or target is not None or budget is not None or seed != RunConfig.seed:
+        raise TypeError("pass the options either as keywords or in config, not both; "
+                        "dataclasses.replace(config, ...) changes some of them")
+    config.check_storage()
+    dataset = load_dataset(data, target=config.target, task=config.task, name=config.name,
+                           modality=config.modality)
+    config = config.with_data_defaults(data)
     reporter = None
     if progress:
         from nnvsml.display import RichReporter
 
         reporter = RichReporter(live=live)
-    results, run_dir = run_comparison(
-        dataset, budget_seconds=budget, seed=seed, out=out, models=models, families=families,
-        cv_folds=cv_folds, test_fraction=test_fraction, metric=metric,
-        max_memory_mb=max_memory_mb, retry_failed=retry_failed, reporter=reporter,
-        started=started, validation=validation, search=search, trials=trials, storage=storage,
-        analyses=analyses, analysis_budget=analysis_budget, priority=priority,
-        constraints=constraints, report=report,
-    )
+    results, run_dir = run_comparison(dataset, config, reporter=reporter, started=started)
     return CompareResult(leaderboard(results), results["verdict"], run_dir, results)

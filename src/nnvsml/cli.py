@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 from typer.exceptions import TyperException
 
+from nnvsml.config import DEFAULT_BUDGET, DEFAULT_DEMO_BUDGET, RunConfig
 from nnvsml.errors import InputError
 
 app = typer.Typer(
@@ -35,12 +36,14 @@ def compare(
     target: Annotated[Optional[str], typer.Option("--target", "-t", help="Column to predict.")] = None,
     budget: Annotated[Optional[float], typer.Option(
         "--budget", "-b", help="Wall-clock seconds for the whole run, shared equally by the two "
-        "families. Default 300 (120 for the bundled demo); with --trials, no cap unless given.",
+        f"families. Default {DEFAULT_BUDGET:g} ({DEFAULT_DEMO_BUDGET:g} for the bundled demo); "
+        "with --trials, no cap unless given.",
         show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Run directory; the same --out again resumes the run. "
         "Default ./nnvsml-runs/<data>-<time>.", show_default=False)] = None,
-    seed: Annotated[int, typer.Option(help="Seeds the split, the folds and every model.")] = 0,
+    seed: Annotated[int, typer.Option(
+        help="Seeds the split, the folds and every model.")] = RunConfig.seed,
     task: Annotated[Optional[str], typer.Option(
         help="Force the task: binary, multiclass, regression or classification.")] = None,
     modality: Annotated[Optional[str], typer.Option(
@@ -51,12 +54,14 @@ def compare(
         "see 'nnvsml models'.")] = None,
     families: Annotated[Optional[list[str]], typer.Option(
         "--families", help="Only these families: traditional, neural.")] = None,
-    cv_folds: Annotated[int, typer.Option("--cv-folds", help="Folds of cross-validation.")] = 5,
+    cv_folds: Annotated[int, typer.Option(
+        "--cv-folds", help="Folds of cross-validation.")] = RunConfig.cv_folds,
     validation: Annotated[str, typer.Option(
         help="cv (k folds, then a refit), holdout (one validation part) or auto: holdout from "
-        "30,000 training rows on.")] = "auto",
+        "30,000 training rows on.")] = RunConfig.validation,
     test_fraction: Annotated[float, typer.Option(
-        "--test-fraction", help="Share of rows held out as test rows, scored once.")] = 0.2,
+        "--test-fraction",
+        help="Share of rows held out as test rows, scored once.")] = RunConfig.test_fraction,
     metric: Annotated[Optional[str], typer.Option(
         help="Primary metric the verdict is decided on (default: accuracy, balanced_accuracy "
         "when a class is under 10% of rows, rmse for regression).")] = None,
@@ -64,10 +69,14 @@ def compare(
         "--max-memory-mb", help="A candidate using more memory is stopped and recorded as "
         "failed. Default: 80% of the memory available at start.", show_default=False)] = None,
     retry_failed: Annotated[bool, typer.Option(
-        "--retry-failed", help="When resuming, run failed and timed-out models again.")] = False,
+        "--retry-failed",
+        help="When resuming, run failed and timed-out models again.")] = RunConfig.retry_failed,
     search: Annotated[str, typer.Option(
         help="How every candidate is tuned: bayesian (TPE), random, grid, hyperband (random "
-        "draws pruned per epoch / boosting round) or none (defaults).")] = "bayesian",
+        "draws pruned per epoch / boosting round) or none (defaults).")] = RunConfig.search,
+    executor: Annotated[str, typer.Option(
+        help="Where the candidates run: local (isolated processes on this machine).")
+    ] = RunConfig.executor,
     trials: Annotated[Optional[int], typer.Option(
         help="Tuning trials per candidate instead of a share of the seconds; training then runs "
         "without a clock, so the same seed and --trials repeat the same results. --budget only "
@@ -84,7 +93,7 @@ def compare(
         "(default: half of --budget).", show_default=False)] = None,
     priority: Annotated[str, typer.Option(
         help="What the verdict optimises: accuracy, interpretability, speed (latency) or cost "
-        "(training and serving energy).")] = "accuracy",
+        "(training and serving energy).")] = RunConfig.priority,
     max_latency_ms: Annotated[Optional[float], typer.Option(
         "--max-latency-ms", help="Recommend no model slower than this to answer one row.",
         show_default=False)] = None,
@@ -95,23 +104,24 @@ def compare(
         "--max-model-mb", help="Recommend no model larger on disk.", show_default=False)] = None,
     require_explanations: Annotated[bool, typer.Option(
         "--require-explanations", help="Recommend only models that explain themselves "
-        "(coefficients, rules, importances).")] = False,
+        "(coefficients, rules, importances).")] = RunConfig.require_explanations,
     report: Annotated[bool, typer.Option(
         "--report/--no-report", help="Write report.html into the run directory "
-        "('nnvsml report RUN_DIR' can write it later).")] = True,
+        "('nnvsml report RUN_DIR' can write it later).")] = RunConfig.report,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress bar (for logs).")] = False,
 ) -> None:
     """Train traditional models and neural networks on DATA under one protocol and say which to use."""
     from nnvsml.api import compare as run
 
-    run(data, target=target, budget=budget, seed=seed, task=task, modality=modality, out=out,
+    config = RunConfig.build(
+        target=target, budget=budget, seed=seed, task=task, modality=modality, out=out,
         models=models, families=families, cv_folds=cv_folds, validation=validation,
         test_fraction=test_fraction, metric=metric, max_memory_mb=max_memory_mb,
         retry_failed=retry_failed, search=search, trials=trials, storage=storage,
-        analyses=analyses or "all", analysis_budget=analysis_budget, priority=priority,
-        max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
-        max_model_mb=max_model_mb, require_explanations=require_explanations, report=report,
-        progress=True, live=not quiet)
+        executor=executor, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
+        priority=priority, max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
+        max_model_mb=max_model_mb, require_explanations=require_explanations, report=report)
+    run(data, config=config, progress=True, live=not quiet)
 
 
 @app.command("models")

@@ -17,23 +17,23 @@ import joblib
 import numpy as np
 import psutil
 
+from nnvsml.config import RunConfig
 from nnvsml.data import Dataset
-from nnvsml.evidence import ANALYSES
-from nnvsml.evidence.runner import analysis_seconds, run_evidence
-from nnvsml import uncertainty
+from nnvsml.evidence.runner import run_evidence
+from nnvsml import timing, uncertainty
 from nnvsml.models import FAMILIES, Candidate, select
 from nnvsml.protocol import Budget, EqualPerFamily, EqualTrials, Protocol, make_protocol
-from nnvsml.protocol.runner import run_isolated, warm_up
+from nnvsml.protocol.executor import get_executor
+from nnvsml.protocol.schedule import Schedule
 from nnvsml.protocol.worker import Job
+from nnvsml.records import Cost, ModelEntry
 from nnvsml.results import FINISHED, RunStore, make_private_dir
 from nnvsml.tuning.effort import tuning_effort
 from nnvsml.tuning.storage import default_url, open_storage, redact
-from nnvsml.tuning.strategies import DEFAULT_STRATEGY, get_strategy
+from nnvsml.tuning.strategies import get_strategy
 from nnvsml.tuning.tuner import TuningPlan
-from nnvsml.verdict import best_of_family, decide
-
-#: A candidate offered less time than this is skipped rather than started only to be killed.
-MIN_CANDIDATE_SECONDS = 2.0
+from nnvsml.ranking import best_of_family
+from nnvsml.verdict import decide
 
 
 class Reporter:
@@ -67,112 +67,92 @@ def default_run_dir(name: str, root: Path = Path("nnvsml-runs")) -> Path:
 
 def run_comparison(
     dataset: Dataset,
+    config: RunConfig,
     *,
-    budget_seconds: float | None,
-    seed: int = 0,
-    out: str | Path | None = None,
-    models=None,
-    families=None,
-    cv_folds: int = 5,
-    test_fraction: float = 0.2,
-    metric: str | None = None,
-    max_memory_mb: float | None = None,
-    retry_failed: bool = False,
     reporter: Reporter | None = None,
     started: float | None = None,
-    validation: str = "auto",
-    search: str = DEFAULT_STRATEGY,
-    trials: int | None = None,
-    storage: str | None = None,
-    analyses: list[str] | None = None,
-    analysis_budget: float | None = None,
-    priority: str = "accuracy",
-    constraints: dict | None = None,
-    report: bool = True,
 ) -> tuple[dict, Path]:
-    """Run every candidate under the protocol, then the analyses (``analyses``, default all)
-    on each family's best, then the verdict and the report. ``started`` (a
+    """Run every candidate under the protocol, then the analyses (``config.analyses``) on each
+    family's best, then the verdict and the report. ``config`` holds every option, checked, with
+    its data defaults filled in (:meth:`RunConfig.with_data_defaults`). ``started`` (a
     ``time.monotonic()`` reading) is when the budget's clock began, by default now.
-    ``budget_seconds`` may be None only with ``trials`` (a run bounded by trial counts, not
-    seconds); the analyses get ``analysis_budget`` seconds on top (default half the budget)."""
+    ``config.budget`` may be None only with ``config.trials`` (a run bounded by trial counts, not
+    seconds); the analyses get ``config.analysis_budget`` seconds on top (default half the
+    budget)."""
     reporter = reporter or Reporter()
-    strategy = get_strategy(search)
-    memory_limit = max_memory_mb or 0.8 * psutil.virtual_memory().available / 2**20
-    protocol = make_protocol(dataset, seed=seed, test_fraction=test_fraction, cv_folds=cv_folds,
-                             budget_seconds=budget_seconds, primary_metric=metric,
-                             validation=validation)
-    rule = EqualTrials() if trials is not None else EqualPerFamily()
-    protocol.search, protocol.trials, protocol.budget_rule = strategy.name, trials, rule.name
-    candidates = select(dataset.task, dataset.modality, models, families)
+    strategy = get_strategy(config.search)
+    memory_limit = config.max_memory_mb or 0.8 * psutil.virtual_memory().available / 2**20
+    protocol = make_protocol(dataset, seed=config.seed, test_fraction=config.test_fraction,
+                             cv_folds=config.cv_folds, budget_seconds=config.budget,
+                             primary_metric=config.metric, validation=config.validation)
+    rule = EqualTrials() if config.trials is not None else EqualPerFamily()
+    protocol.search, protocol.trials, protocol.budget_rule = (strategy.name, config.trials,
+                                                              rule.name)
+    candidates = select(dataset.task, dataset.modality, config.models, config.families)
     dataset.notices.extend(protocol.notices)
 
-    run_dir = Path(out) if out is not None else default_run_dir(dataset.name)
+    run_dir = Path(config.out) if config.out is not None else default_run_dir(dataset.name)
     store = RunStore(run_dir)
     summary = dataset.summary()
     kept = store.open(summary, protocol.to_dict(), protocol.identity())
-    plan = TuningPlan(strategy=strategy.name, trials=trials,
-                      storage=storage or default_url(run_dir),
+    plan = TuningPlan(strategy=strategy.name, trials=config.trials,
+                      storage=config.storage or default_url(run_dir),
                       study_prefix=_study_prefix(dataset.name, summary, protocol))
-    if strategy.name != "none" and storage is None:
+    if strategy.name != "none" and config.storage is None:
         open_storage(plan.storage)  # the tables exist before the candidates' processes open it
     store.update(protocol={**store.results["protocol"],
                            "search_description": strategy.description,
-                           "tuning_storage": _storage_label(storage)})
-    if retry_failed:
+                           "tuning_storage": _storage_label(config.storage)})
+    if config.retry_failed:
         kept = {k: v for k, v in kept.items() if v["status"] == "ok"}
     data_path = _write_data_cache(run_dir, dataset, protocol)
     _write_truth(run_dir, dataset, protocol)
 
-    warm_up()
+    executor = get_executor(config.executor)
+    # Processes and imports are paid for here, before any candidate's clock starts.
+    executor.start()
     present = [f for f in FAMILIES if any(c.family == f for c in candidates)]
     spent_before = {f: sum((m.get("cost") or {}).get("wall_seconds") or 0.0
                            for m in kept.values() if m["family"] == f) for f in present}
     budget = Budget(protocol.budget_seconds, present, rule=rule, spent_before=spent_before,
                     started=started)
     reporter.start(dataset, protocol, candidates, kept, budget, run_dir)
+    holdout = protocol.validation == "holdout"
 
+    def make_job(cand, stage, limit, most, start_rows):
+        return Job(cand, str(run_dir), str(data_path), limit, config.seed, plan, stage=stage,
+                   hard_limit=most, start_rows=start_rows)
+
+    schedule = Schedule(
+        candidates=candidates, budget=budget, executor=executor, make_job=make_job,
+        make_entry=_entry, record=store.record, reporter=reporter,
+        memory_limit_mb=memory_limit, metric=protocol.primary_metric,
+        n_fits=len(protocol.folds) + (0 if holdout else 1), n_train=len(protocol.train_idx))
     try:
-        for family in present:
-            todo = [c for c in candidates if c.family == family and c.name not in kept]
-            for i, cand in enumerate(todo):
-                limit = budget.limit_for(family, len(todo) - i)
-                if limit < MIN_CANDIDATE_SECONDS:
-                    entry = _entry(cand, "skipped", f"budget exhausted ({limit:.1f} s left for it); "
-                                   "raise --budget", limit, None, 0.0, 0.0)
-                else:
-                    reporter.model_start(cand, limit)
-                    outcome = run_isolated(
-                        Job(cand, str(run_dir), str(data_path), limit, seed, plan),
-                        memory_limit_mb=memory_limit,
-                        on_progress=reporter.model_progress,
-                    )
-                    budget.record(family, outcome.wall_seconds)
-                    entry = _entry(cand, outcome.status, outcome.reason, limit, outcome.result,
-                                   outcome.wall_seconds, outcome.peak_memory_mb)
-                store.record(entry)
-                reporter.model_end(entry)
-        _close_comparison(store, budget, present, dataset, protocol, run_dir, seed)
-        if analyses is None:
-            analyses = list(ANALYSES)
-        if analyses:
+        schedule.run(kept)
+        _close_comparison(store, budget, present, dataset, protocol, run_dir, config.seed)
+        if config.analyses:
             run_evidence(
                 store.results, candidates, run_dir=run_dir, data_path=data_path,
-                analyses=analyses, seconds=analysis_seconds(budget_seconds, analysis_budget),
-                seed=seed, memory_limit_mb=memory_limit,
+                analyses=list(config.analyses),
+                seconds=timing.analysis_seconds(config.budget, config.analysis_budget),
+                seed=config.seed, memory_limit_mb=memory_limit,
                 save=lambda evidence: store.update(evidence=evidence),
                 on_start=reporter.analysis_start, on_progress=reporter.model_progress,
                 # Under --trials the analyses run without a clock too (and repeat), unless
                 # they are given seconds of their own.
-                on_end=reporter.analysis_end, timed=trials is None or analysis_budget is not None)
+                on_end=reporter.analysis_end,
+                timed=config.trials is None or config.analysis_budget is not None)
     except KeyboardInterrupt:
         store.update(status="interrupted")
         raise
 
-    preferences = {"priority": priority, "constraints": constraints or {}}
+    preferences = {"priority": config.priority, "constraints": config.constraints}
     store.update(preferences=preferences,
-                 verdict=decide(store.results, priority=priority, constraints=constraints),
+                 verdict=decide(store.results, priority=config.priority,
+                                constraints=config.constraints),
                  status="complete")
-    if report:
+    if config.report:
         _write_report(store, run_dir)
     reporter.finish(store.results, run_dir)
     return store.results, run_dir
@@ -210,29 +190,30 @@ def _entry(cand: Candidate, status: str, reason: str | None, limit: float, resul
            wall: float, peak: float) -> dict:
     assert status in FINISHED
     result = result or {}
-    cost = {"fit_seconds": None, "cpu_seconds": None, "predict_ms_per_1k": None,
-            "peak_memory_mb": None, "model_size_kb": None, **(result.get("cost") or {})}
-    cost["wall_seconds"] = round(wall, 3)
+    cost = Cost.from_dict(result.get("cost"))
+    cost.wall_seconds = round(wall, 3)
     if peak:
-        cost["peak_memory_mb"] = round(max(peak, cost["peak_memory_mb"] or 0.0), 1)
-    return {
-        "name": cand.name,
-        "family": cand.family,
-        "status": status,
-        "reason": reason,
-        "description": cand.description,
-        "explanations": list(cand.explanations),
-        "time_limit_seconds": round(limit, 3) if limit != float("inf") else None,
-        "test": result.get("test") or {},
-        "test_ci": result.get("test_ci") or {},
-        "cv": result.get("cv") or {},
-        "cv_train": result.get("cv_train") or {},
-        "cost": cost,
-        "params": result.get("params") or {},
-        "training": result.get("training"),
-        "tuning": result.get("tuning"),
-        "artifacts": result.get("artifacts") or {},
-    }
+        cost.peak_memory_mb = round(max(peak, cost.peak_memory_mb or 0.0), 1)
+    return ModelEntry(
+        name=cand.name,
+        family=cand.family,
+        status=status,
+        reason=reason,
+        description=cand.description,
+        explanations=list(cand.explanations),
+        time_limit_seconds=round(limit, 3) if limit != float("inf") else None,
+        test=result.get("test") or {},
+        test_ci=result.get("test_ci") or {},
+        cv=result.get("cv") or {},
+        cv_train=result.get("cv_train") or {},
+        cost=cost,
+        params=result.get("params") or {},
+        training=result.get("training"),
+        tuning=result.get("tuning"),
+        artifacts=result.get("artifacts") or {},
+        evaluation=result.get("evaluation"),
+        validation_blocks=result.get("validation_blocks"),
+    ).to_dict()
 
 
 def _study_prefix(name: str, summary: dict, protocol: Protocol) -> str:

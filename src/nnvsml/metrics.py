@@ -2,15 +2,26 @@
 
 ROC-AUC and log loss are computed from predicted probabilities, never from hard labels: a
 model without ``predict_proba`` gets ``None`` for them rather than a misleading number.
+
+Which metrics a task has, their directions and the default primary metric are declared by the
+task's spec (:mod:`nnvsml.tasks`); the task-keyed functions here (:func:`score`,
+:func:`metric_names`, :func:`default_primary_metric`, :data:`GREATER_IS_BETTER`) ask it.
+The scoring functions themselves (:func:`classification_scores`, :func:`regression_scores`)
+know nothing of tasks: the specs are built from them.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn import metrics as skm
+
+if TYPE_CHECKING:
+    from nnvsml.tasks import TaskSpec
 
 CLASSIFICATION_METRICS = (
     "accuracy",
@@ -23,35 +34,66 @@ CLASSIFICATION_METRICS = (
 )
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 
-#: Direction of every metric: the verdict and the leaderboard must never guess it.
-GREATER_IS_BETTER = {
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "precision_macro": True,
-    "recall_macro": True,
-    "f1_macro": True,
-    "roc_auc": True,
-    "log_loss": False,
-    "rmse": False,
-    "mae": False,
-    "r2": True,
-}
+
+def _spec(task: str) -> TaskSpec:
+    # Imported here: the specs are built from this module's scoring functions.
+    from nnvsml.tasks import get_task
+
+    return get_task(task)
+
+
+class _Directions(Mapping):
+    """metric -> whether greater is better, over every registered task's spec (read live, so a
+    task registered later is included)."""
+
+    def _table(self) -> dict[str, bool]:
+        from nnvsml.tasks import directions
+
+        return directions()
+
+    def __getitem__(self, metric: str) -> bool:
+        return self._table()[metric]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+    def __repr__(self) -> str:
+        return repr(self._table())
+
+
+#: Direction of every metric: the verdict and the leaderboard must never guess it. Declared by
+#: the tasks' specs; a metric no spec declares raises ``KeyError``.
+GREATER_IS_BETTER: Mapping[str, bool] = _Directions()
 
 
 def metric_names(task: str) -> tuple[str, ...]:
-    return REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    """The metrics of ``task``, in the order its spec declares them."""
+    return _spec(task).metric_names
 
 
 def score(task: str, y_true, y_pred, proba=None, classes=None) -> dict[str, float | None]:
     """Every metric of the task; ``None`` where it cannot be computed (with the reason logged)."""
+    return _spec(task).score(y_true, y_pred, proba, classes)
+
+
+def regression_scores(y_true, y_pred, proba=None, classes=None) -> dict[str, float | None]:
+    """RMSE, MAE and R^2 (``proba`` and ``classes`` are ignored)."""
     y_true = np.asarray(y_true)
-    if task == "regression":
-        y_pred = np.asarray(y_pred, dtype=float)
-        return {
-            "rmse": _clean(math.sqrt(skm.mean_squared_error(y_true, y_pred))),
-            "mae": _clean(skm.mean_absolute_error(y_true, y_pred)),
-            "r2": _clean(skm.r2_score(y_true, y_pred)),
-        }
+    y_pred = np.asarray(y_pred, dtype=float)
+    return {
+        "rmse": _clean(math.sqrt(skm.mean_squared_error(y_true, y_pred))),
+        "mae": _clean(skm.mean_absolute_error(y_true, y_pred)),
+        "r2": _clean(skm.r2_score(y_true, y_pred)),
+    }
+
+
+def classification_scores(y_true, y_pred, proba=None, classes=None) -> dict[str, float | None]:
+    """Label metrics from ``y_pred``; ROC-AUC and log loss from ``proba`` (columns in the order
+    of ``classes``), ``None`` without it."""
+    y_true = np.asarray(y_true)
     with warnings.catch_warnings():
         # Precision of a class never predicted is 0 by definition here; sklearn warns about it.
         warnings.simplefilter("ignore")
@@ -82,6 +124,8 @@ def _roc_auc(y_true, proba, classes) -> float | None:
         keep = [i for i, c in enumerate(classes) if c in present]
         sub = proba[:, keep]
         sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-15, None)
+        if len(keep) == 2:  # two classes present: a binary ROC on the second one's probability
+            return skm.roc_auc_score(y_true == classes[keep[1]], sub[:, 1])
         return skm.roc_auc_score(y_true, sub, multi_class="ovr", labels=[classes[i] for i in keep])
     return skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=list(classes))
 
@@ -94,13 +138,6 @@ def _clean(value) -> float | None:
 
 
 def default_primary_metric(task: str, class_shares: list[float] | None = None) -> tuple[str, str]:
-    """The metric the comparison is decided on, and why it was chosen."""
-    if task == "regression":
-        return "rmse", "regression: root mean squared error"
-    if class_shares and min(class_shares) < 0.10:
-        return (
-            "balanced_accuracy",
-            f"the smallest class holds {min(class_shares):.1%} of rows, so plain accuracy would "
-            "reward ignoring it",
-        )
-    return "accuracy", "classes are not strongly imbalanced"
+    """The metric the comparison is decided on, and why it was chosen (the task's spec
+    decides)."""
+    return _spec(task).default_primary_metric(class_shares)

@@ -7,7 +7,8 @@ per model rather than 1,000 calls to scikit-learn. The definitions match :mod:`n
 (macro averages over the labels present, ROC-AUC one-vs-rest from probabilities).
 
 Two models are compared on the same resamples (a paired bootstrap), and for classification by
-McNemar's exact test on the rows one model gets right and the other wrong.
+McNemar's exact test on the rows one model gets right and the other wrong. Which metrics are
+resampled, and which test gives the p-value, is the task's spec's to say (:mod:`nnvsml.tasks`).
 
 Example
 -------
@@ -20,10 +21,13 @@ Example
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import stats
 
-from nnvsml.metrics import metric_names
+if TYPE_CHECKING:
+    from nnvsml.tasks import TaskSpec
 
 N_RESAMPLES = 1_000
 LEVEL = 0.95
@@ -33,10 +37,11 @@ _CHUNK = 100
 def bootstrap_ci(task: str, y_true, y_pred, proba, classes, *, n_resamples: int = N_RESAMPLES,
                  level: float = LEVEL, seed: int = 0) -> dict[str, dict | None]:
     """Percentile bootstrap interval of every metric of ``task`` (None where undefined)."""
-    values = _resampled(task, np.asarray(y_true), [(y_pred, proba)], classes, n_resamples, seed)
+    spec = _spec(task)
+    values = _resampled(spec, np.asarray(y_true), [(y_pred, proba)], classes, n_resamples, seed)
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     out = {}
-    for name in metric_names(task):
+    for name in spec.metric_names:
         v = values.get(name)
         if v is None or np.all(np.isnan(v[0])):
             out[name] = None
@@ -50,37 +55,55 @@ def paired_test(task: str, metric: str, y_true, a: tuple, b: tuple, classes, *,
                 n_resamples: int = N_RESAMPLES, level: float = LEVEL, seed: int = 0) -> dict:
     """Model ``a`` minus model ``b`` on the test rows, each given as ``(y_pred, proba)``.
 
-    The difference of ``metric`` gets a paired bootstrap interval. The p-value is McNemar's
-    exact test for classification (do the two models err on different rows more often one way
-    than the other?) and the paired bootstrap's for regression.
+    The difference of ``metric`` gets a paired bootstrap interval. The p-value comes from the
+    task's paired test: McNemar's exact test for classification (do the two models err on
+    different rows more often one way than the other?), the paired bootstrap's for regression.
     """
+    spec = _spec(task)
     y_true = np.asarray(y_true)
-    values = _resampled(task, y_true, [a, b], classes, n_resamples, seed)[metric]
+    values = _resampled(spec, y_true, [a, b], classes, n_resamples, seed)[metric]
     diffs = values[0] - values[1]
     diffs = diffs[~np.isnan(diffs)]
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     low, high = (np.percentile(diffs, [lo, hi]) if len(diffs) else (np.nan, np.nan))
     out = {"metric": metric, "ci_low": float(low), "ci_high": float(high), "level": level,
            "resamples": int(len(diffs))}
-    if task == "regression":
-        # Two-sided: how often the resampled difference lands on the other side of zero.
-        share = min(np.mean(diffs <= 0), np.mean(diffs >= 0)) if len(diffs) else 0.5
-        out.update(test="paired bootstrap of the test rows",
-                   p_value=float(min(1.0, 2 * (share * len(diffs) + 1) / (len(diffs) + 1))))
-    else:
-        right_a = np.asarray(a[0]) == y_true
-        right_b = np.asarray(b[0]) == y_true
-        only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
-        p = (stats.binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue
-             if only_a + only_b else 1.0)
-        out.update(test="McNemar's exact test on the test rows", p_value=float(p),
-                   only_first_right=only_a, only_second_right=only_b)
+    out["test"] = spec.paired_test.name
+    out.update(spec.paired_test.run(y_true, a, b, diffs))
     return out
+
+
+def _spec(task: str) -> TaskSpec:
+    # Imported here: the specs are built from this module's functions.
+    from nnvsml.tasks import get_task
+
+    return get_task(task)
+
+
+# ---- the paired tests' p-values (a task's spec names one) ------------------------------------
+
+def bootstrap_p_value(y_true, a: tuple, b: tuple, diffs: np.ndarray) -> dict:
+    """Two-sided p-value of the paired bootstrap: how often the resampled difference lands on
+    the other side of zero."""
+    share = min(np.mean(diffs <= 0), np.mean(diffs >= 0)) if len(diffs) else 0.5
+    return {"p_value": float(min(1.0, 2 * (share * len(diffs) + 1) / (len(diffs) + 1)))}
+
+
+def mcnemar(y_true, a: tuple, b: tuple, diffs: np.ndarray) -> dict:
+    """McNemar's exact test: the binomial test on the rows exactly one of the models gets
+    right."""
+    y_true = np.asarray(y_true)
+    right_a = np.asarray(a[0]) == y_true
+    right_b = np.asarray(b[0]) == y_true
+    only_a, only_b = int(np.sum(right_a & ~right_b)), int(np.sum(~right_a & right_b))
+    p = (stats.binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue
+         if only_a + only_b else 1.0)
+    return {"p_value": float(p), "only_first_right": only_a, "only_second_right": only_b}
 
 
 # ---- every metric over many resamples at once -----------------------------------------------
 
-def _resampled(task, y_true, models, classes, n_resamples, seed) -> dict[str, np.ndarray]:
+def _resampled(spec, y_true, models, classes, n_resamples, seed) -> dict[str, np.ndarray]:
     """metric -> array (n_models, n_resamples) over the same resamples for every model."""
     n = len(y_true)
     rng = np.random.default_rng(seed)
@@ -91,15 +114,21 @@ def _resampled(task, y_true, models, classes, n_resamples, seed) -> dict[str, np
         # w[r, i]: how many times row i is drawn in resample r.
         w = np.bincount((idx + n * np.arange(b)[:, None]).ravel(), minlength=b * n)
         w = w.reshape(b, n).astype(float)
-        for name, vals in _metrics(task, y_true, models, classes, w).items():
+        for name, vals in spec.resampled(y_true, models, classes, w).items():
             parts.setdefault(name, []).append(vals)
     return {name: np.concatenate(chunks, axis=1) for name, chunks in parts.items()}
 
 
-def _metrics(task, y_true, models, classes, w) -> dict[str, np.ndarray]:
-    if task == "regression":
-        return _regression(np.asarray(y_true, float), models, w)
-    return _classification(y_true, models, list(classes), w)
+def resampled_regression(y_true, models, classes, w) -> dict[str, np.ndarray]:
+    """RMSE, MAE and R^2 of every model (``(y_pred, proba)``) under resampling weights ``w``
+    (resamples x rows): metric -> array (n_models, n_resamples). ``classes`` is ignored."""
+    return _regression(np.asarray(y_true, float), models, w)
+
+
+def resampled_classification(y_true, models, classes, w) -> dict[str, np.ndarray]:
+    """The classification metrics of every model under resampling weights ``w``, as
+    :func:`resampled_regression` (``proba`` columns in the order of ``classes``)."""
+    return _classification(np.asarray(y_true), models, list(classes), w)
 
 
 def _regression(y, models, w):

@@ -12,9 +12,10 @@ Under ``holdout`` validation (large data) the "folds" are disjoint blocks of the
 part, all scored by the same fitted model; their differences are independent, so the plain
 paired t-test applies, without the correction for overlapping training folds.
 
-The test rows' own paired test (McNemar's exact test for classification, a paired bootstrap for
-regression; computed by :mod:`nnvsml.uncertainty` into ``results["test_comparison"]``) is
-reported beside it: it confirms or contradicts the decision, never makes it.
+The test rows' own paired test (the one the task's spec declares, :mod:`nnvsml.tasks`: McNemar's
+exact test for classification, a paired bootstrap for regression; computed by
+:mod:`nnvsml.uncertainty` into ``results["test_comparison"]``) is reported beside it: it
+confirms or contradicts the decision, never makes it.
 
 At a tie the recommendation goes to the model that is cheaper to train and serve; when their
 costs are within 25% of each other, to the one a person can read (coefficients, rules, tree
@@ -44,6 +45,9 @@ from scipy import stats
 from nnvsml.differences import COST_BAND, INTRINSIC, key_differences
 from nnvsml.errors import InputError
 from nnvsml.metrics import GREATER_IS_BETTER
+from nnvsml.ranking import best_of_family
+from nnvsml.ranking import cv_mean as _cv_mean
+from nnvsml.tasks import find_metric
 
 ALPHA = 0.05
 TEST_NAME = "corrected resampled t-test (Nadeau & Bengio 2003) over the CV folds"
@@ -57,9 +61,6 @@ LIMITS = {
     "max_model_mb": ("--max-model-mb", "model size", "MB"),
 }
 CONSTRAINTS = (*LIMITS, "require_explanations")
-#: Metrics on a 0-1 scale, whose gaps read best as points (x100).
-_SHARES = {"accuracy", "balanced_accuracy", "precision_macro", "recall_macro", "f1_macro",
-           "roc_auc", "r2"}
 
 
 def check_preferences(priority: str = "accuracy", constraints: dict | None = None) -> None:
@@ -205,6 +206,9 @@ def _by_accuracy(results: dict, eligible: list[dict], excluded: list[dict], run:
         f"{neur['name']} (neural) {_fmt_cv(neur, metric)}; difference {cmp['difference']:+.4f} "
         f"(95% CI {cmp['ci_low']:+.4f} to {cmp['ci_high']:+.4f}), p = {cmp['p_value']:.3g}."
     ]
+    coverage = _coverage_sentence(trad, neur)
+    if coverage:
+        reasons.append(coverage)
     trad_better = (cmp["difference"] > 0) == higher
     significant = cmp["p_value"] < alpha and cmp["difference"] != 0
     if significant:
@@ -241,6 +245,26 @@ def _by_accuracy(results: dict, eligible: list[dict], excluded: list[dict], run:
         reasons.append(tuning)
     return {"family": family, "model": winner["name"], "decided": True,
             "comparison": cmp, "reasons": reasons, "facts": facts}
+
+
+def _coverage_sentence(trad: dict, neur: dict) -> str | None:
+    """How much of the protocol each of the two got, when not both got all of it."""
+    levels = {m["name"]: (m.get("evaluation") or {}) for m in (trad, neur)}
+    if all(e.get("level", "cross_validated") == "cross_validated" for e in levels.values()):
+        return None
+    parts = []
+    for name, e in levels.items():
+        what = {"validation_only": "validated on the first fold only",
+                "holdout": "validated on the held-out part",
+                "cross_validated": f"cross-validated over {e.get('folds')} folds"}.get(
+                    e.get("level"), "validated")
+        if e.get("sampled"):
+            what += f", trained on a sample of {e.get('trained_rows'):,} rows"
+        parts.append(f"{name} was {what}{' and tuned' if e.get('tuned') else ''}")
+    return ("Protocol coverage differs under this budget: " + "; ".join(parts) + ". Both are "
+            "compared on the blocks of the first fold's validation rows, which both were "
+            "scored on.") if len({e.get("level") for e in levels.values()}) > 1 else (
+        "Protocol coverage under this budget: " + "; ".join(parts) + ".")
 
 
 # -- priorities --------------------------------------------------------------------------------
@@ -561,7 +585,8 @@ def _fmt3(model: dict, metric: str) -> str:
 def _gap(x: float, metric: str) -> str:
     """A difference in points of a share (two significant digits below one point, so that a
     borderline gap does not read as "0.0 points"), else as it is."""
-    if metric not in _SHARES:
+    declared = find_metric(metric)
+    if declared is None or not declared.share:  # not on a 0-1 scale (the task's spec says)
         return f"{x:.4g}"
     return f"{100 * x:.1f} points" if abs(x) >= 0.01 or x == 0 else f"{100 * x:.2g} points"
 
@@ -584,9 +609,18 @@ def _unknown(what: str, name: str, known) -> str:
 def compare_pair(a: dict, b: dict, metric: str, n_train: int | None, alpha: float = ALPHA,
                  holdout: bool = False) -> dict:
     """Paired comparison of model ``a`` minus model ``b`` over the shared CV folds (or, with
-    ``holdout``, over the blocks of the shared validation part)."""
-    fa = (a["cv"].get(metric) or {}).get("folds") or []
-    fb = (b["cv"].get(metric) or {}).get("folds") or []
+    ``holdout``, over the blocks of the shared validation part). When either model was not
+    cross-validated (the anytime protocol gave it its first fit only), both are paired over the
+    blocks of the first fold's validation rows, which every model is scored on."""
+    folds_of_both = all((m.get("evaluation") or {}).get("level", "cross_validated")
+                        == "cross_validated" for m in (a, b))
+    if holdout or folds_of_both:
+        fa = (a["cv"].get(metric) or {}).get("folds") or []
+        fb = (b["cv"].get(metric) or {}).get("folds") or []
+    else:
+        holdout = True
+        fa = (a.get("validation_blocks") or {}).get(metric) or []
+        fb = (b.get("validation_blocks") or {}).get(metric) or []
     diffs = [x - y for x, y in zip(fa, fb) if x is not None and y is not None]
     k = len(diffs)
     mean = sum(diffs) / k if k else float("nan")
@@ -616,24 +650,14 @@ def compare_pair(a: dict, b: dict, metric: str, n_train: int | None, alpha: floa
         "alpha": alpha,
         "folds": k,
         "test": HOLDOUT_TEST_NAME if holdout else TEST_NAME,
+        "paired_over": ("the CV folds" if not holdout else "blocks of the validation part"
+                        if folds_of_both else "blocks of the first fold's validation rows: "
+                        "at least one of the two was not cross-validated"),
         "test_rows": {
             "traditional": (a.get("test") or {}).get(metric),
             "neural": (b.get("test") or {}).get(metric),
         },
     }
-
-
-def best_of_family(models: list[dict], family: str, metric: str) -> dict | None:
-    ok = [m for m in models if m["family"] == family and m["status"] == "ok"
-          and _cv_mean(m, metric) is not None]
-    if not ok:
-        return None
-    sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
-    return max(ok, key=lambda m: (sign * _cv_mean(m, metric), m["name"]))
-
-
-def _cv_mean(model: dict, metric: str) -> float | None:
-    return ((model.get("cv") or {}).get(metric) or {}).get("mean")
 
 
 def _fmt_cv(model: dict, metric: str) -> str:

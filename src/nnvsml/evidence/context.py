@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from nnvsml import metrics
 from nnvsml.data.dataset import take
-from nnvsml.metrics import GREATER_IS_BETTER
 from nnvsml.models import BuildContext, Candidate
-from nnvsml.tuning.pruning import final_step
+from nnvsml.models.steps import final_step
+from nnvsml.tasks import TaskSpec, get_task
 
 #: Validation rows scored per refit at most: enough for a stable mean, cheap for kNN and SVMs.
 MAX_EVAL_ROWS = 5000
@@ -80,6 +79,11 @@ class AnalysisContext:
     send: Callable[[str, Any], None] = field(default=lambda kind, payload: None)
 
     # ---- time --------------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> TaskSpec:
+        """The task's spec: whether it has classes, is stratified, reads probabilities."""
+        return get_task(self.task)
 
     def left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
@@ -162,12 +166,12 @@ class AnalysisContext:
         return subject.candidate.build(ctx)
 
     def sample(self, n: int, seed: int = 0, rows: np.ndarray | None = None) -> np.ndarray:
-        """``n`` of the training rows (stratified by class for classification), seeded."""
+        """``n`` of the training rows (stratified by class when the task is), seeded."""
         rows = self.train_rows if rows is None else rows
         if n >= len(rows):
             return rows
         rng = np.random.default_rng(self.seed * 1000 + seed)
-        if self.task == "regression":
+        if not self.spec.stratified:
             return np.sort(rng.choice(rows, n, replace=False))
         labels = self.y[rows]
         picked = []
@@ -189,14 +193,14 @@ class AnalysisContext:
         """The run's primary metric of ``est`` on (X, y)."""
         pred = est.predict(X)
         proba = None
-        if self.task != "regression" and hasattr(est, "predict_proba"):
+        if self.spec.needs_proba and hasattr(est, "predict_proba"):
             proba = est.predict_proba(X)
-        value = metrics.score(self.task, y, pred, proba, self.classes).get(self.metric)
+        value = self.spec.score(y, pred, proba, self.classes).get(self.metric)
         return None if value is None else float(value)
 
     @property
     def higher_is_better(self) -> bool:
-        return GREATER_IS_BETTER[self.metric]
+        return self.spec.greater_is_better[self.metric]
 
     def worse_by(self, before: float | None, after: float | None) -> float | None:
         """How much worse ``after`` is than ``before`` (positive = worse, whatever the metric's

@@ -4,7 +4,7 @@ refitted on damaged copies of the same training rows, and the drop in score meas
 What is damaged, and where:
 
 * label_noise: a share of the training labels replaced by another class (a shuffled target
-  for regression); the validation rows keep their true labels.
+  for a task without classes, as regression); the validation rows keep their true labels.
 * feature_noise: Gaussian noise of ``level`` standard deviations on every numeric column
   (pixels, series, spectrograms), in training and validation rows alike: the data the model
   sees in use is as noisy as the data it learned from.
@@ -25,6 +25,7 @@ import pandas as pd
 
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
+from nnvsml.tasks import get_task
 
 LEVELS = {
     "label_noise": [0.0, 0.1, 0.2, 0.3],
@@ -45,8 +46,8 @@ LABELS = {
 
 def applicable(kind: str, task: str, modality: str, kinds: dict) -> str | None:
     """None when the damage applies, else why it does not."""
-    if kind == "imbalance" and task == "regression":
-        return "class imbalance needs classes; this is a regression task"
+    if kind == "imbalance" and not get_task(task).has_classes:
+        return f"class imbalance needs classes; this is a {task} task"
     if kind == "irrelevant" and modality != "tabular":
         return f"{modality} inputs have a fixed shape: no columns can be added"
     if kind == "feature_noise" and modality == "text":
@@ -137,7 +138,7 @@ def damage(kind, level, X_train, y_train, X_eval, y_eval, ctx, rng):
 def _noisy_labels(y, level, task, rng):
     y = y.copy()
     pick = rng.choice(len(y), int(round(level * len(y))), replace=False)
-    if task == "regression":
+    if not get_task(task).has_classes:  # no other class to pick: shuffle the picked values
         y[pick] = rng.permutation(y[pick])
         return y
     classes = np.unique(y)

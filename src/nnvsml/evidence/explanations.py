@@ -41,7 +41,7 @@ from nnvsml.evidence.parts import (
     kernel_samples,
     lime_over_parts,
 )
-from nnvsml.tuning.pruning import final_step
+from nnvsml.models.steps import final_step
 
 SHAP_ROWS = 100
 #: Kernel SHAP's background rows. Model-agnostic SHAP is Kernel SHAP here: shap's permutation
@@ -334,7 +334,7 @@ def _prediction_seconds(predict, Z) -> float:
 
 
 def _predictor(ctx, est, coder: RawCoder):
-    if ctx.task == "regression":
+    if not ctx.spec.has_classes:
         return lambda Z: np.asarray(est.predict(coder.decode(np.asarray(Z))), dtype=float)
     return lambda Z: np.asarray(est.predict_proba(coder.decode(np.asarray(Z))), dtype=float)
 
@@ -346,7 +346,7 @@ def _lime_tabular(ctx, predict, coder: RawCoder, Z_train, Z_rows) -> list[dict]:
     medians = np.nanmedian(Z_train, axis=0)
     filled = np.where(np.isnan(Z_train), medians, Z_train)
     explainer = LimeTabularExplainer(
-        filled, mode="regression" if ctx.task == "regression" else "classification",
+        filled, mode="classification" if ctx.spec.has_classes else "regression",
         feature_names=coder.columns, categorical_features=cat_idx,
         categorical_names={j: [str(v) for v in coder.categories[coder.columns[j]]] + ["missing"]
                            for j in cat_idx},
@@ -356,7 +356,7 @@ def _lime_tabular(ctx, predict, coder: RawCoder, Z_train, Z_rows) -> list[dict]:
     for i in range(min(LIME_ROWS, len(Z_rows))):
         row = np.where(np.isnan(Z_rows[i]), medians, Z_rows[i])
         probs = predict(row[None, :])[0]
-        label = int(np.argmax(probs)) if ctx.task != "regression" else None
+        label = int(np.argmax(probs)) if ctx.spec.has_classes else None
         kwargs = {"labels": (label,)} if label is not None else {}
         exp = explainer.explain_instance(row, predict, num_features=min(8, len(coder.columns)),
                                          num_samples=1000, **kwargs)
@@ -380,14 +380,15 @@ def _surrogate(ctx, target, Z, names: list[str]) -> dict:
     rules, and how often it agrees with the model (R^2 for regression)."""
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
 
-    cls = DecisionTreeRegressor if ctx.task == "regression" else DecisionTreeClassifier
+    classes = ctx.spec.has_classes
+    cls = DecisionTreeClassifier if classes else DecisionTreeRegressor
     tree = cls(max_depth=3, random_state=ctx.seed).fit(Z, target)
     mimic = tree.predict(Z)
-    fidelity = (float(np.mean(mimic == target)) if ctx.task != "regression"
+    fidelity = (float(np.mean(mimic == target)) if classes
                 else float(1 - np.var(target - mimic) / (np.var(target) or 1.0)))
     return {"depth": 3, "fidelity": fidelity, "text": export_text(
         tree, feature_names=[str(n) for n in names], decimals=3),
-        "fidelity_measure": "share of rows" if ctx.task != "regression" else "R^2"}
+        "fidelity_measure": "share of rows" if classes else "R^2"}
 
 
 # ---- images ---------------------------------------------------------------------------------

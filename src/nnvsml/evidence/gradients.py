@@ -12,7 +12,7 @@ from skorch.callbacks import GradientNormClipping
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 from nnvsml.models.neural.callbacks import GradientNorms
-from nnvsml.tuning.pruning import final_step
+from nnvsml.models.steps import final_step
 
 #: A layer's mean gradient norm over an epoch below this is vanishing...
 VANISHING = 1e-6

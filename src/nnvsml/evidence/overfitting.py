@@ -12,7 +12,7 @@ import numpy as np
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 from nnvsml.metrics import GREATER_IS_BETTER
-from nnvsml.tuning.pruning import final_step
+from nnvsml.models.steps import final_step
 
 #: Scoring rows of the training part, for the "train" side of the gap.
 TRAIN_SCORE_ROWS = 2000

@@ -8,21 +8,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from nnvsml import timing
 from nnvsml.errors import InputError
 from nnvsml.evidence import ANALYSES, energy, overfitting
 from nnvsml.evidence.worker import AnalysisJob, main
 from nnvsml.metrics import GREATER_IS_BETTER
 from nnvsml.models import Candidate
 from nnvsml.protocol.runner import run_isolated
-from nnvsml.verdict import best_of_family
+from nnvsml.ranking import best_of_family
 
 #: Shares of the analysis time, by what each costs (in refits of the two models).
 WEIGHTS = {"learning_curve": 0.35, "data_quality": 0.25, "overfitting": 0.15, "gradients": 0.1,
            "explanations": 0.15, "energy": 0.0}
-#: An analysis offered less than this is skipped: it could not refit a model in it.
-MIN_ANALYSIS_SECONDS = 8.0
-#: Without --analysis-budget, the analyses may take this share of --budget on top of it.
-DEFAULT_SHARE = 0.5
 #: Analyses computed from results.json alone, in this process.
 PURE = {"energy"}
 NEEDS_NETWORK = {"gradients"}
@@ -47,12 +44,6 @@ def check_analyses(value) -> list[str]:
             raise InputError(f"unknown analysis '{item}' in --analyses; {hint}choose all, none "
                              f"or from: {', '.join(ANALYSES)}")
     return [a for a in ANALYSES if a in items]
-
-
-def analysis_seconds(budget_seconds: float | None, analysis_budget: float | None) -> float | None:
-    if analysis_budget is not None:
-        return analysis_budget
-    return None if budget_seconds is None else DEFAULT_SHARE * budget_seconds
 
 
 def run_evidence(
@@ -93,6 +84,7 @@ def run_evidence(
         evidence.update({a: old[a] for a in analyses
                          if (old.get(a) or {}).get("status") == "ok"})
     started = time.monotonic()
+    clock = timing.TimeBudget(seconds, start=started)
     todo = [a for a in analyses if a not in evidence]
     weights_left = sum(WEIGHTS[a] for a in todo)
     for name in todo:
@@ -103,13 +95,13 @@ def run_evidence(
         elif name in NEEDS_NETWORK and "neural" not in subjects:
             block = _skipped("no network finished in this run")
         else:
-            left = float("inf") if seconds is None else seconds - (time.monotonic() - started)
             # Each analysis sizes its work to its time; none is starved below the floor while
             # the time lasts, and what one leaves unused goes to those after it.
-            share = left * WEIGHTS[name] / weights_left if weights_left else left
-            limit = min(left, max(MIN_ANALYSIS_SECONDS, share))
-            if limit < MIN_ANALYSIS_SECONDS:
-                block = _skipped(f"the analysis time is spent ({max(0.0, left):.0f} s left); "
+            part = clock.share(WEIGHTS[name] / weights_left if weights_left else 1.0,
+                               floor=timing.MIN_ANALYSIS_SECONDS)
+            limit = part.remaining() if clock.bounded else float("inf")
+            if limit < timing.MIN_ANALYSIS_SECONDS:
+                block = _skipped(f"the analysis time is spent ({clock.remaining():.0f} s left); "
                                  "raise --analysis-budget")
             else:
                 on_start(name, limit)
@@ -133,6 +125,11 @@ def _run_one(name, subjects, run_dir, data_path, limit, seed, memory_limit_mb, o
     block = dict(outcome.result or {})
     if outcome.status == "ok":
         block.setdefault("seconds", round(outcome.wall_seconds, 3))
+        return block
+    if outcome.status == "timeout" and outcome.result:
+        # Anytime: what it measured before its time ran out is its result, said to be partial.
+        block.update(status="ok", complete=False, seconds=round(outcome.wall_seconds, 3),
+                     stopped=f"its time ran out ({outcome.reason}); what it finished is kept")
         return block
     # What the analysis had finished before it failed is kept, marked with why it stopped.
     block.update(status=outcome.status, reason=outcome.reason,

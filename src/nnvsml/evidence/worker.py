@@ -11,6 +11,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
+from nnvsml import timing
 from nnvsml.evidence.context import AnalysisContext, Subject
 from nnvsml.models import Candidate
 from nnvsml.protocol.worker import run_logged
@@ -54,7 +55,7 @@ def make_context(job: AnalysisJob, start: float, send) -> AnalysisContext:
     train_rows, eval_rows = data["folds"][0]
     # A margin for the last epoch's overshoot and for sending the block back: the analysis
     # plans to end before its process is cut.
-    deadline = start + 0.9 * job.time_limit - 1.0 \
+    deadline = timing.analysis_plan(job.time_limit, start).deadline \
         if job.timed and job.time_limit != float("inf") else None
     return AnalysisContext(
         X=data["X"], y=np.asarray(data["y"]), task=data["task"], classes=data["classes"],

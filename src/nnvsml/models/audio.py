@@ -59,7 +59,7 @@ register(Candidate(
     "mfcc_svm", "traditional", CLASSIFICATION, build_mfcc_svm,
     f"exact RBF support vector machine on standardised MFCC statistics (a stratified sample of "
     f"{SVM_AUDIO_MAX_ROWS:,} clips when there are more), Platt-calibrated",
-    modalities=AUDIO, preprocessing=MFCC, notes=mfcc_svm_notes, space=SVM_SPACE))
+    modalities=AUDIO, preprocessing=MFCC, notes=mfcc_svm_notes, space=SVM_SPACE, growth=2.0))
 register(Candidate(
     "mfcc_random_forest", "traditional", CLASSIFICATION, build_mfcc_forest,
     f"random forest of up to {FOREST_TREES} trees on MFCC statistics, stops adding trees when "

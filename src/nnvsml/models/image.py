@@ -144,4 +144,4 @@ register(Candidate(
     "rbf_svm_pixels", "traditional", CLASSIFICATION, build_rbf_svm_pixels,
     f"exact RBF support vector machine on raw pixels (a stratified sample of "
     f"{SVM_IMAGE_MAX_ROWS:,} training images when there are more), Platt-calibrated",
-    modalities=IMAGE, preprocessing=PIXELS, notes=svm_image_notes, space=SVM_SPACE))
+    modalities=IMAGE, preprocessing=PIXELS, notes=svm_image_notes, space=SVM_SPACE, growth=2.0))

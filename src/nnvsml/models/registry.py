@@ -23,7 +23,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 
 from nnvsml.errors import InputError
-from nnvsml.tuning.space import Space, resolve
+from nnvsml.models.space import Space, resolve
 
 FAMILIES = ("traditional", "neural")
 
@@ -58,7 +58,7 @@ class Candidate:
     ``build(ctx)`` returns an unfitted estimator with the scikit-learn contract (``fit``,
     ``predict`` and, for classifiers, ``predict_proba``), reading its hyperparameters with
     ``ctx.hyper(space)``. ``space`` is the search space tuning explores, each dimension with its
-    default and its small grid (see :mod:`nnvsml.tuning.space`). ``notes(ctx)`` returns
+    default and its small grid (see :mod:`nnvsml.models.space`). ``notes(ctx)`` returns
     decisions worth recording in the results (e.g. the SVM's large-data rule).
     """
 
@@ -73,6 +73,9 @@ class Candidate:
     time_aware: bool = False
     notes: Callable[[BuildContext], dict] | None = None
     space: Space = field(default_factory=dict)
+    #: How its fit time grows with the training rows (the exponent), until two fits measure it:
+    #: the first cost estimate that orders the candidates and sizes a progressive sample.
+    growth: float = 1.0
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

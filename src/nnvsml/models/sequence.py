@@ -16,7 +16,7 @@ from nnvsml.models import spaces
 from nnvsml.models.features.series import DTWNeighbors, Rocket, SummaryFeatures
 from nnvsml.models.registry import BuildContext, Candidate, register
 from nnvsml.models.time_bounded import Calibrated, TimeBounded, time_bound_notes
-from nnvsml.tuning.space import Float
+from nnvsml.models.space import Float
 
 CLASSIFICATION = frozenset({"binary", "multiclass"})
 SEQUENCE = frozenset({"sequence"})

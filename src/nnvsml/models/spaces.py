@@ -8,7 +8,7 @@ tuning guides, Optuna's examples); every grid holds the default, so ``--search g
 
 from __future__ import annotations
 
-from nnvsml.tuning.space import Choice, Float, Int
+from nnvsml.models.space import Choice, Float, Int
 
 
 def _around(default: float, factors=(0.1, 1.0, 10.0)) -> tuple[float, ...]:

@@ -163,7 +163,12 @@ class _LightGBMClock:
         from lightgbm.callback import EarlyStopException
 
         now = time.perf_counter()
-        round_seconds = now - (self.last if self.last is not None else self.start)
+        if self.last is None:
+            # The first round also built LightGBM's binned dataset: it says nothing of how long
+            # a round takes, so the estimate starts at the second.
+            self.last = now
+            return
+        round_seconds = now - self.last
         self.last = now
         if env.iteration + 1 >= env.end_iteration:
             return

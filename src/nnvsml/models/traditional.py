@@ -21,6 +21,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from nnvsml.models import spaces
 from nnvsml.models.preprocessing import encoder
 from nnvsml.models.registry import BuildContext, Candidate, register
+from nnvsml.models.time_bounded import TimeBounded, time_bound_notes
 
 CLASSIFICATION = frozenset({"binary", "multiclass"})
 REGRESSION = frozenset({"regression"})
@@ -80,13 +81,16 @@ def build_forest(ctx: BuildContext):
     model = cls(n_estimators=200, min_samples_leaf=hp["min_samples_leaf"],
                 max_features=forest_max_features(hp["max_features"], _classifying(ctx)),
                 n_jobs=ctx.n_jobs, random_state=ctx.seed)
-    return _pipeline("tree", ctx, model)
+    # Time-bounded: under a short budget the forest keeps the trees it finished.
+    return _pipeline("tree", ctx, TimeBounded(model, max_time=ctx.max_time))
 
 
 def build_lightgbm(ctx: BuildContext):
     cls = LGBMClassifier if _classifying(ctx) else LGBMRegressor
-    return _pipeline("lightgbm", ctx, cls(n_estimators=400, **ctx.hyper(LIGHTGBM_SPACE),
-                                          n_jobs=ctx.n_jobs, random_state=ctx.seed, verbose=-1))
+    booster = cls(n_estimators=400, **ctx.hyper(LIGHTGBM_SPACE), n_jobs=ctx.n_jobs,
+                  random_state=ctx.seed, verbose=-1)
+    # Time-bounded: under a short budget the booster keeps the rounds it finished.
+    return _pipeline("lightgbm", ctx, TimeBounded(booster, max_time=ctx.max_time))
 
 
 def svm_rule(n_train: int) -> dict:
@@ -158,14 +162,17 @@ register(Candidate(
     "k-nearest neighbours (k=15, distance-weighted) on scaled features", space=KNN_SPACE))
 register(Candidate(
     "lightgbm", "traditional", ALL_TASKS, build_lightgbm,
-    "gradient-boosted trees (LightGBM, 400 rounds, native missing values and categories)",
-    preprocessing="lightgbm", explanations=("importances", "tree_shap"), space=LIGHTGBM_SPACE))
+    "gradient-boosted trees (LightGBM, up to 400 rounds, native missing values and categories), "
+    "stops adding rounds when its time is up", preprocessing="lightgbm",
+    explanations=("importances", "tree_shap"), time_aware=True, notes=time_bound_notes,
+    space=LIGHTGBM_SPACE))
 register(Candidate(
     "random_forest", "traditional", ALL_TASKS, build_forest,
-    "random forest of 200 trees (p/3 features per split for regression)", preprocessing="tree",
-    explanations=("importances", "tree_shap"), space=FOREST_SPACE))
+    "random forest of up to 200 trees (p/3 features per split for regression), stops adding "
+    "trees when its time is up", preprocessing="tree", explanations=("importances", "tree_shap"),
+    time_aware=True, notes=time_bound_notes, space=FOREST_SPACE))
 register(Candidate(
     "svm", "traditional", ALL_TASKS, build_svm,
     "RBF support vector machine (kernel approximation above "
     f"{SVM_EXACT_MAX_ROWS:,} training rows)",
-    notes=svm_notes, space=SVM_SPACE))
+    notes=svm_notes, space=SVM_SPACE, growth=2.0))

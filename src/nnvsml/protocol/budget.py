@@ -15,6 +15,8 @@ import math
 import time
 from abc import ABC, abstractmethod
 
+from nnvsml import timing
+
 
 class BudgetRule(ABC):
     name: str = ""
@@ -68,7 +70,9 @@ class Budget:
 
     ``reserve`` seconds are held back from the pools for writing results and the verdict, so
     the run as a whole ends inside its budget. ``spent_before`` carries what a family already
-    spent in an earlier, interrupted invocation of the same run.
+    spent in an earlier, interrupted invocation of the same run. Each family's pool holds a part
+    (``timing.SECURE_SHARE``) for securing its candidates' first results; the rest, and what that
+    part leaves, goes to folds and tuning.
     """
 
     def __init__(
@@ -84,24 +88,42 @@ class Budget:
         self.rule = rule or EqualPerFamily()
         self.clock = clock
         self.started = clock() if started is None else started
-        self.reserve = min(0.02 * self.total + 1.0, 15.0)
+        self.reserve = timing.run_reserve(self.total)
+        self.run = timing.TimeBudget(self.total, start=self.started, clock=clock).less(self.reserve)
         # What was spent before the candidates start (reading the data) comes off both pools.
-        self.pool = self.rule.pools(self.total - self.reserve - self.elapsed(), list(families))
+        self.pool = self.rule.pools(self.run.remaining(), list(families))
         self.spent = {f: float((spent_before or {}).get(f, 0.0)) for f in families}
+        self.secure_pool = {f: timing.SECURE_SHARE * p for f, p in self.pool.items()}
+        self.secure_spent = {f: 0.0 for f in families}
 
     def elapsed(self) -> float:
         return self.clock() - self.started
 
     def remaining(self) -> float:
         """Seconds left in this invocation before the reserve."""
-        return self.total - self.reserve - self.elapsed()
+        return self.run.remaining() if self.run.bounded else math.inf
+
+    def family_left(self, family: str) -> float:
+        return max(0.0, min(self.pool[family] - self.spent[family], self.remaining()))
 
     def limit_for(self, family: str, candidates_left: int) -> float:
         """Time limit of the next candidate of ``family``, of which ``candidates_left`` remain."""
         return self.rule.limit_for(self, family, candidates_left)
 
-    def record(self, family: str, seconds: float) -> None:
+    def first_fit_limits(self, family: str, candidates_left: int) -> tuple[float, float]:
+        """(limit, most) seconds for the first fit of the next of ``candidates_left`` candidates
+        of ``family``: its part of the family's securing time, and what it may take when its
+        measured progress says it needs longer (the family's time, less a floor for the rest)."""
+        if not self.run.bounded or isinstance(self.rule, EqualTrials):
+            left = self.remaining()
+            return left, left
+        return timing.first_fit_limits(self.secure_pool[family] - self.secure_spent[family],
+                                       self.family_left(family), candidates_left)
+
+    def record(self, family: str, seconds: float, securing: bool = False) -> None:
         self.spent[family] += seconds
+        if securing:
+            self.secure_spent[family] += seconds
 
     def to_dict(self) -> dict:
         return {
@@ -110,4 +132,5 @@ class Budget:
             "planned": {f: (round(p, 3) if math.isfinite(p) else None)
                         for f, p in self.pool.items()},
             "spent": {f: round(s, 3) for f, s in self.spent.items()},
+            "first_fits": {f: round(s, 3) for f, s in self.secure_spent.items()},
         }

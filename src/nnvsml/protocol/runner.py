@@ -2,6 +2,10 @@
 
 Whatever happens to the candidate (it finishes, raises, hangs past its limit, outgrows its
 memory or is killed by the system) comes back as an :class:`Outcome`, and the run goes on.
+
+The time limit follows the process's own measured progress: a process announces when it expects
+its current step to end (``("eta", seconds)``, from the fits it has timed), and it is stopped a
+grace period after the later of its limit and its announced end, never after ``hard_limit``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from nnvsml import timing
 from nnvsml.protocol.worker import Job, main
 
 _CONTEXT = None
@@ -31,10 +36,18 @@ def _context():
 
 
 def warm_up() -> None:
-    """Start the forkserver (and its preloaded imports) now, so that the first candidate's time
-    limit is not spent importing scikit-learn."""
-    _context()
+    """Start the forkserver and wait until its preloaded imports (scikit-learn, LightGBM, torch
+    and torch._dynamo) are done, so that no candidate's clock pays for them."""
+    ctx = _context()
     multiprocessing.forkserver.ensure_running()
+    # The server imports its preload list before it forks anything: one empty child proves it.
+    process = ctx.Process(target=_nothing, name="nnvsml-warm-up")
+    process.start()
+    process.join()
+
+
+def _nothing() -> None:
+    pass
 
 
 @dataclass
@@ -44,6 +57,8 @@ class Outcome:
     result: dict | None
     wall_seconds: float
     peak_memory_mb: float
+    #: Seconds the process had announced it still needed when it was stopped (None: no word).
+    wanted_seconds: float | None = None
 
 
 def run_isolated(
@@ -54,12 +69,14 @@ def run_isolated(
     poll_seconds: float = 0.2,
     target: Callable = main,
     keep_partial: bool = False,
+    hard_limit: float | None = None,
 ) -> Outcome:
     """Run ``target(job, conn)`` (by default a candidate's evaluation) in its own process.
 
     ``job`` needs a ``name`` or a ``candidate`` and a ``time_limit``. The last ``result`` the
     process sent is its result; with ``keep_partial`` it is kept even when the process ran out
-    of time or memory (an analysis sends what it has so far as it goes).
+    of time or memory (an analysis sends what it has so far as it goes). ``hard_limit`` (default
+    ``job.time_limit``) is the most the process may run when it announces a later end.
     """
     ctx = _context()
     receive, send = ctx.Pipe(duplex=False)
@@ -70,11 +87,16 @@ def run_isolated(
     send.close()
     watcher = _MemoryWatcher(process.pid)
     result, error, status, reason = None, None, None, None
+    soft = job.time_limit
+    hard = max(soft, hard_limit if hard_limit is not None else soft)
+    announced = None  # seconds after start at which the process expects its step to end
     try:
         while True:
             for kind, payload in _drain(receive):
                 if kind == "progress" and on_progress:
                     on_progress(payload)
+                elif kind == "eta":
+                    announced = time.monotonic() - start + float(payload)
                 elif kind == "result":
                     result = payload
                 elif kind == "error":
@@ -83,9 +105,10 @@ def run_isolated(
                 on_progress(None)  # a heartbeat, so the display's clock keeps moving
             if not process.is_alive():
                 break
-            if time.monotonic() - start > job.time_limit:
+            elapsed = time.monotonic() - start
+            if elapsed > timing.stop_after(soft, hard, announced):
                 status = "timeout"
-                reason = f"exceeded its time limit of {job.time_limit:.1f} s (raise --budget)"
+                reason = f"exceeded its time limit of {elapsed:.1f} s (raise --budget)"
                 break
             if watcher.sample() > memory_limit_mb:
                 status = "failed"
@@ -99,13 +122,16 @@ def run_isolated(
         process.join()
         receive.close()
     wall = time.monotonic() - start
-    peak = max(watcher.peak, (result or {}).get("cost", {}).get("peak_memory_mb", 0.0))
+    # What the model itself added: the process starts with the preloaded libraries resident.
+    peak = max(watcher.increment, (result or {}).get("cost", {}).get("peak_memory_mb", 0.0))
+    wanted = None if announced is None else max(0.0, announced - wall)
     if status is None:
         if result is not None and process.exitcode == 0:
             status = "ok"
         else:
             status, reason = "failed", error or _exit_reason(process.exitcode)
-    return Outcome(status, reason, result if status == "ok" or keep_partial else None, wall, peak)
+    return Outcome(status, reason, result if status == "ok" or keep_partial else None, wall, peak,
+                   wanted)
 
 
 def _drain(conn):
@@ -134,6 +160,12 @@ class _MemoryWatcher:
         except psutil.Error:
             self.process = None
         self.peak = 0.0
+        self.first: float | None = None
+
+    @property
+    def increment(self) -> float:
+        """Peak resident memory above the first sample (the forked process's inherited pages)."""
+        return max(0.0, self.peak - (self.first or 0.0))
 
     def sample(self) -> float:
         if self.process is None:
@@ -143,5 +175,7 @@ class _MemoryWatcher:
             rss = sum(p.memory_info().rss for p in procs) / 2**20
         except psutil.Error:
             return 0.0
+        if self.first is None:
+            self.first = rss
         self.peak = max(self.peak, rss)
         return rss

@@ -89,21 +89,6 @@ HOLDOUT_FRACTION = 0.2
 HOLDOUT_BLOCKS = 10
 
 
-def check_options(*, budget_seconds: float | None, cv_folds: int, test_fraction: float,
-                  max_memory_mb: float | None = None, validation: str = "auto") -> None:
-    """Protocol options that are wrong whatever the data: checked before any data is read."""
-    if validation not in VALIDATIONS:
-        raise InputError(f"--validation must be one of {', '.join(VALIDATIONS)}, got '{validation}'")
-    if max_memory_mb is not None and not max_memory_mb > 0:
-        raise InputError(f"--max-memory-mb must be a positive number of MB, got {max_memory_mb:g}")
-    if budget_seconds is not None and not (budget_seconds > 0 and math.isfinite(budget_seconds)):
-        raise InputError(f"--budget must be a positive number of seconds, got {budget_seconds:g}")
-    if not 2 <= cv_folds <= 20:
-        raise InputError(f"--cv-folds must be between 2 and 20, got {cv_folds}")
-    if not 0.05 <= test_fraction <= 0.5:
-        raise InputError(f"--test-fraction must be between 0.05 and 0.5, got {test_fraction:g}")
-
-
 def make_protocol(
     dataset: Dataset,
     *,
@@ -117,11 +102,9 @@ def make_protocol(
     """Split the rows once, for every candidate, and fold the training part once.
 
     A split that came with the data (``dataset.split``) is kept as it is; ``test_fraction`` then
-    reports its actual share of the rows.
+    reports its actual share of the rows. The options arrive checked (their rules are declared
+    in :class:`nnvsml.config.RunConfig`); what depends on the data (the metric) is checked here.
     """
-    check_options(budget_seconds=budget_seconds, cv_folds=cv_folds, test_fraction=test_fraction,
-                  validation=validation)
-
     notices: list[str] = []
     y = dataset.y.to_numpy()
     classify = dataset.task != "regression"

@@ -1,8 +1,21 @@
-"""What runs inside a candidate's own process: cross-validate, refit, score the test rows once,
-measure the costs, save the model.
+"""What runs inside a candidate's own process, in the stages of the anytime protocol
+(:mod:`nnvsml.protocol.schedule` orders them):
+
+``secure``
+    The declared defaults, fitted once on the first fold's training rows and scored on the shared
+    validation rows, then on the test rows. A model that cannot stop itself fits a stated
+    stratified sample first and grows it while its measured fit times say the next size fits;
+    networks and time-bounded ensembles train for the time they are given and keep their best
+    epoch / the members they finished. Every candidate thus has a scored result early.
+``again``
+    The same, with more time: a longer fit, or a larger sample, when the folds do not fit.
+``improve``
+    Tuning, the k folds and the refit on all training rows (or, under holdout validation, the
+    tuned fit), with what the family has left.
 
 The parent (:mod:`nnvsml.protocol.runner`) starts this in a fresh process so that a crash, a
-hang or an out-of-memory in one candidate cannot take the run down with it.
+hang or an out-of-memory in one candidate cannot take the run down with it. The process
+announces when it expects its current fit to end (``("eta", seconds)``), from what it has timed.
 """
 
 from __future__ import annotations
@@ -14,27 +27,41 @@ import signal
 import sys
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
+import psutil
 import sklearn  # noqa: F401  (imported here so the forkserver preloads it once)
 
-from nnvsml import metrics, uncertainty
+from nnvsml import metrics, timing, uncertainty
 from nnvsml.data.dataset import take
 from nnvsml.models import BuildContext, Candidate
+from nnvsml.models import space as sp
+from nnvsml.models.steps import final_step
 from nnvsml.protocol.splits import HOLDOUT_BLOCKS
-from nnvsml.tuning.pruning import final_step
-from nnvsml.tuning.tuner import TuningPlan, tune
+from nnvsml.tuning.tuner import TuningPlan, tune, untuned
 
-#: Share of a time-aware candidate's remaining time handed to its fits; the rest covers
-#: prediction, scoring and saving, so the candidate finishes instead of being killed.
-TRAINING_SHARE = 0.85
+# Paid once in the forkserver, never inside a candidate's clock: torch's first optimiser imports
+# torch._dynamo (and sympy), seconds of imports that a deadline must never interrupt.
+try:  # pragma: no branch
+    import torch._dynamo  # noqa: F401
+except ImportError:  # a run without torch has no networks to train
+    pass
+
 #: Training rows each fit is scored on for its train-vs-validation gap: enough for the mean,
 #: and cheap for models whose prediction cost grows with the training set (kNN, SVMs).
 TRAIN_SCORE_ROWS = 2000
+#: The smallest stratified sample a model that cannot stop itself is first fitted on, when the
+#: training part is larger (progressive sampling, as FLAML grows its samples).
+SMALLEST_SAMPLE = 500
+STAGES = ("secure", "again", "improve")
+#: Rows a validation block holds at least (fewer blocks on small data): a block's score must
+#: mean something for the verdict's paired test.
+MIN_BLOCK_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -48,13 +75,24 @@ class Job:
     time_limit: float
     seed: int
     tuning: TuningPlan = TuningPlan()
+    stage: str = "secure"
+    #: The most seconds the parent lets this process run when it needs longer than its limit.
+    hard_limit: float | None = None
+    #: ``again``: the sample the previous fit used; the next one starts above it.
+    start_rows: int | None = None
 
 
 def main(job: Job, conn) -> None:
     """Entry point of the child process: report ``("result", dict)`` or ``("error", str)``."""
     start = time.monotonic()
-    run_logged(Path(job.run_dir) / "logs" / f"{job.candidate.name}.log", conn,
-               lambda: evaluate(job, conn, start))
+    base_mb = _rss_mb()
+    stage = {"secure": secure, "again": secure, "improve": improve}[job.stage]
+
+    def work():
+        print(f"stage {job.stage}: {job.time_limit:.1f} s", flush=True)  # the log says which
+        return stage(_Work(job, conn, start, base_mb))
+
+    run_logged(Path(job.run_dir) / "logs" / f"{job.candidate.name}.log", conn, work)
 
 
 def run_logged(log_path: Path, conn, work) -> None:
@@ -76,144 +114,317 @@ def run_logged(log_path: Path, conn, work) -> None:
     conn.close()
 
 
-def evaluate(job: Job, conn, start: float) -> dict:
-    data = joblib.load(job.data_path)
-    X: pd.DataFrame | np.ndarray = data["X"]
-    y: np.ndarray = np.asarray(data["y"])
-    task, classes, kinds = data["task"], data["classes"], data["kinds"]
-    train_idx, test_idx, folds = data["train_idx"], data["test_idx"], data["folds"]
-    holdout = data.get("validation") == "holdout"
-    cand, plan = job.candidate, job.tuning
-    # The parent's clock started before this process did, and the last steps (scoring, the
-    # bootstrap, saving) come after the last fit: plan to end a little before the limit.
-    deadline = start + 0.95 * job.time_limit - 0.5
-    # Under --trials the run is bounded by counts, not seconds: no fit is cut short by a clock,
-    # so the same seed gives the same models.
-    timed = plan.trials is None
-    # Under holdout the model fitted on the non-validation rows is the final one: no refit.
-    n_fits = len(folds) + (0 if holdout else 1)
+class _Work:
+    """One candidate's data, clock and shared steps inside its process."""
 
-    def context(params: dict, max_time: float | None) -> BuildContext:
-        return BuildContext(task=task, kinds=kinds, n_train=len(train_idx), seed=job.seed,
-                            max_time=max_time if (timed and cand.time_aware) else None,
-                            modality=data.get("modality", "tabular"),
-                            info=data.get("info") or {}, params=params)
+    def __init__(self, job: Job, conn, start: float, base_mb: float) -> None:
+        self.job, self.conn, self.cand, self.base_mb = job, conn, job.candidate, base_mb
+        data = joblib.load(job.data_path)
+        self.data = data
+        self.X = data["X"]
+        self.y = np.asarray(data["y"])
+        self.task, self.classes, self.kinds = data["task"], data["classes"], data["kinds"]
+        self.train_idx, self.test_idx = data["train_idx"], data["test_idx"]
+        self.folds = data["folds"]
+        self.holdout = data.get("validation") == "holdout"
+        # Under --trials the run is bounded by counts, not seconds: no fit is cut short by a
+        # clock, so the same seed gives the same models.
+        self.timed = job.tuning.trials is None
+        self.budget = timing.TimeBudget(job.time_limit if self.timed else None, start=start)
+        self.hard = timing.TimeBudget(job.hard_limit if self.timed and job.hard_limit else
+                                      (job.time_limit if self.timed else None), start=start)
+        # Seconds a fit has run past the training time it was given (preprocessing, setup, the
+        # last epoch): learned from each fit and taken off the next one.
+        self.overshoot = 0.0
+        self.per_row = 0.0  # seconds to predict one row, once measured
 
+    def progress(self, message: str) -> None:
+        self.conn.send(("progress", message))
+
+    def eta(self, seconds: float) -> None:
+        self.conn.send(("eta", float(seconds)))
+
+    def context(self, params: dict, max_time: float | None, n_train: int | None = None
+                ) -> BuildContext:
+        return BuildContext(task=self.task, kinds=self.kinds,
+                            n_train=len(self.train_idx) if n_train is None else n_train,
+                            seed=self.job.seed,
+                            max_time=max_time if (self.timed and self.cand.time_aware) else None,
+                            modality=self.data.get("modality", "tabular"),
+                            info=self.data.get("info") or {}, params=params)
+
+    def fit(self, est, ctx: BuildContext, rows) -> tuple[float, float]:
+        """Fit on ``rows``; (wall, CPU) seconds."""
+        t0, c0 = time.perf_counter(), _cpu_seconds()
+        est.fit(take(self.X, rows), self.y[rows])
+        seconds = time.perf_counter() - t0
+        if ctx.max_time is not None:
+            self.overshoot = max(self.overshoot, seconds - ctx.max_time)
+        return seconds, _cpu_seconds() - c0
+
+    def score(self, est, rows) -> dict:
+        return _score(est, self.task, take(self.X, rows), self.y[rows], self.classes)
+
+    def train_score(self, est, rows, rng) -> dict:
+        seen = np.sort(rng.choice(rows, min(len(rows), TRAIN_SCORE_ROWS), replace=False))
+        return self.score(est, seen)
+
+    def blocks(self, est, va) -> list[dict]:
+        """Scores on blocks of a validation part, so the verdict can pair models block by block
+        (one prediction pass over the part)."""
+        t0 = time.perf_counter()
+        pred, proba = _outputs(est, self.task, take(self.X, va))
+        self.per_row = (time.perf_counter() - t0) / max(1, len(va))
+        n_blocks = max(2, min(HOLDOUT_BLOCKS, len(va) // MIN_BLOCK_ROWS))
+        return [metrics.score(self.task, self.y[va[part]], pred[part],
+                              None if proba is None else proba[part], self.classes)
+                for part in np.array_split(np.arange(len(va)), n_blocks)]
+
+    def finish(self, est, ctx: BuildContext, *, fit_seconds: float, cpu_seconds: float,
+               cv: list[dict], cv_train: list[dict], blocks: list[dict], tuning: dict,
+               evaluation: dict, cv_seconds: float) -> dict:
+        """Score the test rows once, measure the costs, save the model: the result."""
+        self.progress("scoring the test rows")
+        # Measured progress: up to four passes over the test rows, single rows, the bootstrap.
+        self.eta(timing.EVAL_OVERHEAD + self.per_row * (4 * len(self.test_idx) + 50))
+        X_test, y_test = take(self.X, self.test_idx), self.y[self.test_idx]
+        y_pred, proba, predict_seconds, predict_cpu = _predict_timed(est, X_test, self.task)
+        latency_ms = _latency_ms(est, take(X_test, np.arange(1)))
+        test = metrics.score(self.task, y_test, y_pred, proba, self.classes)
+        self.progress("bootstrap intervals of the test metrics")
+        test_ci = uncertainty.bootstrap_ci(self.task, y_test, y_pred, proba, self.classes,
+                                           seed=self.job.seed)
+        cand, run_dir = self.cand, Path(self.job.run_dir)
+        model_path = run_dir / "models" / f"{cand.name}.joblib"
+        pred_path = run_dir / "predictions" / f"{cand.name}.npz"
+        # A later stage replaces an earlier one's files only once both are written.
+        with _replacing(model_path) as tmp:
+            # zlib level 3: the size compared between families is that of a compressed artifact.
+            joblib.dump(est, tmp, compress=3)
+            size_kb = tmp.stat().st_size / 1024.0
+            with _replacing(pred_path) as tmp_pred, open(tmp_pred, "wb") as f:
+                np.savez_compressed(f, y_pred=np.asarray(y_pred),
+                                    proba=np.asarray(proba) if proba is not None
+                                    else np.empty(0))
+        final = final_step(est)
+        n_test = max(1, len(self.test_idx))
+        return {
+            "test": test,
+            "test_ci": test_ci,
+            "cv": _aggregate(cv),
+            "cv_train": _aggregate(cv_train),
+            "validation_blocks": {k: v["folds"] for k, v in _aggregate(blocks).items()},
+            "evaluation": evaluation,
+            "cost": {
+                "fit_seconds": round(fit_seconds, 4),
+                "cpu_seconds": round(cpu_seconds, 4),
+                "predict_ms_per_1k": round(1e6 * predict_seconds / n_test, 4),
+                "predict_cpu_ms_per_1k": round(1e6 * predict_cpu / n_test, 4),
+                "latency_ms": round(latency_ms, 4),
+                # The model's own memory: what the process grew by, not the preloaded libraries.
+                "peak_memory_mb": round(max(0.0, _peak_rss_mb() - self.base_mb), 1),
+                "model_size_kb": round(size_kb, 1),
+                "cv_seconds": round(cv_seconds, 4),
+            },
+            "params": {
+                **_simple_params(final),
+                "preprocessing": cand.preprocessing,
+                **(cand.notes(ctx) if cand.notes else {}),
+            },
+            "training": _training_info(final),
+            "tuning": tuning,
+            "artifacts": {
+                "model": str(model_path.relative_to(run_dir)),
+                "predictions": str(pred_path.relative_to(run_dir)),
+            },
+        }
+
+
+def secure(w: _Work) -> dict:
+    """The declared defaults fitted once on the first fold's training rows (growing a stratified
+    sample for models that cannot stop themselves), scored on its validation rows."""
+    cand, job = w.cand, w.job
+    params = sp.defaults(cand.space)
+    tr, va = w.folds[0]
+    rng = np.random.default_rng(job.seed)
+    t_start = time.monotonic()
+    if cand.time_aware or not w.timed:
+        w.progress("first fit (declared defaults)")
+        plan = w.budget.less(timing.EVAL_OVERHEAD)
+        max_time = timing.per_fit(plan, 1) if w.timed else None
+        if max_time is not None:
+            w.eta(max_time + timing.EVAL_OVERHEAD)
+        ctx = w.context(params, max_time, n_train=len(tr))
+        est = cand.build(ctx)
+        fit_seconds, cpu_seconds = w.fit(est, ctx, tr)
+        rows = tr
+    else:
+        est, ctx, rows, fit_seconds, cpu_seconds = _grow(w, params, tr, va, rng)
+    sampled = len(rows) < len(tr)
+    blocks = w.blocks(est, va)
+    level = "holdout" if w.holdout else "validation_only"
+    note = (f"fitted on a stratified sample of {len(rows):,} of the {len(tr):,} rows: a fit on "
+            "more did not fit its time" if sampled else None)
+    return w.finish(
+        est, ctx, fit_seconds=fit_seconds, cpu_seconds=cpu_seconds, cv=blocks,
+        cv_train=[w.train_score(est, rows, rng)], blocks=blocks,
+        tuning={**untuned("the first, anytime fit uses the declared defaults", params)},
+        evaluation={"level": level, "stage": job.stage, "folds": 0 if w.holdout else 1,
+                    "tuned": False, "trained_rows": int(len(rows)), "sampled": sampled,
+                    "note": note},
+        cv_seconds=time.monotonic() - t_start)
+
+
+def _grow(w: _Work, params: dict, tr, va, rng):
+    """Progressive sampling: fit the smallest stated sample, then the largest next size whose
+    time, extrapolated from the measured fits, still fits; keep the last fit that finished."""
+    order = _nested_order(tr, w.y, w.task != "regression", rng)
+    n = len(order)
+    first = min(n, max(SMALLEST_SAMPLE, w.job.start_rows or 0))
+    if w.job.start_rows:
+        first = min(n, int(w.job.start_rows * timing.SAMPLE_GROWTH))
+    sizes = _ladder(first, n)
+    points: list[tuple[int, float]] = []
+    kept = None
+    scoring = timing.EVAL_OVERHEAD
+    for i, size in enumerate(sizes):
+        if kept is not None:
+            exponent = timing.growth_exponent(points, w.cand.growth)
+            # The largest size whose extrapolated fit still ends in time, not just the next one.
+            fitting = [s for s in sizes[i:] if timing.fits_in(
+                timing.scaled(points[-1][1], points[-1][0], s, exponent), w.budget,
+                overhead=scoring)]
+            if not fitting:
+                break
+            size = fitting[-1]
+            if size <= kept[2].size:
+                break
+            w.eta(timing.scaled(points[-1][1], points[-1][0], size, exponent) + scoring)
+        else:
+            # Nothing measured yet: the first fit may take what the parent allows at most.
+            w.eta(w.hard.remaining())
+        w.progress(f"first fit on {size:,} of {n:,} rows")
+        ctx = w.context(params, None, n_train=size)
+        est = w.cand.build(ctx)
+        rows = np.sort(order[:size])
+        fit_seconds, cpu_seconds = w.fit(est, ctx, rows)
+        points.append((size, fit_seconds))
+        kept = (est, ctx, rows, fit_seconds, cpu_seconds)
+        t0 = time.perf_counter()
+        w.score(est, va[: min(len(va), 1000)])
+        per_row = (time.perf_counter() - t0) / max(1, min(len(va), 1000))
+        scoring = timing.EVAL_OVERHEAD + per_row * (len(va) + len(w.test_idx) + TRAIN_SCORE_ROWS)
+        if size == n:
+            break
+    return kept
+
+
+def _ladder(first: int, n: int) -> list[int]:
+    sizes = [first]
+    while sizes[-1] < n:
+        sizes.append(min(n, int(sizes[-1] * timing.SAMPLE_GROWTH)))
+    return sizes
+
+
+def _nested_order(rows: np.ndarray, y: np.ndarray, stratify: bool, rng) -> np.ndarray:
+    """``rows`` in an order whose every prefix is a random sample holding each class in its
+    share (stratified), so the samples of progressive sampling are nested."""
+    perm = rng.permutation(rows)
+    if not stratify:
+        return perm
+    labels = y[perm]
+    rank = np.empty(len(perm))
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        rank[idx] = (np.arange(len(idx)) + rng.random()) / len(idx)
+    return perm[np.argsort(rank, kind="stable")]
+
+
+def improve(w: _Work) -> dict:
+    """Tuning, then the k folds and the refit on all training rows (holdout: the tuned fit)."""
+    cand, job, plan = w.cand, w.job, w.job.tuning
+    n_fits = len(w.folds) + (0 if w.holdout else 1)
+    tuning_budget = w.budget.share(timing.TUNING_SHARE) if w.timed else None
+    after_tuning = (1 - timing.TUNING_SHARE) * job.time_limit if w.timed else None
     tuning = tune(
-        cand, plan, X=X, y=y, split=data["tuning_split"], task=task, classes=classes,
-        metric=data["metric"], seed=job.seed, make_ctx=context,
-        deadline=start + plan.share * job.time_limit if timed else None,
+        cand, plan, X=w.X, y=w.y, split=w.data["tuning_split"], task=w.task,
+        classes=w.classes, metric=w.data["metric"], seed=job.seed, make_ctx=w.context,
+        budget=tuning_budget,
         # A trial trains as long as each of the final fits will, so it is judged as it will run.
-        trial_max_time=TRAINING_SHARE * (1 - plan.share) * job.time_limit / n_fits,
-        time_limit=job.time_limit,
+        trial_max_time=(timing.per_fit(timing.TimeBudget(after_tuning), n_fits)
+                        if after_tuning is not None else None),
+        time_limit=job.time_limit if w.timed else None,
         eval_seconds=lambda fit_s: (
-            fit_s * n_fits * len(train_idx) / max(1, len(data["tuning_split"][0])),
-            deadline - time.monotonic()),
-        progress=lambda message: conn.send(("progress", message)),
+            n_fits * timing.scaled(fit_s, len(w.data["tuning_split"][0]), len(w.train_idx),
+                                   w.cand.growth),
+            w.budget),
+        progress=w.progress,
     )
     params = tuning["best_params"]
 
-    # Seconds a fit has run past the training time it was given (preprocessing, setup, the last
-    # epoch): learned from each fit and taken off the next one, so the candidate ends in time.
-    overshoot = 0.0
-
-    def build(fits_left: int):
-        max_time = None
-        if cand.time_aware and timed:
-            share = TRAINING_SHARE * (deadline - time.monotonic()) / fits_left
-            max_time = max(0.5, share - overshoot)
-        ctx = context(params, max_time)
+    def build(fits_left: int, n_train: int):
+        max_time = (timing.per_fit(w.budget, fits_left, w.overshoot)
+                    if cand.time_aware and w.timed else None)
+        if max_time is not None:
+            w.eta(max_time + timing.EVAL_OVERHEAD)
+        ctx = w.context(params, max_time, n_train=n_train)
         return cand.build(ctx), ctx
-
-    def timed_fit(est, ctx, X_fit, y_fit) -> float:
-        nonlocal overshoot
-        t0 = time.perf_counter()
-        est.fit(X_fit, y_fit)
-        seconds = time.perf_counter() - t0
-        if ctx.max_time is not None:
-            overshoot = max(overshoot, seconds - ctx.max_time)
-        return seconds
 
     fold_scores: list[dict] = []
     train_scores: list[dict] = []  # the same fits scored on their own rows: the overfitting gap
+    blocks: list[dict] = []
     rng = np.random.default_rng(job.seed)
     cv_start = time.monotonic()
-    for i, (tr, va) in enumerate(folds):
-        conn.send(("progress", "fit on the non-validation rows" if holdout
-                   else f"fold {i + 1}/{len(folds)}"))
-        est, ctx = build(n_fits - i)
-        cpu0 = _cpu_seconds()
-        fit_seconds = timed_fit(est, ctx, take(X, tr), y[tr])
-        cpu_seconds = _cpu_seconds() - cpu0
-        seen = np.sort(rng.choice(tr, min(len(tr), TRAIN_SCORE_ROWS), replace=False))
-        train_scores.append(_score(est, task, take(X, seen), y[seen], classes))
-        if holdout:
-            # Blocks of the validation part, so the verdict can pair models block by block.
-            for block in np.array_split(va, HOLDOUT_BLOCKS):
-                fold_scores.append(_score(est, task, take(X, block), y[block], classes))
-        else:
-            fold_scores.append(_score(est, task, take(X, va), y[va], classes))
+    for i, (tr, va) in enumerate(w.folds):
+        w.progress("fit on the non-validation rows" if w.holdout
+                   else f"fold {i + 1}/{len(w.folds)}")
+        est, ctx = build(n_fits - i, len(tr))
+        fit_seconds, cpu_seconds = w.fit(est, ctx, tr)
+        train_scores.append(w.train_score(est, tr, rng))
+        if i == 0:
+            blocks = w.blocks(est, va)
+        fold_scores.extend(blocks if w.holdout else [w.score(est, va)])
     cv_seconds = time.monotonic() - cv_start
 
-    if not holdout:
-        conn.send(("progress", "refit on all training rows"))
-        est, ctx = build(1)
-        cpu0 = _cpu_seconds()
-        fit_seconds = timed_fit(est, ctx, take(X, train_idx), y[train_idx])
-        cpu_seconds = _cpu_seconds() - cpu0
+    if not w.holdout:
+        w.progress("refit on all training rows")
+        est, ctx = build(1, len(w.train_idx))
+        fit_seconds, cpu_seconds = w.fit(est, ctx, w.train_idx)
+    tuned = tuning.get("strategy", "none") != "none" and bool(tuning.get("completed"))
+    return w.finish(
+        est, ctx, fit_seconds=fit_seconds, cpu_seconds=cpu_seconds, cv=fold_scores,
+        cv_train=train_scores, blocks=blocks, tuning=tuning,
+        evaluation={"level": "holdout" if w.holdout else "cross_validated", "stage": "improve",
+                    "folds": 0 if w.holdout else len(w.folds), "tuned": tuned,
+                    "trained_rows": int(len(w.train_idx) if not w.holdout
+                                        else len(w.folds[0][0])),
+                    "sampled": False, "note": None},
+        cv_seconds=cv_seconds)
 
-    conn.send(("progress", "scoring the test rows"))
-    X_test, y_test = take(X, test_idx), y[test_idx]
-    y_pred, proba, predict_seconds, predict_cpu = _predict_timed(est, X_test, task)
-    latency_ms = _latency_ms(est, take(X_test, np.arange(1)))
-    test = metrics.score(task, y_test, y_pred, proba, classes)
-    conn.send(("progress", "bootstrap intervals of the test metrics"))
-    test_ci = uncertainty.bootstrap_ci(task, y_test, y_pred, proba, classes, seed=job.seed)
 
-    run_dir = Path(job.run_dir)
-    model_path = run_dir / "models" / f"{cand.name}.joblib"
-    model_path.parent.mkdir(parents=True, exist_ok=True)
-    # zlib level 3: the size compared between families is that of a compressed artifact.
-    joblib.dump(est, model_path, compress=3)
-    pred_path = run_dir / "predictions" / f"{cand.name}.npz"
-    pred_path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(pred_path, y_pred=np.asarray(y_pred),
-                        proba=np.asarray(proba) if proba is not None else np.empty(0))
-
-    final = final_step(est)
-    return {
-        "test": test,
-        "test_ci": test_ci,
-        "cv": _aggregate(fold_scores),
-        "cv_train": _aggregate(train_scores),
-        "cost": {
-            "fit_seconds": round(fit_seconds, 4),
-            "cpu_seconds": round(cpu_seconds, 4),
-            "predict_ms_per_1k": round(1000.0 * predict_seconds / max(1, len(test_idx)) * 1000.0, 4),
-            "predict_cpu_ms_per_1k": round(1e6 * predict_cpu / max(1, len(test_idx)), 4),
-            "latency_ms": round(latency_ms, 4),
-            "peak_memory_mb": round(_peak_rss_mb(), 1),
-            "model_size_kb": round(model_path.stat().st_size / 1024.0, 1),
-            "cv_seconds": round(cv_seconds, 4),
-        },
-        "params": {
-            **_simple_params(final),
-            "preprocessing": cand.preprocessing,
-            **(cand.notes(ctx) if cand.notes else {}),
-        },
-        "training": _training_info(final),
-        "tuning": tuning,
-        "artifacts": {
-            "model": str(model_path.relative_to(run_dir)),
-            "predictions": str(pred_path.relative_to(run_dir)),
-        },
-    }
+@contextmanager
+def _replacing(path: Path):
+    """A temporary path beside ``path`` that replaces it when the block ends without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _score(est, task, X, y, classes) -> dict:
-    pred = est.predict(X)
-    proba = est.predict_proba(X) if task != "regression" and hasattr(est, "predict_proba") else None
-    return metrics.score(task, y, pred, proba, classes)
+    return metrics.score(task, y, *_outputs(est, task, X), classes)
+
+
+def _outputs(est, task, X):
+    """Predictions and probabilities in one pass: a classifier's label is its most probable
+    class (a network's forward pass is the cost of both)."""
+    if task != "regression" and hasattr(est, "predict_proba") and hasattr(est, "classes_"):
+        proba = est.predict_proba(X)
+        return np.asarray(est.classes_)[np.argmax(proba, axis=1)], proba
+    return est.predict(X), None
 
 
 def _predict_timed(est, X, task):
@@ -285,6 +496,10 @@ def _cpu_seconds() -> float:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
 
 
 def _die_with_parent() -> None:

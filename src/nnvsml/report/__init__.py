@@ -16,10 +16,27 @@ from nnvsml.report import analyses, diagnostics, summary
 from nnvsml.report.load import Run
 from nnvsml.results import atomic_write_text
 
-__all__ = ["build_report", "render_report"]
+__all__ = ["SECTIONS", "build_report", "render_report"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 REPORT_NAME = "report.html"
+
+#: Every section the report can draw, by id. The task's spec (``report_sections``, see
+#: :mod:`nnvsml.tasks`) says which of them its report shows, in page order.
+SECTIONS = {build.section_id: build for build in (
+    summary.key_differences,
+    summary.leaderboard_section,
+    summary.pareto,
+    analyses.learning_curve,
+    analyses.data_quality,
+    analyses.overfitting,
+    diagnostics.confusion_roc,
+    diagnostics.residuals,
+    analyses.explanations,
+    analyses.gradients,
+    analyses.energy,
+    analyses.tuning,
+)}
 
 
 def build_report(run_dir: str | Path) -> Path:
@@ -47,20 +64,7 @@ def build_report(run_dir: str | Path) -> Path:
 def render_report(run_dir: str | Path) -> str:
     """The report of ``run_dir`` as an HTML string (nothing written)."""
     run = Run(Path(run_dir))
-    classification = run.task != "regression"
-    sections = [
-        summary.key_differences(run),
-        summary.leaderboard_section(run),
-        summary.pareto(run),
-        analyses.learning_curve(run),
-        analyses.data_quality(run),
-        analyses.overfitting(run),
-        diagnostics.confusion_roc(run) if classification else diagnostics.residuals(run),
-        analyses.explanations(run),
-        analyses.gradients(run),
-        analyses.energy(run),
-        analyses.tuning(run),
-    ]
+    sections = [SECTIONS[name](run) for name in run.spec.report_sections]
     return _environment().get_template("report.html.j2").render(
         header=summary.header(run), verdict=summary.verdict(run), sections=sections)
 

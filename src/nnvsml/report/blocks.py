@@ -118,6 +118,7 @@ def section(id: str, title: str, caption: str, analysis: str | None = None):
                                       f"results ({type(exc).__name__}: {exc})")
             return out
 
+        wrapper.section_id = id  # how a task's spec names the section (its report_sections)
         return wrapper
 
     return decorate

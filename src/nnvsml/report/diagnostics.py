@@ -1,5 +1,6 @@
 """Test-row diagnostics of each family's best model, from the saved predictions: confusion
-matrices and ROC curves for classification, residual plots for regression."""
+matrices and ROC curves for classification, residual plots for regression (each task's spec
+lists the sections that apply, :mod:`nnvsml.tasks`)."""
 
 from __future__ import annotations
 

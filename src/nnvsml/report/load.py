@@ -15,7 +15,8 @@ import numpy as np
 
 from nnvsml.errors import InputError
 from nnvsml.metrics import GREATER_IS_BETTER
-from nnvsml.verdict import best_of_family
+from nnvsml.ranking import best_of_family
+from nnvsml.tasks import TaskSpec, get_task
 
 TRUTH = Path("predictions") / "_truth.npz"
 HINT = "pass the --out directory of an 'nnvsml compare' run"
@@ -43,6 +44,12 @@ class Run:
     @property
     def task(self) -> str:
         return self.results["dataset"]["task"]
+
+    @property
+    def spec(self) -> TaskSpec:
+        """The task's spec (its report sections); InputError for a task this version does not
+        know."""
+        return get_task(self.task)
 
     @property
     def metric(self) -> str:

@@ -1,6 +1,7 @@
-"""Hyperparameter tuning with Optuna: search spaces (:mod:`.space`), strategies
-(:mod:`.strategies`), the studies' storage (:mod:`.storage`), pruning (:mod:`.pruning`), the
-tuner itself (:mod:`.tuner`) and the tuning-effort evidence (:mod:`.effort`).
+"""Hyperparameter tuning with Optuna: strategies (:mod:`.strategies`), the studies' storage
+(:mod:`.storage`), pruning (:mod:`.pruning`), the tuner itself (:mod:`.tuner`) and the
+tuning-effort evidence (:mod:`.effort`).
 
-Kept import-light: the model specs import :mod:`.space` without pulling in Optuna.
+The search spaces the candidates declare live beside them, in :mod:`nnvsml.models.space`:
+tuning depends on the models, never the other way round.
 """

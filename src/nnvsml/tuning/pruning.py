@@ -14,6 +14,7 @@ import sys
 import optuna
 from sklearn.pipeline import Pipeline
 
+from nnvsml.models.steps import final_step
 from nnvsml.models.time_bounded import TimeBounded, is_lightgbm
 
 
@@ -33,10 +34,6 @@ class RoundPruning:
         self.trial.report(float(value) if higher_is_better else -float(value), step)
         if self.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after boosting round {step}")
-
-
-def final_step(est):
-    return est.steps[-1][1] if isinstance(est, Pipeline) else est
 
 
 def _is_network(est) -> bool:

@@ -20,7 +20,7 @@ import difflib
 import optuna
 
 from nnvsml.errors import InputError
-from nnvsml.tuning import space as sp
+from nnvsml.models import space as sp
 
 
 class Strategy:

@@ -10,37 +10,24 @@ validation rows. The chosen configuration is then cross-validated and refit like
 from __future__ import annotations
 
 import math
-import signal
 import statistics
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from nnvsml import metrics
+from nnvsml import metrics, timing
 from nnvsml.data.dataset import take
 from nnvsml.metrics import GREATER_IS_BETTER
 from nnvsml.models import BuildContext, Candidate
-from nnvsml.tuning import space as sp
+from nnvsml.models import space as sp
 from nnvsml.tuning.pruning import fit_trial, prunable
 from nnvsml.tuning.storage import load_study, open_storage
 from nnvsml.tuning.strategies import get_strategy
 
-#: Share of a candidate's time spent tuning under a wall-clock budget; the rest cross-validates,
-#: refits and scores the chosen configuration.
-TUNING_SHARE = 0.5
-#: A configuration whose cross-validation is expected to take longer than this share of the time
-#: left is passed over for the best one that fits (only models that cannot stop themselves).
-FIT_MARGIN = 0.8
-#: Seconds of a candidate's evaluation besides its fits: predicting, bootstrap intervals, saving.
-EVAL_OVERHEAD = 1.5
-#: Under a wall-clock budget a candidate given less than this is not tuned: a trial costs about
-#: one more fit, and on such budgets that fit is what lets the candidate finish at all.
-MIN_TUNING_LIMIT = 20.0
 #: Under a wall-clock budget a search that has not improved its best score for this many trials
 #: has stalled: it stops, and its unused seconds go to the family's next candidates (cheap models
 #: otherwise spend dozens of trials on gains of 1e-4 that the expensive ones then lack).
@@ -58,7 +45,6 @@ class TuningPlan:
     storage: str | None = None
     #: Prefix of every study's name, unique to the run, so a shared database keeps runs apart.
     study_prefix: str = "nnvsml"
-    share: float = TUNING_SHARE
 
 
 class TuningTimeout(Exception):
@@ -82,18 +68,18 @@ def tune(
     metric: str,
     seed: int,
     make_ctx: Callable[[dict, float | None], BuildContext],
-    deadline: float | None,
+    budget: timing.TimeBudget | None,
     trial_max_time: float | None,
     time_limit: float | None = None,
-    eval_seconds: Callable[[float], float] | None = None,
+    eval_seconds: Callable[[float], tuple[float, timing.TimeBudget]] | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict:
     """Run the study of ``cand`` and return its ``tuning`` record, ``best_params`` included.
 
-    ``deadline`` (a ``time.monotonic()`` reading) ends tuning under a wall-clock budget; with
-    ``plan.trials`` it is None and exactly that many trials finish. ``eval_seconds(fit_s)``
-    estimates what evaluating a configuration whose trial fit took ``fit_s`` will cost, and
-    the time left for it, so a configuration that cannot be evaluated in time is not chosen.
+    ``budget`` (the tuning time) ends tuning under a wall-clock budget; with ``plan.trials`` it
+    is None and exactly that many trials finish. ``eval_seconds(fit_s)`` estimates what
+    evaluating a configuration whose trial fit took ``fit_s`` will cost, and the time left for
+    it, so a configuration that cannot be evaluated in time is not chosen.
     """
     strategy = get_strategy(plan.strategy)
     defaults = sp.defaults(cand.space)
@@ -101,9 +87,9 @@ def tune(
         return untuned("--search none: the declared defaults", defaults)
     if not cand.space:
         return untuned("the candidate declares no hyperparameters to tune", defaults)
-    if deadline is not None and time_limit is not None and time_limit < MIN_TUNING_LIMIT:
-        return untuned(f"its time limit ({time_limit:.0f} s) is under {MIN_TUNING_LIMIT:.0f} s, "
-                       "too short to tune (raise --budget)", defaults)
+    if budget is not None and time_limit is not None and time_limit < timing.MIN_TUNING_SECONDS:
+        return untuned(f"its time ({time_limit:.0f} s) is under {timing.MIN_TUNING_SECONDS:.0f} "
+                       "s, too short to tune (raise --budget)", defaults)
 
     # Scores times ``sign``: higher is better whatever the metric's direction.
     sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
@@ -124,13 +110,13 @@ def tune(
         nonlocal timed_out
         params = sp.suggest(trial, cand.space)
         trial.set_user_attr("defaults", params == defaults)
-        max_time = trial_max_time
-        if deadline is not None and max_time is not None:
-            max_time = max(0.5, min(max_time, 0.85 * (deadline - time.monotonic())))
+        max_time = trial_max_time if budget is None else timing.trial_seconds(budget,
+                                                                              trial_max_time)
         est = cand.build(make_ctx(params, max_time))
         t0 = time.perf_counter()
         try:
-            with _alarm(None if deadline is None else deadline - time.monotonic()):
+            with timing.alarm(None if budget is None else budget.remaining(), lambda: TuningTimeout(
+                    "the tuning time ran out during the trial")):
                 fit_trial(est, X_tr, y_tr, X_va, y_va, trial if prunes else None)
         except optuna.TrialPruned:
             trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
@@ -159,10 +145,9 @@ def tune(
             break
         if limit is not None and done >= limit:
             break
-        if deadline is not None and done:
-            left = deadline - time.monotonic()
+        if budget is not None and done:
             typical = statistics.median(durations) if durations else 0.0
-            if left <= 0 or left < typical:
+            if budget.expired() or not timing.fits_in(typical, budget):
                 break
             if not _evaluation_fits(complete, sign, cand, eval_seconds, typical, trial_max_time):
                 break
@@ -197,10 +182,10 @@ def _evaluation_fits(complete: list, sign: float, cand: Candidate, eval_seconds,
         return True
     if cand.time_aware:
         shortest = min(t.user_attrs.get("fit_seconds", 0.0) for t in complete)
-        return trial_max_time is None or shortest <= 1.5 * trial_max_time
+        return trial_max_time is None or shortest <= timing.TRIAL_OVERRUN * trial_max_time
     best = max(complete, key=lambda t: sign * t.value)
     needed, left = eval_seconds(best.user_attrs.get("fit_seconds", 0.0))
-    return needed + EVAL_OVERHEAD + next_trial <= FIT_MARGIN * left
+    return timing.evaluation_fits(needed, left, next_trial)
 
 
 def _stalled(scores: list[float]) -> bool:
@@ -238,7 +223,7 @@ def _record(study, strategy: str, cand: Candidate, defaults: dict, kind: str | N
             chosen = t
             break
         needed, left = eval_seconds(fit_s)
-        if needed + EVAL_OVERHEAD <= FIT_MARGIN * left:
+        if timing.evaluation_fits(needed, left):
             chosen = t
             break
     if chosen is None and ranked:
@@ -271,23 +256,3 @@ def _record(study, strategy: str, cand: Candidate, defaults: dict, kind: str | N
     if errors:
         record["errors"] = sorted(set(errors))[:3]
     return record
-
-
-@contextmanager
-def _alarm(seconds: float | None):
-    """Raise :class:`TuningTimeout` in this (main) thread after ``seconds``: a trial must not
-    eat the time its candidate needs for cross-validation."""
-    if seconds is None:
-        yield
-        return
-
-    def _raise(signum, frame):
-        raise TuningTimeout(f"the tuning time ran out during the trial ({seconds:.1f} s left)")
-
-    previous = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, max(0.01, seconds))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)

@@ -196,12 +196,14 @@ class SkorchNet(BaseEstimator):
             # skorch also ends fit quietly on Ctrl-C; the user's interrupt must reach the caller.
             raise KeyboardInterrupt
         self.net_ = net
+        # An epoch cut by the time limit has no scores: only finished epochs are history.
         self.history_ = [
             {"epoch": int(row["epoch"]), **{key: float(row[key]) for key in HISTORY_KEYS[1:]}}
-            for row in net.history
+            for row in net.history if all(key in row for key in HISTORY_KEYS)
         ]
-        self.n_epochs_ = len(net.history)
-        self.best_epoch_ = int(stopper.best_epoch_) if stopper is not None else self.n_epochs_
+        self.n_epochs_ = len(self.history_)
+        self.best_epoch_ = (int(stopper.best_epoch_) if stopper is not None and self.n_epochs_
+                            else self.n_epochs_)
         self.n_parameters_ = sum(p.numel() for p in net.module_.parameters())
         return self
 

@@ -18,6 +18,10 @@ class TimeLimit(Callback):
     callbacks still run, so ``EarlyStopping(load_best=True)`` restores the best weights seen so
     far. Place it after ``EarlyStopping`` so the last epoch is still considered.
     ``max_seconds=None`` never stops. After training, ``stopped_`` says whether it fired.
+
+    An epoch longer than the whole limit (a large image set on a slow machine) is cut at the
+    batch that passes the limit: the weights of the best finished epoch are restored, or, when
+    none finished, the network keeps what its batches so far taught it; ``mid_epoch_`` says so.
     """
 
     def __init__(self, max_seconds: float | None) -> None:
@@ -25,7 +29,14 @@ class TimeLimit(Callback):
 
     def on_train_begin(self, net: NeuralNet, **kwargs: Any) -> None:
         self.started_at_ = self.epoch_started_at_ = time.perf_counter()
-        self.stopped_ = False
+        self.stopped_ = self.mid_epoch_ = False
+
+    def on_batch_end(self, net: NeuralNet, training: bool = False, **kwargs: Any) -> None:
+        if not training or self.max_seconds is None:
+            return
+        if time.perf_counter() - self.started_at_ >= self.max_seconds:
+            self.stopped_ = self.mid_epoch_ = True
+            raise KeyboardInterrupt
 
     def on_epoch_begin(self, net: NeuralNet, **kwargs: Any) -> None:
         self.epoch_started_at_ = time.perf_counter()
