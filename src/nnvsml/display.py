@@ -184,7 +184,15 @@ def model_line(entry: dict, metric: str) -> str:
     cv = entry["cv"].get(metric) or {}
     test = entry["test"].get(metric)
     cost = entry["cost"]
-    score = f"cv {metric} {cv.get('mean'):.4f} ± {cv.get('std') or 0:.4f}" if cv.get("mean") is not None else ""
+    evaluation = entry.get("evaluation") or {}
+    # Which part of the protocol the score comes from: the anytime first fit, or the folds.
+    label = "cv" if evaluation.get("level", "cross_validated") == "cross_validated" else "valid"
+    if evaluation.get("stage") in ("secure", "again"):
+        label = "first fit, " + label if evaluation.get("stage") == "secure" else "longer fit, " + label
+    if evaluation.get("sampled"):
+        label += f" ({evaluation.get('trained_rows'):,} rows)"
+    score = (f"{label} {metric} {cv.get('mean'):.4f} ± {cv.get('std') or 0:.4f}"
+             if cv.get("mean") is not None else "")
     test_s = f", test {test:.4f}" if test is not None else ""
     ci = (entry.get("test_ci") or {}).get(metric)
     if ci and test is not None:

@@ -33,6 +33,10 @@ SECURE_SHARE = 0.4
 #: measured progress says it will finish: the next candidates of its family keep at least
 #: ``SECURE_FLOOR`` each.
 SECURE_FLOOR = 2.0
+#: A first fit that nothing was measured for yet may take this many times its part before it is
+#: stopped: enough for a slow start on a busy machine, not enough for a hang to eat its family's
+#: time.
+FIRST_FIT_PATIENCE = 3.0
 #: Smallest share worth starting a process for: under it a candidate is recorded as skipped.
 MIN_CANDIDATE_SECONDS = 2.0
 #: The parent stops a process this long after the time it announced (it is past its own plan: a
@@ -45,6 +49,9 @@ FIT_SHARE = 0.85
 MIN_FIT_SECONDS = 0.5
 #: Growth of a progressive sample between two fits: twice the rows, as FLAML grows its samples.
 SAMPLE_GROWTH = 2.0
+#: How far past its time limit a network's first epoch may run before it is cut at a batch (a
+#: network with no finished epoch has no validated weights); later epochs are cut at the limit.
+FIRST_EPOCH_OVERRUN = 2.0
 #: A longer second fit (no time for folds) is worth it only with this much more time than the first.
 LONGER_FIT_GAIN = 1.5
 
@@ -78,6 +85,38 @@ MIN_ANALYSIS_SECONDS = 8.0
 REFIT_SLACK = 1.5
 #: No refit of a network in an analysis is given less time.
 MIN_REFIT_SECONDS = 1.0
+
+# -- the analyses' plans ------------------------------------------------------------------------
+#: A time-aware refit gets its equal part of this share of the analysis's time left; the rest
+#: covers scoring it and sending its result back.
+ANALYSIS_FIT_SHARE = 0.9
+#: The share of the analysis's time left its planned refits may fill when it picks how many rows
+#: they train on; the rest covers sampling, scoring and what the analysis does between fits.
+AFFORDABLE_SHARE = 0.7
+#: A refit costs the comparison's fit time per row times this: a smaller refit pays the same
+#: per-fit overheads (setup, a validation split) over fewer rows.
+ROW_COST_SLACK = 1.2
+#: A refit of a model that is not time-aware costs at least this, however few its rows.
+MIN_QUICK_REFIT_SECONDS = 0.05
+#: An analysis starts no further refit with less than this left: none would end in it.
+LAST_REFIT_SECONDS = 1.0
+#: Kernel SHAP over a table's columns or a text's words gets at most this share of a model's
+#: explanation time: the intrinsic values, the rules and LIME share the rest.
+KERNEL_SHAP_SHARE = 0.5
+#: A series' or spectrogram's explanation time, in shares: occlusion saliency (models without
+#: gradients), Kernel SHAP over its parts, and the predictions the surrogate tree learns from;
+#: what the three leave is LIME's and the reserve's.
+SALIENCY_SHARE = 0.2
+SIGNAL_SHAP_SHARE = 0.4
+SURROGATE_SHARE = 0.1
+#: LIME runs only if, after its predicted cost, this share of the model's explanation time is
+#: still left for what follows it.
+LIME_RESERVE = 0.1
+#: For a table LIME keeps more in hand: its predicted cost counts the predictions only, not the
+#: explainer's own work per sample (discretising, weighting, fitting its linear model).
+TABULAR_LIME_RESERVE = 0.25
+#: Added to a table's predicted LIME cost: building the explainer over the training rows.
+TABULAR_LIME_SETUP_SECONDS = 1.0
 
 
 class TimeBudget:
@@ -203,6 +242,72 @@ def refit_seconds(fit_seconds: float, rows_from: int, rows_to: int) -> float:
     return max(MIN_REFIT_SECONDS, REFIT_SLACK * scaled(fit_seconds, rows_from, rows_to))
 
 
+def per_refit(left: float, fits_left: int, cap: float | None = None) -> float:
+    """Training seconds of the next of an analysis's ``fits_left`` time-aware refits: their
+    equal part of the time ``left``, at most ``cap`` (the comparison's fit scaled to the
+    refit's rows, :func:`refit_seconds`, when its clock stopped that fit)."""
+    fair = ANALYSIS_FIT_SHARE * left / max(1, fits_left)
+    if cap is not None:
+        fair = min(fair, cap)
+    return max(MIN_REFIT_SECONDS, fair)
+
+
+def refits_cost(fit_seconds: float, n_train: int, rows: float, shares: list[float],
+                time_aware: bool) -> float:
+    """Seconds an analysis expects its refits of one model to take on ``rows`` rows, one refit
+    per entry of ``shares`` (the share of the rows it uses): the comparison's fit time per row,
+    with slack, never less than the model's floor (a network trains a few epochs whatever the
+    rows)."""
+    per_row = ROW_COST_SLACK * fit_seconds / max(1, n_train)
+    floor = MIN_REFIT_SECONDS if time_aware else MIN_QUICK_REFIT_SECONDS
+    return sum(max(floor, per_row * s * rows) for s in shares)
+
+
+def affordable_rows(cost: Callable[[float], float], left: float, full: int, least: int,
+                    share: float = AFFORDABLE_SHARE) -> int:
+    """The most rows (at most ``full``, at least ``least``) whose planned refits, expected to
+    take ``cost(rows)`` seconds, fit in ``share`` of the time ``left``."""
+    if not math.isfinite(left):
+        return full
+    budget = share * left
+    if cost(full) <= budget:
+        return full
+    lo, hi = float(least), float(full)
+    for _ in range(40):  # bisection: cost grows with the rows
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cost(mid) <= budget else (lo, mid)
+    return int(lo)
+
+
+def out_of_time(left: float) -> bool:
+    """Whether an analysis with ``left`` seconds should start no further refit."""
+    return left < LAST_REFIT_SECONDS
+
+
+def equal_part(left: float, parts: int) -> float:
+    """The next of ``parts`` equal parts of the time ``left`` (earlier parts that ended early
+    leave their time to the later ones)."""
+    return left / max(1, parts)
+
+
+def rows_for(seconds: float, cost_per_row: float, least: int, most: int,
+             share: float = 1.0) -> int:
+    """How many rows a step that costs ``cost_per_row`` seconds each can take in ``share`` of
+    ``seconds``, between ``least`` and ``most`` (``most`` wins when they cross; all of them
+    without a clock)."""
+    if not math.isfinite(seconds):
+        return most
+    return int(min(most, max(least, share * seconds / max(cost_per_row, 1e-9))))
+
+
+def time_for(cost: float, left: float, reserve_share: float, seconds: float) -> bool:
+    """Whether a step predicted to take ``cost`` seconds, out of the ``left`` ones, still leaves
+    ``reserve_share`` of ``seconds`` (always, without a clock)."""
+    if not math.isfinite(left):
+        return True
+    return left - cost > reserve_share * seconds
+
+
 def needed_budget(budget_seconds: float, share_given: float, share_needed: float) -> float:
     """The --budget under which a candidate given ``share_given`` seconds would get
     ``share_needed``: the budget scaled by the ratio, rounded up to 10 s."""
@@ -295,3 +400,13 @@ def second_stage(*, limit: float, first_fit: float, first_rows: int, all_rows: i
         return "again", "a larger sample fits; the folds do not"
     return None, (f"the folds need about {full * n_fits:.0f} s ({n_fits} fits of "
                   f"{full:.1f} s); {limit:.0f} s were left")
+
+
+def batch_cut(max_seconds: float, first_epoch: bool) -> float:
+    """Seconds of training after which a network stops at the end of the current batch."""
+    return max_seconds * (FIRST_EPOCH_OVERRUN if first_epoch else 1.0)
+
+
+def unmeasured_fit(budget: TimeBudget) -> float:
+    """Seconds a first fit with no measurement yet announces it may need."""
+    return FIRST_FIT_PATIENCE * budget.remaining()

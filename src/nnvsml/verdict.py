@@ -45,6 +45,7 @@ from scipy import stats
 from nnvsml.differences import COST_BAND, INTRINSIC, key_differences
 from nnvsml.errors import InputError
 from nnvsml.metrics import GREATER_IS_BETTER
+from nnvsml.records import Verdict
 from nnvsml.ranking import best_of_family
 from nnvsml.ranking import cv_mean as _cv_mean
 from nnvsml.tasks import find_metric
@@ -128,10 +129,10 @@ def decide(results: dict, priority: str = "accuracy", constraints: dict | None =
     changes = v.pop("would_change", [])
     if explore and v["decided"]:
         changes += would_change(results, v, eligible, excluded, priority, constraints, run)
-    return {"family": v["family"], "model": v["model"], "decided": v["decided"],
-            "priority": priority, "constraints": constraints, "comparison": v["comparison"],
-            "reasons": v["reasons"], "facts": v["facts"], "excluded": excluded,
-            "would_change": changes, "key_differences": table}
+    return Verdict(family=v["family"], model=v["model"], decided=v["decided"],
+                   priority=priority, constraints=constraints, comparison=v["comparison"],
+                   reasons=v["reasons"], facts=v["facts"], excluded=excluded,
+                   would_change=changes, key_differences=table).to_dict()
 
 
 @dataclass(frozen=True)

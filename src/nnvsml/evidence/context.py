@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from nnvsml import timing
 from nnvsml.data.dataset import take
 from nnvsml.models import BuildContext, Candidate
 from nnvsml.models.steps import final_step
@@ -23,11 +24,6 @@ from nnvsml.tasks import TaskSpec, get_task
 
 #: Validation rows scored per refit at most: enough for a stable mean, cheap for kNN and SVMs.
 MAX_EVAL_ROWS = 5000
-#: A refit of a time-aware model may train this much longer than the comparison's fit scaled
-#: to its rows (epochs do not shrink exactly with the rows).
-TIME_SLACK = 1.5
-#: No refit of a network is given less time (a few epochs, after the process's warm-up fit).
-MIN_FIT_SECONDS = 1.0
 
 
 @dataclass
@@ -88,6 +84,10 @@ class AnalysisContext:
     def left(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
+    def out_of_time(self) -> bool:
+        """Whether too little time is left to start another refit."""
+        return timing.out_of_time(self.left())
+
     def progress(self, message: str) -> None:
         self.send("progress", message)
 
@@ -95,14 +95,15 @@ class AnalysisContext:
         """What the analysis has so far: kept if it runs out of time before it finishes."""
         self.send("result", block)
 
-    def affordable_rows(self, fits: dict[str, float | list[float]], share: float = 0.7,
-                        least: int = 50) -> int:
+    def affordable_rows(self, fits: dict[str, float | list[float]],
+                        share: float = timing.AFFORDABLE_SHARE, least: int = 50) -> int:
         """The most training rows the planned fits can use and all end in time.
 
         ``fits`` maps a family to its number of fits at that size, or to a list with one
         entry per fit: the share of the size that fit uses (a learning curve's smaller sizes).
         A fit takes time in proportion to its rows (as the comparison's fit did), but never
-        less than the model's floor: a network trains a few epochs whatever the rows.
+        less than the model's floor: a network trains a few epochs whatever the rows
+        (:func:`nnvsml.timing.refits_cost`).
         """
         full = len(self.train_rows)
         if self.deadline is None:
@@ -114,23 +115,15 @@ class AnalysisContext:
                 if family not in self.subjects:
                     continue
                 subject = self.subjects[family]
-                per_row = 1.2 * subject.fit_seconds / max(1, self.n_train)
-                floor = MIN_FIT_SECONDS if subject.candidate.time_aware else 0.05
                 shares = plan if isinstance(plan, list) else [1.0] * int(round(plan))
-                total += sum(max(floor, per_row * s * rows) for s in shares)
+                total += timing.refits_cost(subject.fit_seconds, self.n_train, rows, shares,
+                                            subject.candidate.time_aware)
             return total
 
-        budget = share * self.left()
-        if cost(full) <= budget:
-            return full
-        lo, hi = float(least), float(full)
-        for _ in range(40):  # bisection: cost grows with the rows
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if cost(mid) <= budget else (lo, mid)
-        return int(lo)
+        return timing.affordable_rows(cost, self.left(), full, least, share)
 
     def fits_in_time(self, fits: dict[str, float | list[float]], rows: int,
-                     share: float = 0.7) -> bool:
+                     share: float = timing.AFFORDABLE_SHARE) -> bool:
         return self.affordable_rows(fits, share, least=1) >= rows
 
     # ---- models ------------------------------------------------------------------------------
@@ -156,10 +149,9 @@ class AnalysisContext:
         subject = self.subjects[family]
         max_time = None
         if self.timed and subject.candidate.time_aware:
-            fair = 0.9 * self.left() / max(1, fits_left)
-            if subject.stopped_by_time:
-                fair = min(fair, TIME_SLACK * subject.fit_seconds * rows / max(1, self.n_train))
-            max_time = max(MIN_FIT_SECONDS, fair)
+            cap = (timing.refit_seconds(subject.fit_seconds, self.n_train, rows)
+                   if subject.stopped_by_time else None)
+            max_time = timing.per_refit(self.left(), fits_left, cap)
         ctx = BuildContext(task=self.task, kinds=kinds or self.kinds, n_train=rows, seed=self.seed,
                            max_time=max_time, modality=self.modality, info=self.info,
                            params={**subject.params, **(overrides or {})})

@@ -87,7 +87,7 @@ def run(ctx: AnalysisContext) -> dict:
             data = damage(kind, level, X_train, y_train, X_eval, y_eval, ctx, rng)
             for family in families:
                 score = None
-                if ctx.left() < 1.0:
+                if ctx.out_of_time():
                     entry.setdefault("errors", {})[family] = "the analysis ran out of time"
                 else:
                     ctx.progress(f"{family}: {kind.replace('_', ' ')} {level:g}")

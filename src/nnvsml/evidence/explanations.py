@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nnvsml import timing
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 from nnvsml.evidence.parts import (
@@ -75,7 +76,7 @@ def run(ctx: AnalysisContext) -> dict:
         ctx.progress(f"explaining {subject.name}")
         # The comparison's own saved model, from this run's directory (never a foreign file).
         est = joblib.load(Path(ctx.run_dir) / subject.entry["artifacts"]["model"])
-        seconds = ctx.left() / (len(ctx.subjects) - i)
+        seconds = timing.equal_part(ctx.left(), len(ctx.subjects) - i)
         out, importance = explain(ctx, est, seconds)
         block["models"][family] = {"model": subject.name, **out}
         full[family] = importance
@@ -299,8 +300,7 @@ def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
         samples = kernel_samples(len(columns))
         background = shap.sample(Z_train, KERNEL_BACKGROUND, random_state=ctx.seed)
         cost = per_prediction * samples * KERNEL_BACKGROUND
-        n = SHAP_ROWS if ctx.deadline is None else int(np.clip(0.5 * seconds / cost, 10,
-                                                                SHAP_ROWS))
+        n = _rows_for(ctx, timing.KERNEL_SHAP_SHARE, seconds, cost, 10, SHAP_ROWS)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             values = shap.KernelExplainer(predict, background, seed=ctx.seed).shap_values(
@@ -311,17 +311,19 @@ def _tabular(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
 
     out["rules"] = _rules(ctx, est, coder, X_train, Z_train)
     # LIME costs 1,000 predictions a row: the first thing left out when time is short.
-    if _time_for(ctx, LIME_ROWS * 1000 * per_prediction + 1.0, seconds, reserve=0.25):
+    if _time_for(ctx, LIME_ROWS * 1000 * per_prediction + timing.TABULAR_LIME_SETUP_SECONDS,
+                 seconds, reserve=timing.TABULAR_LIME_RESERVE):
         out["lime"] = _lime_tabular(ctx, predict, coder, Z_train, Z_rows)
     else:
         out["lime_skipped"] = SHORT_OF_TIME
     return out, shares(importance, keep=None)
 
 
-def _time_for(ctx: AnalysisContext, cost: float, seconds: float, reserve: float = 0.1) -> bool:
+def _time_for(ctx: AnalysisContext, cost: float, seconds: float,
+              reserve: float = timing.LIME_RESERVE) -> bool:
     """Whether a step predicted to take ``cost`` seconds still leaves ``reserve`` of the
     model's ``seconds`` (always, without a clock). LIME is the step left out first."""
-    return ctx.deadline is None or ctx.left() - cost > reserve * seconds
+    return ctx.deadline is None or timing.time_for(cost, ctx.left(), reserve, seconds)
 
 
 def _prediction_seconds(predict, Z) -> float:
@@ -557,9 +559,9 @@ def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     docs = [str(d) for d in take(ctx.X, ctx.eval_rows[:TEXT_ROWS])]
     predict = lambda texts: np.asarray(est.predict_proba(np.asarray(list(texts), dtype=object)))  # noqa: E731
     per_doc = _prediction_seconds(predict, np.asarray(docs * 5, dtype=object))
-    if ctx.deadline is not None:  # the explainers' predictions in at most half the time
+    if ctx.deadline is not None:  # the explainers' predictions in at most their share of it
         cost = per_doc * kernel_samples(MAX_WORDS)
-        docs = docs[:int(np.clip(0.5 * seconds / cost, 3, TEXT_ROWS))]
+        docs = docs[:_rows_for(ctx, timing.KERNEL_SHAP_SHARE, seconds, cost, 3, TEXT_ROWS)]
     out: dict = {"intrinsic": None, "shap": None, "lime": None, "rules": None, "saliency": None}
     out["intrinsic"] = _named_intrinsic(est)
     totals: dict[str, float] = {}
@@ -631,7 +633,8 @@ def _signal(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
         maps, method = _gradient_delta(final, X_rows, y_rows, ctx.classes, reference,
                                        parts.layout), "gradient_x_delta"
     else:
-        n = _rows_for(ctx, 0.2 * seconds, per_row * len(parts), 5, SALIENCY_ROWS)
+        n = _rows_for(ctx, timing.SALIENCY_SHARE, seconds, per_row * len(parts), 5,
+                      SALIENCY_ROWS)
         maps = _occlusion_parts(est, X_rows[:n], y_rows[:n], ctx.classes, parts, reference)
         method = "occlusion"
     out["saliency"] = {"method": method, "layout": parts.layout, "shape": dims,
@@ -642,7 +645,7 @@ def _signal(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
                                    "itself (hard, one-hot probabilities, as a 1-NN's): SHAP, "
                                    "which removes parts together, shows what it relies on")
 
-    n = _rows_for(ctx, 0.4 * seconds, per_row * kernel_samples(len(parts)),
+    n = _rows_for(ctx, timing.SIGNAL_SHAP_SHARE, seconds, per_row * kernel_samples(len(parts)),
                   len(ctx.classes), SIGNAL_SHAP_ROWS)
     per_part = _mean_abs_kernel(predict, X_rows[:n], parts, reference, ctx.seed)
     importance = dict(zip(parts.names, per_part))
@@ -653,7 +656,7 @@ def _signal(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
                    "layout": parts.layout, "shape": dims,
                    "map": (shap_map / (shap_map.max() or 1.0)).ravel().tolist()}
 
-    n = _rows_for(ctx, 0.1 * seconds, per_row, 30, SURROGATE_ROWS)
+    n = _rows_for(ctx, timing.SURROGATE_SHARE, seconds, per_row, 30, SURROGATE_ROWS)
     X_train = np.asarray(take(ctx.X, ctx.train_rows[:n]))
     features = _engineered(series).fit(X_train)
     out["rules"] = _surrogate(ctx, est.predict(X_train), features.transform(X_train),
@@ -677,13 +680,13 @@ def _classes_in_turn(rows: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray(rows)[np.lexsort((np.arange(len(rows)), rank))]
 
 
-def _rows_for(ctx: AnalysisContext, seconds: float, cost_per_row: float, least: int,
-              most: int) -> int:
-    """How many rows a step that costs ``cost_per_row`` seconds each can take in ``seconds``
-    (all of them when the analysis runs without a clock)."""
+def _rows_for(ctx: AnalysisContext, share: float, seconds: float, cost_per_row: float,
+              least: int, most: int) -> int:
+    """How many rows a step that costs ``cost_per_row`` seconds each can take in ``share`` of
+    the model's ``seconds`` (all of them when the analysis runs without a clock)."""
     if ctx.deadline is None:
         return most
-    return int(np.clip(seconds / max(cost_per_row, 1e-9), least, most))
+    return timing.rows_for(seconds, cost_per_row, least, most, share=share)
 
 
 def _engineered(series: bool):

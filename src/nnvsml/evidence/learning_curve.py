@@ -49,7 +49,7 @@ def run(ctx: AnalysisContext) -> dict:
         for family in families:
             scores = []
             for r in range(repeats):
-                if ctx.left() < 1.0:
+                if ctx.out_of_time():
                     break
                 ctx.progress(f"{family} on {size:,} rows ({r + 1}/{repeats})")
                 rows = ctx.sample(size, seed=1 + r)

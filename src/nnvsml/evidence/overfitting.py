@@ -86,7 +86,7 @@ def run(ctx: AnalysisContext) -> dict:
 
     reg["baseline"] = measure("every regulariser on", {}, {}, n_fits)
     for i, (name, change) in enumerate(switches.items()):
-        if ctx.left() < 1.0:
+        if ctx.out_of_time():
             reg["not_applicable"][name] = "the analysis ran out of time before it"
             continue
         space = {k: v for k, v in change.items() if k in ("dropout", "weight_decay")}

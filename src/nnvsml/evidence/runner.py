@@ -99,7 +99,7 @@ def run_evidence(
             # the time lasts, and what one leaves unused goes to those after it.
             part = clock.share(WEIGHTS[name] / weights_left if weights_left else 1.0,
                                floor=timing.MIN_ANALYSIS_SECONDS)
-            limit = part.remaining() if clock.bounded else float("inf")
+            limit = part.seconds if clock.bounded else float("inf")
             if limit < timing.MIN_ANALYSIS_SECONDS:
                 block = _skipped(f"the analysis time is spent ({clock.remaining():.0f} s left); "
                                  "raise --analysis-budget")

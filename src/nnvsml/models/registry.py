@@ -3,7 +3,8 @@
 A :class:`Candidate` is a small declarative spec. Adding a model to nnvsml means writing one
 ``build`` function that returns a scikit-learn estimator (usually a Pipeline whose first steps
 encode the raw table) and registering one ``Candidate``; the protocol, the budget, the metrics,
-the results and the verdict need no change.
+the results and the verdict need no change. A network for images, text, series or audio is one
+call of :func:`nnvsml.models.network_registry.register_network`.
 
 Example
 -------

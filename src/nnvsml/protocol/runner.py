@@ -31,7 +31,8 @@ def _context():
     global _CONTEXT
     if _CONTEXT is None:
         _CONTEXT = mp.get_context("forkserver")
-        _CONTEXT.set_forkserver_preload(["nnvsml.protocol.worker", "nnvsml.evidence.worker"])
+        _CONTEXT.set_forkserver_preload(["nnvsml.protocol.preload", "nnvsml.protocol.worker",
+                                         "nnvsml.evidence.worker"])
     return _CONTEXT
 
 
@@ -59,6 +60,8 @@ class Outcome:
     peak_memory_mb: float
     #: Seconds the process had announced it still needed when it was stopped (None: no word).
     wanted_seconds: float | None = None
+    #: Seconds after its start at which it was (or would have been) stopped.
+    stop_seconds: float | None = None
 
 
 def run_isolated(
@@ -90,6 +93,7 @@ def run_isolated(
     soft = job.time_limit
     hard = max(soft, hard_limit if hard_limit is not None else soft)
     announced = None  # seconds after start at which the process expects its step to end
+    stop_at = timing.stop_after(soft, hard, None)
     try:
         while True:
             for kind, payload in _drain(receive):
@@ -106,7 +110,8 @@ def run_isolated(
             if not process.is_alive():
                 break
             elapsed = time.monotonic() - start
-            if elapsed > timing.stop_after(soft, hard, announced):
+            stop_at = timing.stop_after(soft, hard, announced)
+            if elapsed > stop_at:
                 status = "timeout"
                 reason = f"exceeded its time limit of {elapsed:.1f} s (raise --budget)"
                 break
@@ -131,7 +136,7 @@ def run_isolated(
         else:
             status, reason = "failed", error or _exit_reason(process.exitcode)
     return Outcome(status, reason, result if status == "ok" or keep_partial else None, wall, peak,
-                   wanted)
+                   wanted, stop_at)
 
 
 def _drain(conn):

@@ -72,7 +72,9 @@ class Schedule:
                 reason = outcome.reason
                 if outcome.status == "timeout":
                     reason = self._first_fit_timeout(cand, outcome, most)
-                entry = self.make_entry(cand, outcome.status, reason, limit, outcome.result,
+                # The limit it was held to: its part, or the measured end it announced.
+                held = outcome.stop_seconds if outcome.status == "timeout" else limit
+                entry = self.make_entry(cand, outcome.status, reason, held, outcome.result,
                                         outcome.wall_seconds, outcome.peak_memory_mb)
             entries[cand.name] = entry
             self.record(entry)
@@ -87,8 +89,8 @@ class Schedule:
         if math.isfinite(self.budget.total):
             hint = (f"; --budget {timing.needed_budget(self.budget.total, most, needed):.0f} "
                     "would give it that")
-        return (f"not even {what} finished in {wall:.1f} s; it needs more than {needed:.0f} s"
-                f"{hint}")
+        return (f"not even {what} finished within its time limit ({wall:.1f} s); it needs more "
+                f"than {needed:.0f} s{hint}")
 
     # -- stage 2 --------------------------------------------------------------------------------
     def _improve(self, entries: dict[str, dict]) -> None:

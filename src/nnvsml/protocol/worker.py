@@ -45,13 +45,6 @@ from nnvsml.models.steps import final_step
 from nnvsml.protocol.splits import HOLDOUT_BLOCKS
 from nnvsml.tuning.tuner import TuningPlan, tune, untuned
 
-# Paid once in the forkserver, never inside a candidate's clock: torch's first optimiser imports
-# torch._dynamo (and sympy), seconds of imports that a deadline must never interrupt.
-try:  # pragma: no branch
-    import torch._dynamo  # noqa: F401
-except ImportError:  # a run without torch has no networks to train
-    pass
-
 #: Training rows each fit is scored on for its train-vs-validation gap: enough for the mean,
 #: and cheap for models whose prediction cost grows with the training set (kNN, SVMs).
 TRAIN_SCORE_ROWS = 2000
@@ -301,8 +294,8 @@ def _grow(w: _Work, params: dict, tr, va, rng):
                 break
             w.eta(timing.scaled(points[-1][1], points[-1][0], size, exponent) + scoring)
         else:
-            # Nothing measured yet: the first fit may take what the parent allows at most.
-            w.eta(w.hard.remaining())
+            # Nothing measured yet: a stated multiple of its time, within what the parent allows.
+            w.eta(min(w.hard.remaining(), timing.unmeasured_fit(w.budget)))
         w.progress(f"first fit on {size:,} of {n:,} rows")
         ctx = w.context(params, None, n_train=size)
         est = w.cand.build(ctx)

@@ -10,7 +10,8 @@ training mode only. The training protocol is :class:`.base.SkorchNet`'s.
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -18,22 +19,14 @@ import torch
 from sklearn.utils.validation import validate_data
 from torch import nn
 
+from nnvsml.models.network_registry import ARCHITECTURES, Architecture
+
 from .base import NetClassifier, NetRegressor, SkorchNet
 
-#: name -> (module file, class, input kind). Input kinds: ``image`` uint8 (n, H, W, C);
-#: ``tokens`` int (n, L) ids with 0 = padding; ``sequence`` float (n, C, T), NaN-padded at the
-#: end; ``spectrogram`` float (n, n_mels, frames).
-ARRAY_ARCHITECTURES: dict[str, tuple[str, str, str]] = {
-    "cnn": ("cnn", "SmallCNN", "image"),
-    "resnet": ("resnet", "SmallResNet", "image"),
-    "text_cnn": ("text_cnn", "TextCNN", "tokens"),
-    "text_rnn": ("text_rnn", "TextRNN", "tokens"),
-    "text_transformer": ("text_transformer", "TextTransformer", "tokens"),
-    "seq_rnn": ("seq_rnn", "SequenceRNN", "sequence"),
-    "fcn": ("fcn", "FCN", "sequence"),
-    "seq_transformer": ("seq_transformer", "SequenceTransformer", "sequence"),
-    "audio_cnn": ("audio_cnn", "AudioCNN", "spectrogram"),
-}
+#: Architecture name -> ``(module, class, input kind)``: a read-only view of the architectures
+#: declared with :func:`nnvsml.models.network_registry.register_network`, whose
+#: ``INPUT_KINDS`` describes the input kinds.
+ARRAY_ARCHITECTURES: Mapping[str, Architecture] = MappingProxyType(ARCHITECTURES)
 _NDIM = {"image": 4, "tokens": 2, "sequence": 3, "spectrogram": 3}
 
 
@@ -41,8 +34,8 @@ def architecture(name: str) -> tuple[type[nn.Module], str]:
     """The module class and input kind of an architecture name."""
     if name not in ARRAY_ARCHITECTURES:
         raise ValueError(f"arch must be one of {sorted(ARRAY_ARCHITECTURES)}, got {name!r}")
-    module, cls, kind = ARRAY_ARCHITECTURES[name]
-    return getattr(importlib.import_module(f"{__package__}.{module}"), cls), kind
+    spec = ARRAY_ARCHITECTURES[name]
+    return spec.load(), spec.kind
 
 
 class InputNetwork(nn.Module):
@@ -127,7 +120,8 @@ class _ArrayNet(SkorchNet):
         self.augment = augment
 
     def _validate(self, X: Any, y: Any = "no_validation", reset: bool = True):
-        _, kind = architecture(self.arch)
+        # A fitted network keeps its input kind: predicting needs no registered architecture.
+        kind = architecture(self.arch)[1] if reset else self.input_kind_
         if reset:
             self.input_kind_ = kind
         out = validate_data(self, X, y, reset=reset, dtype=None, allow_nd=True,
@@ -184,8 +178,9 @@ class _ArrayNet(SkorchNet):
 class ArrayNetClassifier(NetClassifier, _ArrayNet):
     """Neural-network classifier for images, token sequences, time series and spectrograms.
 
-    ``arch`` names the architecture (a key of ``ARRAY_ARCHITECTURES``), which fixes the input
-    layout: ``cnn``/``resnet`` take uint8 images (n, H, W, C); ``text_cnn``/``text_rnn``/
+    ``arch`` names the architecture (a key of ``ARRAY_ARCHITECTURES``; add one with
+    :func:`nnvsml.models.network_registry.register_network`), which fixes the input layout:
+    ``cnn``/``resnet`` take uint8 images (n, H, W, C); ``text_cnn``/``text_rnn``/
     ``text_transformer`` take token ids (n, L) from :class:`.tokenizer.Tokenizer`; ``seq_rnn``/
     ``fcn``/``seq_transformer`` take float series (n, C, T) NaN-padded at the end;
     ``audio_cnn`` takes log-mel spectrograms (n, n_mels, frames).

@@ -6,6 +6,8 @@ import time
 from typing import Any
 
 from skorch import NeuralNet
+
+from nnvsml import timing
 from skorch.callbacks import Callback
 
 
@@ -20,7 +22,7 @@ class TimeLimit(Callback):
     ``max_seconds=None`` never stops. After training, ``stopped_`` says whether it fired.
 
     An epoch longer than the whole limit (a large image set on a slow machine) is cut at the
-    batch that passes the limit: the weights of the best finished epoch are restored, or, when
+    batch that passes the limit (the first epoch at twice the limit): the weights of the best finished epoch are restored, or, when
     none finished, the network keeps what its batches so far taught it; ``mid_epoch_`` says so.
     """
 
@@ -34,7 +36,11 @@ class TimeLimit(Callback):
     def on_batch_end(self, net: NeuralNet, training: bool = False, **kwargs: Any) -> None:
         if not training or self.max_seconds is None:
             return
-        if time.perf_counter() - self.started_at_ >= self.max_seconds:
+        elapsed = time.perf_counter() - self.started_at_
+        # The first epoch may run past the limit (a network with no finished epoch has no
+        # validated weights), up to FIRST_EPOCH_OVERRUN times it; later epochs stop at the limit.
+        limit = timing.batch_cut(self.max_seconds, first_epoch=len(net.history) <= 1)
+        if elapsed >= limit:
             self.stopped_ = self.mid_epoch_ = True
             raise KeyboardInterrupt
 
