@@ -56,19 +56,23 @@ def test_first_fit_limits_share_the_securing_time_and_keep_a_floor_for_the_rest(
 def test_the_second_stage_follows_what_the_first_fit_measured():
     common = dict(first_rows=400, all_rows=500, n_fits=6, growth=1.0)
     # A cheap model: the folds fit easily.
-    mode, _ = timing.second_stage(limit=60, first_fit=0.5, time_aware=False,
-                                  stopped_by_time=False, sampled=False, **common)
-    assert mode == "improve"
+    mode, tune, _ = timing.second_stage(limit=60, first_fit=0.5, time_aware=False,
+                                        stopped_by_time=False, sampled=False, **common)
+    assert mode == "improve" and tune
+    # Folds fit, but five trials beside them do not: cross-validated untuned.
+    mode, tune, _ = timing.second_stage(limit=6, first_fit=0.5, time_aware=False,
+                                        stopped_by_time=False, sampled=False, **common)
+    assert mode == "improve" and not tune
     # A network its first fit's clock stopped: six fits of a fraction of that would train less.
-    mode, why = timing.second_stage(limit=20, first_fit=8, time_aware=True,
-                                    stopped_by_time=True, sampled=False, **common)
-    assert mode == "again" and "longer fit" in why
+    mode, _, why = timing.second_stage(limit=20, first_fit=8, time_aware=True,
+                                       stopped_by_time=True, sampled=False, **common)
+    assert mode == "again" and "trains on" in why
     # Nothing fits: the first result stands, and the reason says why.
-    mode, why = timing.second_stage(limit=3, first_fit=8, time_aware=False,
-                                    stopped_by_time=False, sampled=False, **common)
+    mode, _, why = timing.second_stage(limit=3, first_fit=8, time_aware=False,
+                                       stopped_by_time=False, sampled=False, **common)
     assert mode is None and "folds need" in why
     # A sampled model whose folds cannot fit grows its sample instead.
-    mode, _ = timing.second_stage(limit=10, first_fit=2, first_rows=500, all_rows=50_000,
+    mode, _, _ = timing.second_stage(limit=10, first_fit=2, first_rows=500, all_rows=50_000,
                                   n_fits=6, growth=1.0, time_aware=False,
                                   stopped_by_time=False, sampled=True)
     assert mode == "again"

@@ -119,9 +119,13 @@ def run_comparison(
     reporter.start(dataset, protocol, candidates, kept, budget, run_dir)
     holdout = protocol.validation == "holdout"
 
-    def make_job(cand, stage, limit, most, start_rows):
+    def make_job(cand, stage, limit, most, prior, tune=True):
+        prior = prior or {}
         return Job(cand, str(run_dir), str(data_path), limit, config.seed, plan, stage=stage,
-                   hard_limit=most, start_rows=start_rows)
+                   hard_limit=most, start_rows=(prior.get("evaluation") or {}).get("trained_rows"),
+                   prior_sha256=(prior.get("artifacts") or {}).get("model_sha256"),
+                   prior_fit_seconds=float((prior.get("cost") or {}).get("fit_seconds") or 0.0),
+                   tune=tune)
 
     schedule = Schedule(
         candidates=candidates, budget=budget, executor=executor, make_job=make_job,

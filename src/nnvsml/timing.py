@@ -52,6 +52,9 @@ SAMPLE_GROWTH = 2.0
 #: How far past its time limit a network's first epoch may run before it is cut at a batch (a
 #: network with no finished epoch has no validated weights); later epochs are cut at the limit.
 FIRST_EPOCH_OVERRUN = 2.0
+#: A time-aware model's folds are worth running when each fold fit gets at least this share of
+#: what its first fit trained: they stop at their time and keep their best epoch / members.
+FOLD_FIT_FLOOR = 0.7
 #: A longer second fit (no time for folds) is worth it only with this much more time than the first.
 LONGER_FIT_GAIN = 1.5
 
@@ -64,9 +67,9 @@ TUNING_SHARE = 0.5
 FIT_MARGIN = 0.8
 #: Seconds of a candidate's evaluation besides its fits: predicting, bootstrap intervals, saving.
 EVAL_OVERHEAD = 1.5
-#: Under a wall-clock budget a candidate given less than this is not tuned: a trial costs about
-#: one more fit, and on such budgets that fit is what lets the candidate finish at all.
-MIN_TUNING_SECONDS = 20.0
+#: Under a wall-clock budget a candidate is tuned when at least this many trials (each as long
+#: as one of its fits, as its first fit measured) fit in its tuning share beside its folds.
+MIN_TRIALS = 5
 #: A trial's fit may use at most this share of the tuning time left (the rest ends the trial).
 TRIAL_SHARE = 0.85
 #: A time-aware candidate's shortest trial ran this much past its training time: the budget is
@@ -371,35 +374,42 @@ def first_fit_limits(secure_left: float, family_left: float, candidates_left: in
 
 def second_stage(*, limit: float, first_fit: float, first_rows: int, all_rows: int,
                  n_fits: int, growth: float, time_aware: bool, stopped_by_time: bool,
-                 sampled: bool) -> tuple[str | None, str]:
+                 sampled: bool) -> tuple[str | None, bool, str]:
     """What a candidate's second stage does with ``limit`` seconds, from its measured first fit
-    (``first_fit`` seconds on ``first_rows`` rows): ``improve`` (tuning when it fits, the folds
-    and the refit), ``again`` (one longer fit, or a larger sample) or None, with the reason."""
+    (``first_fit`` seconds on ``first_rows`` rows): ``improve`` (the folds and the refit, tuned
+    first when at least ``MIN_TRIALS`` trials fit beside them), ``again`` (one longer fit, or a
+    larger sample) or None; whether to tune; the reason."""
     if not math.isfinite(limit):
-        return "improve", "no clock"
-    tuning = limit >= MIN_TUNING_SECONDS
-    fits = limit * ((1 - TUNING_SHARE) if tuning else 1.0) - EVAL_OVERHEAD
-    if time_aware and stopped_by_time:
-        # Each fit of the folds gets fits / n_fits seconds: worth it only when that is no less
-        # than the first fit trained, else the folds would end with a weaker model.
-        per = FIT_SHARE * fits / max(1, n_fits)
-        if per >= first_fit:
-            return "improve", f"{n_fits} fits of {per:.0f} s each fit its {limit:.0f} s"
-        if FIT_SHARE * limit >= LONGER_FIT_GAIN * first_fit:
-            return "again", (f"folds would train each fit {per:.1f} s, less than the first fit's "
-                             f"{first_fit:.1f} s: one longer fit instead")
-        return None, (f"{limit:.0f} s left: the folds would train each fit {per:.1f} s, less "
-                      f"than the first fit's {first_fit:.1f} s")
-    full = scaled(first_fit, first_rows, all_rows, growth)
-    if full * n_fits <= fits:
-        return "improve", f"{n_fits} fits of about {full:.1f} s fit its {limit:.0f} s"
-    if not tuning and full * n_fits <= limit - EVAL_OVERHEAD:
-        return "improve", f"{n_fits} fits of about {full:.1f} s fit its {limit:.0f} s untuned"
+        return "improve", True, "no clock"
+    full = scaled(first_fit, first_rows, all_rows, 1.0 if time_aware else growth)
+    for tune in (True, False):
+        # A trial fits as long as a fold's fit: tuning pays when several fit in its share.
+        if tune and TUNING_SHARE * limit < MIN_TRIALS * full + EVAL_OVERHEAD:
+            continue
+        fits = limit * ((1 - TUNING_SHARE) if tune else 1.0) - EVAL_OVERHEAD
+        how = "tuned, then " if tune else ""
+        if time_aware:
+            # Each fit of the folds gets its part of the time and stops there. Worth it when
+            # that part is most of what the first fit trained (scaled to the rows, when it
+            # stopped on its own), else the folds would end with a weaker model.
+            per = FIT_SHARE * fits / max(1, n_fits)
+            if per >= FOLD_FIT_FLOOR * (first_fit if stopped_by_time else full):
+                return "improve", tune, f"{how}{n_fits} fits of {per:.1f} s fit its {limit:.0f} s"
+        elif full * n_fits <= fits:
+            return "improve", tune, (f"{how}{n_fits} fits of about {full:.1f} s fit its "
+                                     f"{limit:.0f} s")
+    if time_aware:
+        per = FIT_SHARE * (limit - EVAL_OVERHEAD) / max(1, n_fits)
+        if stopped_by_time and FIT_SHARE * limit >= LONGER_FIT_GAIN * first_fit:
+            return "again", False, (f"the folds would train each fit {per:.1f} s, less than the "
+                                    f"first fit's {first_fit:.1f} s: it trains on instead")
+        return None, False, (f"{limit:.0f} s left: the folds would train each fit {per:.1f} s, "
+                             f"less than the first fit's {first_fit:.1f} s")
     if sampled and scaled(first_fit, first_rows, int(first_rows * SAMPLE_GROWTH), growth) \
             <= limit - EVAL_OVERHEAD:
-        return "again", "a larger sample fits; the folds do not"
-    return None, (f"the folds need about {full * n_fits:.0f} s ({n_fits} fits of "
-                  f"{full:.1f} s); {limit:.0f} s were left")
+        return "again", False, "a larger sample fits; the folds do not"
+    return None, False, (f"the folds need about {full * n_fits:.0f} s ({n_fits} fits of "
+                         f"{full:.1f} s); {limit:.0f} s were left")
 
 
 def batch_cut(max_seconds: float, first_epoch: bool) -> float:

@@ -16,7 +16,6 @@ Example
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from sklearn.base import BaseEstimator
 
 from nnvsml.errors import InputError
+from nnvsml.resources import free_cores
 from nnvsml.models.space import Space, resolve
 
 FAMILIES = ("traditional", "neural")
@@ -40,7 +40,9 @@ class BuildContext:
     #: Seconds one fit may train for. Only time-aware candidates (the networks) honour it; the
     #: others are bounded by the hard per-candidate time limit of the runner.
     max_time: float | None = None
-    n_jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    #: Threads or processes a fit may use: the cores idle when it is built (OpenMP pools that ask
+    #: for a core another process keeps busy slow every step down).
+    n_jobs: int = field(default_factory=lambda: free_cores())
     modality: str = "tabular"
     #: The Dataset's ``info``: image size and channels, series length, mel bins, ...
     info: dict = field(default_factory=dict)

@@ -40,7 +40,7 @@ class Schedule:
     candidates: list[Candidate]
     budget: Budget
     executor: Executor
-    #: (candidate, stage, limit, most, start_rows) -> the job to run
+    #: (candidate, stage, limit, most, prior entry or None, tune) -> the job to run
     make_job: Callable[..., object]
     #: (candidate, status, reason, limit, result, wall, peak) -> a results.json entry
     make_entry: Callable[..., dict]
@@ -114,7 +114,7 @@ class Schedule:
         evaluation = dict(entry.get("evaluation") or {})
         training = entry.get("training") or {}
         first_fit = float((entry.get("cost") or {}).get("fit_seconds") or 0.0)
-        mode, why = timing.second_stage(
+        mode, tune, why = timing.second_stage(
             limit=limit, first_fit=first_fit,
             first_rows=int(evaluation.get("trained_rows") or self.n_train),
             all_rows=self.n_train, n_fits=self.n_fits, growth=cand.growth,
@@ -122,8 +122,7 @@ class Schedule:
             sampled=bool(evaluation.get("sampled")))
         if mode is None or limit < timing.MIN_CANDIDATE_SECONDS:
             return _noted(entry, None, "not run", why)
-        outcome = self._run(cand, mode, limit, limit,
-                            start_rows=evaluation.get("trained_rows") if mode == "again" else None)
+        outcome = self._run(cand, mode, limit, limit, prior=entry, tune=tune)
         self.budget.record(cand.family, outcome.wall_seconds)
         spent = (entry.get("cost") or {}).get("wall_seconds") or 0.0
         if outcome.status != "ok":
@@ -148,9 +147,9 @@ class Schedule:
         return a >= b if GREATER_IS_BETTER[self.metric] else a <= b
 
     def _run(self, cand: Candidate, stage: str, limit: float, most: float,
-             start_rows: int | None = None) -> Outcome:
+             prior: dict | None = None, tune: bool = True) -> Outcome:
         self.reporter.model_start(cand, limit)
-        job = self.make_job(cand, stage, limit, most, start_rows)
+        job = self.make_job(cand, stage, limit, most, prior, tune)
         return self.executor.run(job, memory_limit_mb=self.memory_limit_mb,
                                  on_progress=self.reporter.model_progress, hard_limit=most)
 

@@ -21,6 +21,7 @@ announces when it expects its current fit to end (``("eta", seconds)``), from wh
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import os
 import resource
 import signal
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 import psutil
 import sklearn  # noqa: F401  (imported here so the forkserver preloads it once)
+from sklearn.pipeline import Pipeline
 
 from nnvsml import metrics, timing, uncertainty
 from nnvsml.data.dataset import take
@@ -73,6 +75,12 @@ class Job:
     hard_limit: float | None = None
     #: ``again``: the sample the previous fit used; the next one starts above it.
     start_rows: int | None = None
+    #: ``again``: the first fit's model file digest (a network trains on from it when the file
+    #: is the one this run wrote) and its training seconds.
+    prior_sha256: str | None = None
+    prior_fit_seconds: float = 0.0
+    #: ``improve``: whether its time holds tuning trials beside its folds.
+    tune: bool = True
 
 
 def main(job: Job, conn) -> None:
@@ -195,6 +203,7 @@ class _Work:
             # zlib level 3: the size compared between families is that of a compressed artifact.
             joblib.dump(est, tmp, compress=3)
             size_kb = tmp.stat().st_size / 1024.0
+            model_digest = _sha256(tmp)
             with _replacing(pred_path) as tmp_pred, open(tmp_pred, "wb") as f:
                 np.savez_compressed(f, y_pred=np.asarray(y_pred),
                                     proba=np.asarray(proba) if proba is not None
@@ -229,6 +238,7 @@ class _Work:
             "artifacts": {
                 "model": str(model_path.relative_to(run_dir)),
                 "predictions": str(pred_path.relative_to(run_dir)),
+                "model_sha256": model_digest,
             },
         }
 
@@ -241,15 +251,28 @@ def secure(w: _Work) -> dict:
     tr, va = w.folds[0]
     rng = np.random.default_rng(job.seed)
     t_start = time.monotonic()
+    continued = _trains_on(w) if job.stage == "again" else None
     if cand.time_aware or not w.timed:
-        w.progress("first fit (declared defaults)")
         plan = w.budget.less(timing.EVAL_OVERHEAD)
         max_time = timing.per_fit(plan, 1) if w.timed else None
         if max_time is not None:
             w.eta(max_time + timing.EVAL_OVERHEAD)
         ctx = w.context(params, max_time, n_train=len(tr))
-        est = cand.build(ctx)
-        fit_seconds, cpu_seconds = w.fit(est, ctx, tr)
+        if continued is not None:
+            # A network trains on from its first fit's weights: that time is not thrown away.
+            w.progress("training on from the first fit")
+            est = continued
+            t0, c0 = time.perf_counter(), _cpu_seconds()
+            head = est[:-1] if isinstance(est, Pipeline) and len(est.steps) > 1 else None
+            X_tr = take(w.X, tr)
+            final_step(est).continue_fit(head.transform(X_tr) if head is not None else X_tr,
+                                         w.y[tr], max_time=max_time)
+            fit_seconds = job.prior_fit_seconds + time.perf_counter() - t0
+            cpu_seconds = _cpu_seconds() - c0
+        else:
+            w.progress("first fit (declared defaults)")
+            est = cand.build(ctx)
+            fit_seconds, cpu_seconds = w.fit(est, ctx, tr)
         rows = tr
     else:
         est, ctx, rows, fit_seconds, cpu_seconds = _grow(w, params, tr, va, rng)
@@ -312,6 +335,28 @@ def _grow(w: _Work, params: dict, tr, va, rng):
     return kept
 
 
+def _trains_on(w: _Work):
+    """The first fit's network, when it can train on: the model file this run wrote for the
+    candidate (its path is made here, never read from the results) whose digest is the one its
+    first fit reported. None otherwise: the longer fit then starts afresh."""
+    path = Path(w.job.run_dir) / "models" / f"{w.cand.name}.joblib"
+    if not (w.cand.time_aware and w.job.prior_sha256 and path.is_file()):
+        return None
+    if _sha256(path) != w.job.prior_sha256:
+        print(f"{path.name} is not the file the first fit wrote: training afresh", flush=True)
+        return None
+    est = joblib.load(path)
+    return est if hasattr(final_step(est), "continue_fit") else None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _ladder(first: int, n: int) -> list[int]:
     sizes = [first]
     while sizes[-1] < n:
@@ -339,14 +384,17 @@ def improve(w: _Work) -> dict:
     n_fits = len(w.folds) + (0 if w.holdout else 1)
     tuning_budget = w.budget.share(timing.TUNING_SHARE) if w.timed else None
     after_tuning = (1 - timing.TUNING_SHARE) * job.time_limit if w.timed else None
-    tuning = tune(
+    if not job.tune:
+        after_tuning = job.time_limit
+    tuning = untuned(f"its {job.time_limit:.0f} s hold fewer than {timing.MIN_TRIALS} trials "
+                     "beside its folds, as its first fit measured them (raise --budget)",
+                     sp.defaults(cand.space)) if not job.tune else tune(
         cand, plan, X=w.X, y=w.y, split=w.data["tuning_split"], task=w.task,
         classes=w.classes, metric=w.data["metric"], seed=job.seed, make_ctx=w.context,
         budget=tuning_budget,
         # A trial trains as long as each of the final fits will, so it is judged as it will run.
         trial_max_time=(timing.per_fit(timing.TimeBudget(after_tuning), n_fits)
                         if after_tuning is not None else None),
-        time_limit=job.time_limit if w.timed else None,
         eval_seconds=lambda fit_s: (
             n_fits * timing.scaled(fit_s, len(w.data["tuning_split"][0]), len(w.train_idx),
                                    w.cand.growth),

@@ -70,7 +70,6 @@ def tune(
     make_ctx: Callable[[dict, float | None], BuildContext],
     budget: timing.TimeBudget | None,
     trial_max_time: float | None,
-    time_limit: float | None = None,
     eval_seconds: Callable[[float], tuple[float, timing.TimeBudget]] | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> dict:
@@ -87,9 +86,6 @@ def tune(
         return untuned("--search none: the declared defaults", defaults)
     if not cand.space:
         return untuned("the candidate declares no hyperparameters to tune", defaults)
-    if budget is not None and time_limit is not None and time_limit < timing.MIN_TUNING_SECONDS:
-        return untuned(f"its time ({time_limit:.0f} s) is under {timing.MIN_TUNING_SECONDS:.0f} "
-                       "s, too short to tune (raise --budget)", defaults)
 
     # Scores times ``sign``: higher is better whatever the metric's direction.
     sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0

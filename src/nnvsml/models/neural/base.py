@@ -36,13 +36,11 @@ LR_SCHEDULES = ("plateau", "cosine", None)
 HISTORY_KEYS = ("epoch", "train_loss", "valid_loss", "dur", "lr")
 
 
-def use_all_cores() -> None:
-    # An explicit OMP_NUM_THREADS is the user's choice (e.g. several fits running side by side).
-    if "OMP_NUM_THREADS" in os.environ:
-        return
-    # Cores this process may run on, which a container or taskset can make fewer than the machine's.
-    n_cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(n_cores or 1)
+def use_free_cores() -> None:
+    """As many torch threads as there are idle cores (see :mod:`nnvsml.resources`)."""
+    from nnvsml.resources import free_cores
+
+    torch.set_num_threads(free_cores())
 
 
 class SkorchNet(BaseEstimator):
@@ -149,7 +147,7 @@ class SkorchNet(BaseEstimator):
     def _train(self, X: Any, y: torch.Tensor, n_out: int, stratify: bool) -> SkorchNet:
         """Trains on X as returned by ``_validate``."""
         self._check_params()
-        use_all_cores()
+        use_free_cores()
         self.device_ = (
             ("cuda" if torch.cuda.is_available() else "cpu")
             if self.device == "auto"
@@ -183,14 +181,37 @@ class SkorchNet(BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net.fit(inputs, y)
+        return self._trained(net, epochs_before=0)
 
+    def continue_fit(self, X: Any, y: Any, max_time: float | None = None) -> SkorchNet:
+        """Train the fitted network further, from the weights it has, for up to ``max_time``
+        seconds (the anytime protocol's longer fit: the time of a first fit is not thrown away).
+        The same validation rows as the first fit; early stopping watches this continuation and
+        restores its best epoch. ``X`` is what ``fit`` was given (after any pipeline steps)."""
+        check_is_fitted(self, "net_")
+        X, y = self._validate(X, y, reset=False)
+        target = self._target(y)
+        inputs = self._tensors(X)
+        net = self.net_
+        before = len(net.history)
+        net.set_params(callbacks__time_limit__max_seconds=max_time)
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + before)
+            net.partial_fit(inputs, target)
+        self.continued_ = getattr(self, "continued_", 0) + 1
+        return self._trained(net, epochs_before=before)
+
+    def _trained(self, net: NeuralNet, epochs_before: int) -> SkorchNet:
+        """Why training stopped, and the history, once ``net`` has trained."""
         callbacks = dict(net.callbacks_)
         stopper = callbacks.get("early_stopping")
         if callbacks["time_limit"].stopped_:
             self.stopped_by_ = "time_limit"
         elif stopper is not None and stopper.misses_ >= self.patience:
             self.stopped_by_ = "early_stopping"
-        elif len(net.history) == self.max_epochs and "valid_loss" in net.history[-1]:
+        elif (len(net.history) - epochs_before == self.max_epochs
+              and "valid_loss" in net.history[-1]):
             self.stopped_by_ = "max_epochs"
         else:
             # skorch also ends fit quietly on Ctrl-C; the user's interrupt must reach the caller.
@@ -245,6 +266,12 @@ class NetClassifier(ClassifierMixin):
             X, torch.from_numpy(y_codes.astype(np.int64)), len(self.classes_), stratify
         )
 
+    def _target(self, y: Any) -> torch.Tensor:
+        codes = np.searchsorted(self.classes_, y)
+        if not np.array_equal(self.classes_[np.clip(codes, 0, len(self.classes_) - 1)], y):
+            raise ValueError("y holds a class the network was not first fitted with")
+        return torch.from_numpy(codes.astype(np.int64))
+
     def predict_proba(self, X: Any) -> np.ndarray:
         # Softmax in float64 so each row sums to 1 to machine precision.
         return torch.softmax(self._forward(X).double(), dim=1).numpy()
@@ -269,6 +296,10 @@ class NetRegressor(RegressorMixin):
         self.y_std_ = float(y.std()) or 1.0
         y_scaled = ((y - self.y_mean_) / self.y_std_).astype(np.float32).reshape(-1, 1)
         return self._train(X, torch.from_numpy(y_scaled), n_out=1, stratify=False)
+
+    def _target(self, y: Any) -> torch.Tensor:
+        y = np.asarray(y, dtype=np.float64)
+        return torch.from_numpy(((y - self.y_mean_) / self.y_std_).astype(np.float32).reshape(-1, 1))
 
     def predict(self, X: Any) -> np.ndarray:
         return self._forward(X).double().numpy().ravel() * self.y_std_ + self.y_mean_
