@@ -26,7 +26,9 @@ MODELS = ["logistic_regression", "lightgbm", "mlp"]
 TIMING = {"cost", "time_limit_seconds", "seconds", "history", "created", "updated", "budget",
           "budget_spent", "wall_seconds", "curve", "reasons", "training", "report",
           # the verdict's sentences and table quote costs (seconds, latency) too
-          "facts", "would_change", "key_differences"}
+          "facts", "would_change", "key_differences",
+          # a network's file holds its epochs' durations
+          "model_sha256"}
 
 
 def _strip(value):

@@ -420,3 +420,24 @@ def batch_cut(max_seconds: float, first_epoch: bool) -> float:
 def unmeasured_fit(budget: TimeBudget) -> float:
     """Seconds a first fit with no measurement yet announces it may need."""
     return FIRST_FIT_PATIENCE * budget.remaining()
+
+
+def equal_parts(seconds: float, names: list[str]) -> dict[str, float]:
+    """``seconds`` shared equally (each family's pool under the equal-per-family rule)."""
+    return {name: seconds / max(1, len(names)) for name in names}
+
+
+def overrun(seconds: float, max_time: float) -> float:
+    """How far a fit ran past the training time it was given (setup, its last epoch)."""
+    return seconds - max_time
+
+
+def after_tuning(limit: float, tuned: bool) -> float:
+    """Seconds of a candidate's improvement time left for its folds and refit."""
+    return (1 - TUNING_SHARE) * limit if tuned else limit
+
+
+def per_candidate(family_left: float, candidates_left: int) -> float:
+    """A candidate's part of what its family has left: the family's seconds shared by those
+    still to run, so time a fast one leaves goes to the next of the same family."""
+    return max(0.0, family_left / max(1, candidates_left))

@@ -28,8 +28,7 @@ class BudgetRule(ABC):
 
     def limit_for(self, budget: Budget, family: str, candidates_left: int) -> float:
         """The next candidate's time limit: its family's pool left, shared by those to run."""
-        share = (budget.pool[family] - budget.spent[family]) / max(1, candidates_left)
-        return max(0.0, min(share, budget.remaining()))
+        return timing.per_candidate(budget.family_left(family), candidates_left)
 
 
 class EqualPerFamily(BudgetRule):
@@ -44,7 +43,7 @@ class EqualPerFamily(BudgetRule):
     description = "equal wall-clock share per family; unused time stays within its family"
 
     def pools(self, seconds: float, families: list[str]) -> dict[str, float]:
-        return {f: seconds / len(families) for f in families}
+        return timing.equal_parts(seconds, families)
 
 
 class EqualTrials(BudgetRule):

@@ -160,7 +160,7 @@ class _Work:
         est.fit(take(self.X, rows), self.y[rows])
         seconds = time.perf_counter() - t0
         if ctx.max_time is not None:
-            self.overshoot = max(self.overshoot, seconds - ctx.max_time)
+            self.overshoot = max(self.overshoot, timing.overrun(seconds, ctx.max_time))
         return seconds, _cpu_seconds() - c0
 
     def score(self, est, rows) -> dict:
@@ -383,9 +383,7 @@ def improve(w: _Work) -> dict:
     cand, job, plan = w.cand, w.job, w.job.tuning
     n_fits = len(w.folds) + (0 if w.holdout else 1)
     tuning_budget = w.budget.share(timing.TUNING_SHARE) if w.timed else None
-    after_tuning = (1 - timing.TUNING_SHARE) * job.time_limit if w.timed else None
-    if not job.tune:
-        after_tuning = job.time_limit
+    after_tuning = timing.after_tuning(job.time_limit, job.tune) if w.timed else None
     tuning = untuned(f"its {job.time_limit:.0f} s hold fewer than {timing.MIN_TRIALS} trials "
                      "beside its folds, as its first fit measured them (raise --budget)",
                      sp.defaults(cand.space)) if not job.tune else tune(

@@ -38,6 +38,9 @@ HISTORY_KEYS = ("epoch", "train_loss", "valid_loss", "dur", "lr")
 
 def use_free_cores() -> None:
     """As many torch threads as there are idle cores (see :mod:`nnvsml.resources`)."""
+    # An explicit OMP_NUM_THREADS is the user's choice (e.g. several fits running side by side).
+    if "OMP_NUM_THREADS" in os.environ:
+        return
     from nnvsml.resources import free_cores
 
     torch.set_num_threads(free_cores())
