@@ -314,7 +314,7 @@ def time_for(cost: float, left: float, reserve_share: float, seconds: float) -> 
 def needed_budget(budget_seconds: float, share_given: float, share_needed: float) -> float:
     """The --budget under which a candidate given ``share_given`` seconds would get
     ``share_needed``: the budget scaled by the ratio, rounded up to 10 s."""
-    ratio = share_needed / max(share_given, 1e-9)
+    ratio = max(1.0, share_needed / max(share_given, 1e-9))
     return math.ceil(budget_seconds * ratio / 10.0) * 10.0
 
 

@@ -202,6 +202,8 @@ def _by_accuracy(results: dict, eligible: list[dict], excluded: list[dict], run:
 
     cmp = run.pair(trad, neur)
     higher = GREATER_IS_BETTER[metric]
+    if cmp.get("paired_over", "").startswith("blocks of the first fold"):
+        validated = "validation"  # at least one of the two got its first fit only
     reasons = [
         f"{validated.capitalize()} {metric}: {trad['name']} (traditional) {_fmt_cv(trad, metric)} vs "
         f"{neur['name']} (neural) {_fmt_cv(neur, metric)}; difference {cmp['difference']:+.4f} "

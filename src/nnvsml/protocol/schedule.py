@@ -67,11 +67,15 @@ class Schedule:
                 entry = self.make_entry(cand, "skipped", f"budget exhausted ({most:.1f} s left "
                                         "for it); raise --budget", limit, None, 0.0, 0.0)
             else:
-                outcome = self._run(cand, "secure", limit, most)
+                outcome = self._run(cand, "secure", limit, most, keep_partial=True)
                 self.budget.record(cand.family, outcome.wall_seconds, securing=True)
                 reason = outcome.reason
-                if outcome.status == "timeout":
-                    reason = self._first_fit_timeout(cand, outcome, most)
+                if outcome.status != "ok" and outcome.result:
+                    # A larger sample was cut short; the smaller fit it had finished stands.
+                    outcome = _kept_smaller(outcome)
+                    reason = None
+                elif outcome.status == "timeout":
+                    reason = self._first_fit_timeout(cand, outcome, limit)
                 # The limit it was held to: its part, or the measured end it announced.
                 held = outcome.stop_seconds if outcome.status == "timeout" else limit
                 entry = self.make_entry(cand, outcome.status, reason, held, outcome.result,
@@ -80,14 +84,14 @@ class Schedule:
             self.record(entry)
             self.reporter.model_end(entry)
 
-    def _first_fit_timeout(self, cand: Candidate, outcome: Outcome, most: float) -> str:
+    def _first_fit_timeout(self, cand: Candidate, outcome: Outcome, limit: float) -> str:
         wall = outcome.wall_seconds
         needed = max(wall, outcome.wanted_seconds or 0.0) + wall  # at least twice what it had
         what = ("its first fit" if cand.time_aware
                 else f"a first fit on {SMALLEST_SAMPLE:,} rows (the smallest sample)")
         hint = ""
         if math.isfinite(self.budget.total):
-            hint = (f"; --budget {timing.needed_budget(self.budget.total, most, needed):.0f} "
+            hint = (f"; --budget {timing.needed_budget(self.budget.total, limit, needed):.0f} "
                     "would give it that")
         return (f"not even {what} finished within its time limit ({wall:.1f} s); it needs more "
                 f"than {needed:.0f} s{hint}")
@@ -147,11 +151,12 @@ class Schedule:
         return a >= b if GREATER_IS_BETTER[self.metric] else a <= b
 
     def _run(self, cand: Candidate, stage: str, limit: float, most: float,
-             prior: dict | None = None, tune: bool = True) -> Outcome:
+             prior: dict | None = None, tune: bool = True, keep_partial: bool = False) -> Outcome:
         self.reporter.model_start(cand, limit)
         job = self.make_job(cand, stage, limit, most, prior, tune)
         return self.executor.run(job, memory_limit_mb=self.memory_limit_mb,
-                                 on_progress=self.reporter.model_progress, hard_limit=most)
+                                 on_progress=self.reporter.model_progress, hard_limit=most,
+                                 keep_partial=keep_partial)
 
 
 def first_order(candidates: list[Candidate]) -> list[Candidate]:
@@ -166,6 +171,17 @@ def first_order(candidates: list[Candidate]) -> list[Candidate]:
             if by_family[family]:
                 out.append(by_family[family].pop(0))
     return out
+
+
+def _kept_smaller(outcome: Outcome) -> Outcome:
+    """The outcome of a first stage whose larger sample was cut: the smaller fit's result."""
+    result = dict(outcome.result)
+    evaluation = dict(result.get("evaluation") or {})
+    evaluation["note"] = (f"{evaluation.get('note') or 'a first fit'}; a fit on a larger sample "
+                          f"was stopped ({outcome.reason})")
+    result["evaluation"] = evaluation
+    return Outcome("ok", None, result, outcome.wall_seconds, outcome.peak_memory_mb,
+                   outcome.wanted_seconds, outcome.stop_seconds)
 
 
 def _noted(entry: dict, stage: str | None, status: str, reason: str,

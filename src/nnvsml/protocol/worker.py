@@ -275,7 +275,19 @@ def secure(w: _Work) -> dict:
             fit_seconds, cpu_seconds = w.fit(est, ctx, tr)
         rows = tr
     else:
-        est, ctx, rows, fit_seconds, cpu_seconds = _grow(w, params, tr, va, rng)
+        def keep(fitted) -> None:
+            # A larger sample comes next: this fit's result is sent first, so that a larger fit
+            # cut by time leaves it standing.
+            w.conn.send(("result", _first_result(w, fitted, tr, va, rng, params, t_start)))
+
+        fitted = _grow(w, params, tr, va, rng, keep)
+        return _first_result(w, fitted, tr, va, rng, params, t_start)
+    return _first_result(w, (est, ctx, rows, fit_seconds, cpu_seconds), tr, va, rng, params,
+                         t_start)
+
+
+def _first_result(w: _Work, fitted, tr, va, rng, params: dict, t_start: float) -> dict:
+    est, ctx, rows, fit_seconds, cpu_seconds = fitted
     sampled = len(rows) < len(tr)
     blocks = w.blocks(est, va)
     level = "holdout" if w.holdout else "validation_only"
@@ -285,13 +297,13 @@ def secure(w: _Work) -> dict:
         est, ctx, fit_seconds=fit_seconds, cpu_seconds=cpu_seconds, cv=blocks,
         cv_train=[w.train_score(est, rows, rng)], blocks=blocks,
         tuning={**untuned("the first, anytime fit uses the declared defaults", params)},
-        evaluation={"level": level, "stage": job.stage, "folds": 0 if w.holdout else 1,
+        evaluation={"level": level, "stage": w.job.stage, "folds": 0 if w.holdout else 1,
                     "tuned": False, "trained_rows": int(len(rows)), "sampled": sampled,
                     "note": note},
         cv_seconds=time.monotonic() - t_start)
 
 
-def _grow(w: _Work, params: dict, tr, va, rng):
+def _grow(w: _Work, params: dict, tr, va, rng, keep):
     """Progressive sampling: fit the smallest stated sample, then the largest next size whose
     time, extrapolated from the measured fits, still fits; keep the last fit that finished."""
     order = _nested_order(tr, w.y, w.task != "regression", rng)
@@ -315,6 +327,7 @@ def _grow(w: _Work, params: dict, tr, va, rng):
             size = fitting[-1]
             if size <= kept[2].size:
                 break
+            keep(kept)
             w.eta(timing.scaled(points[-1][1], points[-1][0], size, exponent) + scoring)
         else:
             # Nothing measured yet: a stated multiple of its time, within what the parent allows.
