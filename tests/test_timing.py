@@ -66,6 +66,10 @@ def test_the_second_stage_follows_what_the_first_fit_measured():
     # A network its first fit's clock stopped: six fits of a fraction of that would train less.
     mode, _, why = timing.second_stage(limit=20, first_fit=8, time_aware=True,
                                        stopped_by_time=True, sampled=False, **common)
+    assert mode == "again" and "longer fit" in why
+    mode, _, why = timing.second_stage(limit=20, first_fit=8, time_aware=True,
+                                       stopped_by_time=True, sampled=False, trains_on=True,
+                                       **common)
     assert mode == "again" and "trains on" in why
     # Nothing fits: the first result stands, and the reason says why.
     mode, _, why = timing.second_stage(limit=3, first_fit=8, time_aware=False,
@@ -76,6 +80,17 @@ def test_the_second_stage_follows_what_the_first_fit_measured():
                                   n_fits=6, growth=1.0, time_aware=False,
                                   stopped_by_time=False, sampled=True)
     assert mode == "again"
+    # Under holdout a network its clock stopped trains on from its first fit, even for little.
+    mode, _, why = timing.second_stage(limit=8, first_fit=10, first_rows=400, all_rows=400,
+                                       n_fits=1, growth=1.0, time_aware=True,
+                                       stopped_by_time=True, sampled=False, holdout=True,
+                                       trains_on=True)
+    assert mode == "again" and "trains on" in why
+    # ... and a model that converged there has nothing to add without tuning.
+    mode, _, why = timing.second_stage(limit=8, first_fit=4, first_rows=400, all_rows=400,
+                                       n_fits=1, growth=1.0, time_aware=False,
+                                       stopped_by_time=False, sampled=False, holdout=True)
+    assert mode is None and "holdout" in why
     assert timing.second_stage(limit=float("inf"), first_fit=100, time_aware=False,
                                stopped_by_time=False, sampled=False, **common)[0] == "improve"
 

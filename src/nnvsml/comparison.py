@@ -131,7 +131,8 @@ def run_comparison(
         candidates=candidates, budget=budget, executor=executor, make_job=make_job,
         make_entry=_entry, record=store.record, reporter=reporter,
         memory_limit_mb=memory_limit, metric=protocol.primary_metric,
-        n_fits=len(protocol.folds) + (0 if holdout else 1), n_train=len(protocol.train_idx))
+        n_fits=len(protocol.folds) + (0 if holdout else 1), n_train=len(protocol.train_idx),
+        holdout=holdout)
     try:
         schedule.run(kept)
         _close_comparison(store, budget, present, dataset, protocol, run_dir, config.seed)

@@ -52,6 +52,8 @@ SAMPLE_GROWTH = 2.0
 #: How far past its time limit a network's first epoch may run before it is cut at a batch (a
 #: network with no finished epoch has no validated weights); later epochs are cut at the limit.
 FIRST_EPOCH_OVERRUN = 2.0
+#: A network that trains on from its first fit gains from any time; under this it is not started.
+MIN_TRAIN_ON_SECONDS = 3.0
 #: A time-aware model's folds are worth running when each fold fit gets at least this share of
 #: what its first fit trained: they stop at their time and keep their best epoch / members.
 FOLD_FIT_FLOOR = 0.7
@@ -374,7 +376,8 @@ def first_fit_limits(secure_left: float, family_left: float, candidates_left: in
 
 def second_stage(*, limit: float, first_fit: float, first_rows: int, all_rows: int,
                  n_fits: int, growth: float, time_aware: bool, stopped_by_time: bool,
-                 sampled: bool) -> tuple[str | None, bool, str]:
+                 sampled: bool, holdout: bool = False, trains_on: bool = False
+                 ) -> tuple[str | None, bool, str]:
     """What a candidate's second stage does with ``limit`` seconds, from its measured first fit
     (``first_fit`` seconds on ``first_rows`` rows): ``improve`` (the folds and the refit, tuned
     first when at least ``MIN_TRIALS`` trials fit beside them), ``again`` (one longer fit, or a
@@ -382,7 +385,10 @@ def second_stage(*, limit: float, first_fit: float, first_rows: int, all_rows: i
     if not math.isfinite(limit):
         return "improve", True, "no clock"
     full = scaled(first_fit, first_rows, all_rows, 1.0 if time_aware else growth)
-    for tune in (True, False):
+    # Under holdout validation the first fit already is the protocol's fit: only tuning, or
+    # training a network on that its clock stopped, can add to it.
+    tunings = (True,) if holdout else (True, False)
+    for tune in tunings:
         # A trial fits as long as a fold's fit: tuning pays when several fit in its share.
         if tune and TUNING_SHARE * limit < MIN_TRIALS * full + EVAL_OVERHEAD:
             continue
@@ -400,14 +406,21 @@ def second_stage(*, limit: float, first_fit: float, first_rows: int, all_rows: i
                                      f"{limit:.0f} s")
     if time_aware:
         per = FIT_SHARE * (limit - EVAL_OVERHEAD) / max(1, n_fits)
+        if stopped_by_time and trains_on and FIT_SHARE * limit >= MIN_TRAIN_ON_SECONDS:
+            return "again", False, (f"the folds would train each fit {per:.1f} s, less than the "
+                                    f"first fit's {first_fit:.1f} s: it trains on for "
+                                    f"{limit:.0f} s instead")
         if stopped_by_time and FIT_SHARE * limit >= LONGER_FIT_GAIN * first_fit:
             return "again", False, (f"the folds would train each fit {per:.1f} s, less than the "
-                                    f"first fit's {first_fit:.1f} s: it trains on instead")
+                                    f"first fit's {first_fit:.1f} s: one longer fit instead")
         return None, False, (f"{limit:.0f} s left: the folds would train each fit {per:.1f} s, "
                              f"less than the first fit's {first_fit:.1f} s")
     if sampled and scaled(first_fit, first_rows, int(first_rows * SAMPLE_GROWTH), growth) \
             <= limit - EVAL_OVERHEAD:
         return "again", False, "a larger sample fits; the folds do not"
+    if holdout:
+        return None, False, (f"its first fit is the holdout protocol's fit; tuning it needs "
+                             f"about {MIN_TRIALS * full + full:.0f} s, {limit:.0f} s were left")
     return None, False, (f"the folds need about {full * n_fits:.0f} s ({n_fits} fits of "
                          f"{full:.1f} s); {limit:.0f} s were left")
 

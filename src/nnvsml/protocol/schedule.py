@@ -50,6 +50,7 @@ class Schedule:
     metric: str
     n_fits: int
     n_train: int
+    holdout: bool = False
 
     def run(self, kept: dict[str, dict]) -> None:
         entries = dict(kept)
@@ -123,7 +124,9 @@ class Schedule:
             first_rows=int(evaluation.get("trained_rows") or self.n_train),
             all_rows=self.n_train, n_fits=self.n_fits, growth=cand.growth,
             time_aware=cand.time_aware, stopped_by_time=training.get("stopped_by") == "time_limit",
-            sampled=bool(evaluation.get("sampled")))
+            sampled=bool(evaluation.get("sampled")), holdout=self.holdout,
+            # Networks train on from their first fit's weights (continue_fit).
+            trains_on=cand.family == "neural")
         if mode is None or limit < timing.MIN_CANDIDATE_SECONDS:
             return _noted(entry, None, "not run", why)
         outcome = self._run(cand, mode, limit, limit, prior=entry, tune=tune)
