@@ -25,6 +25,7 @@ import pandas as pd
 from nnvsml import __version__
 from nnvsml.errors import InputError
 from nnvsml.metrics import GREATER_IS_BETTER, metric_names
+from nnvsml.ranking import best_of_family
 
 SCHEMA_VERSION = 1
 FINISHED = ("ok", "failed", "timeout", "skipped")
@@ -163,9 +164,10 @@ def leaderboard(results: dict) -> pd.DataFrame:
     df["_ok"] = (df["status"] != "ok").astype(int)
     df["_score"] = pd.to_numeric(df[key], errors="coerce") * sign
     df = df.sort_values(["_family", "_ok", "_score", "model"], na_position="last", kind="stable")
-    df["best_in_family"] = False
-    ok = df[(df["status"] == "ok") & df["_score"].notna()]
-    df.loc[ok.groupby("family")["_score"].idxmin().values, "best_in_family"] = True
+    # The verdict's own pick of each family's best (on the same rows when coverage differs).
+    best = {(m or {}).get("name") for m in (best_of_family(results.get("models", []), f, primary)
+                                            for f in ("traditional", "neural"))}
+    df["best_in_family"] = df["model"].isin(best - {None})
     return df.drop(columns=["_family", "_ok", "_score"]).reset_index(drop=True)
 
 
