@@ -34,7 +34,6 @@ from pathlib import Path
 
 import joblib
 import numpy as np
-import pandas as pd
 import psutil
 import sklearn  # noqa: F401  (imported here so the forkserver preloads it once)
 from sklearn.pipeline import Pipeline
@@ -53,7 +52,6 @@ TRAIN_SCORE_ROWS = 2000
 #: The smallest stratified sample a model that cannot stop itself is first fitted on, when the
 #: training part is larger (progressive sampling, as FLAML grows its samples).
 SMALLEST_SAMPLE = 500
-STAGES = ("secure", "again", "improve")
 #: Rows a validation block holds at least (fewer blocks on small data): a block's score must
 #: mean something for the verdict's paired test.
 MIN_BLOCK_ROWS = 20
