@@ -44,3 +44,20 @@ def results_follow_their_schema():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(RunStore, "save", save_and_validate)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_signing_key(tmp_path_factory):
+    """The suite signs run directories with a key of its own, not the user's (and the commands
+    it starts as subprocesses inherit it)."""
+    import os
+
+    from nnvsml import artifacts
+
+    home = tmp_path_factory.mktemp("config")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(home))
+        artifacts._key.cache_clear()
+        yield home
+    artifacts._key.cache_clear()
+    assert os.environ.get("XDG_CONFIG_HOME") != str(home)

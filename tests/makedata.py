@@ -205,3 +205,26 @@ def write_tones_wav(
             samples = np.rint(tone(kind, sample_rate, rng) * 32767).astype(np.int16)
             wavfile.write(path, sample_rate, samples)
     return root
+
+
+# --- awkward class folders -----------------------------------------------------------------------
+
+
+def add_links_and_nested(root: str | Path, outside: str | Path) -> None:
+    """Make the class folders in ``root`` awkward without changing what they hold: the first
+    two files of the first class move into a nested folder (``<class>/nested/deeper/``), and
+    three symbolic links lead to ``outside`` (made here, holding copies of a file): a file link
+    and a folder link in the first class folder, and a linked class folder beside the others."""
+    root, outside = Path(root), Path(outside)
+    first = sorted(p for p in root.iterdir() if p.is_dir())[0]
+    files = sorted(p for p in first.iterdir() if p.is_file())
+    nested = first / "nested" / "deeper"
+    nested.mkdir(parents=True)
+    for f in files[:2]:
+        f.rename(nested / f.name)
+    outside.mkdir(parents=True)
+    for i in range(3):
+        (outside / f"x{i}{files[2].suffix}").write_bytes(files[2].read_bytes())
+    (first / f"link{files[2].suffix}").symlink_to(outside / f"x0{files[2].suffix}")
+    (first / "linked_folder").symlink_to(outside, target_is_directory=True)
+    (root / "linked_class").symlink_to(outside, target_is_directory=True)

@@ -142,3 +142,51 @@ def test_rows_with_missing_target_are_dropped_with_a_notice(capsys, tmp_path, ca
     assert "7" in err and "missing" in err.lower()
     results = pd.read_csv(tmp_path / "run" / "leaderboard.csv")
     assert results.loc[0, "status"] == "ok"
+
+
+def test_no_model_finished_exits_3_with_results_written(capsys, tmp_path, cancer_df):
+    """Scripts can tell "no model finished" from a verdict (exit 0) and from bad input (2)."""
+    data = tmp_path / "c.csv"
+    cancer_df.to_csv(data, index=False)
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, "compare", str(data), "--target", "diagnosis",
+                                "--budget", "0.001", "--models", "svm", "--analyses", "none",
+                                "--out", str(out), "--quiet", "--no-report")
+    assert code == 3, err
+    assert err.strip().splitlines()[-1].startswith("nnvsml: no model finished")
+    results = __import__("json").loads((out / "results.json").read_text())
+    assert results["status"] == "complete"
+    assert [m["status"] for m in results["models"]] == ["skipped"]
+
+
+def test_names_from_the_data_cannot_drive_the_terminal(capsys, tmp_path):
+    """A column name holding an OSC title-set or a colour sequence is shown escaped, in the
+    console and in errors."""
+    rng = np.random.default_rng(0)
+    evil = "\x1b]0;pwned\x07col"
+    df = pd.DataFrame({evil: rng.normal(size=60), "[bold]x[/]": rng.normal(size=60),
+                       "\x1b[31my": rng.integers(0, 2, 60)})
+    data = tmp_path / "evil.csv"
+    df.to_csv(data, index=False)
+    code, stdout, err = run_cli(capsys, "compare", str(data), "--target", "\x1b[31my",
+                                "--dry-run")
+    assert code == 0, err
+    assert "\x1b" not in stdout + err and "\x07" not in stdout + err
+    assert "\\x1b]0;pwned\\x07col" in stdout + err and "[bold]x[/]" in stdout + err
+    code, stdout, err = run_cli(capsys, "compare", str(data), "--target", "\x1b[32mnope")
+    assert code == 2 and "\x1b" not in err and "\\x1b[32mnope" in err
+
+
+def test_dry_run_checks_everything_and_writes_nothing(capsys, tmp_path, cancer_df):
+    data = tmp_path / "c.csv"
+    cancer_df.to_csv(data, index=False)
+    before = sorted(os.listdir(tmp_path))
+    code, stdout, err = run_cli(capsys, "compare", str(data), "--target", "diagnosis",
+                                "--dry-run", "--out", str(tmp_path / "run"), "-m", "mlp,lightgbm")
+    assert code == 0, err
+    assert "traditional: lightgbm" in stdout and "neural: mlp" in stdout
+    assert "dry run: nothing trained or written" in stdout
+    assert sorted(os.listdir(tmp_path)) == before
+    code, _, err = run_cli(capsys, "compare", str(data), "--target", "diagnosis", "--dry-run",
+                           "-m", "")
+    assert_one_line_error(code, err, "--models is empty")

@@ -24,7 +24,7 @@ def cancer_run(tmp_path_factory, cancer_df):
     # 75 s of analyses: each analysis that refits the network pays about 5 s in its own
     # process before its first fit (torch's import, and its first optimiser imports
     # torch._dynamo), and at 50 s the overfitting analysis had time for its baseline only.
-    return nnvsml.compare(cancer_df, target="diagnosis", budget=70, out=out, seed=0,
+    return nnvsml.compare(cancer_df, target="diagnosis", budget=60, out=out, seed=0,
                           analysis_budget=75)
 
 
@@ -116,7 +116,7 @@ def test_regression_end_to_end(tmp_path):
 def test_multiclass_with_string_labels(tmp_path):
     bunch = load_wine(as_frame=True)
     df = bunch.frame.assign(target=bunch.frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"}))
-    result = nnvsml.compare(df, budget=45, out=tmp_path / "w", search="none",
+    result = nnvsml.compare(df, budget=30, out=tmp_path / "w", search="none",
                             models=["logistic_regression", "random_forest", "ft_transformer"],
                             analyses="none", report=False)
     lb = result.leaderboard.set_index("model")

@@ -130,7 +130,7 @@ def test_sms_csv_is_text_and_both_families_run(tmp_path):
 
 def test_ucr_series_every_candidate(tmp_path):
     folder = shared("ucr-italypowerdemand")
-    result = run(folder, tmp_path, budget=55)
+    result = run(folder, tmp_path, budget=45)
     ds, protocol = result.results["dataset"], result.results["protocol"]
     assert ds["modality"] == "sequence" and ds["input"]["length"] == 24
     assert protocol["split"] == "given" and protocol["n_train"] == 67
@@ -173,7 +173,7 @@ def test_series_explanations_find_the_one_stretch_that_tells_the_classes(tmp_pat
 
 def test_audio_folders_every_candidate_and_their_explanations(tmp_path):
     folder = write_tones_wav(tmp_path / "tones", n_per_class=30)
-    result = run(folder, tmp_path, budget=60, analyses="explanations", analysis_budget=15)
+    result = run(folder, tmp_path, budget=45, analyses="explanations", analysis_budget=15)
     assert result.results["dataset"]["modality"] == "audio"
     models = finished(result)
     assert set(models) == set(EXPECTED["audio"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -157,7 +158,10 @@ def captured(monkeypatch):
         raise _Stop
 
     monkeypatch.setattr("nnvsml.comparison.run_comparison", fake_run)
-    monkeypatch.setattr("nnvsml.api.load_dataset", lambda data, **kwargs: object())
+    monkeypatch.setattr("nnvsml.api.load_dataset", lambda data, **kwargs: SimpleNamespace(
+        task="binary", modality="tabular"))
+    monkeypatch.setattr("nnvsml.protocol.make_protocol", lambda dataset, **kwargs: object())
+    monkeypatch.setattr("nnvsml.models.select", lambda *args: [])
     return seen
 
 

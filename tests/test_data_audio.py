@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
-from makedata import write_tones_wav
+from makedata import add_links_and_nested, write_tones_wav
 from scipy.io import wavfile
 
 from nnvsml.data import load_dataset, log_mel, mel_filterbank
@@ -123,3 +124,13 @@ def test_audio_errors(tmp_path):
         load_dataset(flat)
     with pytest.raises(InputError, match="regression is supported on tables only"):
         load_dataset(root, task="regression")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_symlinks_are_skipped_and_nested_files_counted(tmp_path):
+    root = write_tones_wav(tmp_path / "t", 5, classes=("low", "high"))
+    add_links_and_nested(root, tmp_path / "elsewhere")
+    ds = load_dataset(root)
+    assert ds.n_rows == 10 and ds.classes == ["high", "low"]
+    assert any(n.startswith("skipped 3 symbolic link(s)") for n in ds.notices)
+    assert any(n.startswith("2 file(s) came from sub-folders nested") for n in ds.notices)

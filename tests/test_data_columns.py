@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from nnvsml.data import TabularPreparer, infer_columns, prepared_kinds
+from nnvsml.data import TabularPreparer, infer_columns, load_dataset, prepared_kinds
 from nnvsml.errors import InputError
 
 N = 200
@@ -182,3 +182,69 @@ def test_preparer_pickles_and_clones(table):
     fresh = clone(prep)
     assert fresh.kinds == kinds and not hasattr(fresh, "input_columns_")
     assert fresh.get_params() == {"kinds": kinds}
+
+
+# --- infinities and huge numbers -----------------------------------------------------------------
+
+
+def _extreme_table(n: int = 60) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({
+        "inf": rng.normal(size=n),
+        "huge": rng.normal(size=n) * 1e307,
+        "c": rng.choice(["u", "v"], n),
+        "y": ["p", "q"] * (n // 2),
+    })
+    df.loc[[3, 7, 9], "inf"] = [np.inf, -np.inf, np.inf]
+    df.loc[5, "huge"] = 1.7e308  # near float64's largest
+    return df
+
+
+def test_infinities_are_missing_and_huge_values_announced():
+    ds = load_dataset(_extreme_table())
+    columns = {c.name: c for c in ds.columns}
+    assert columns["inf"].kind == "numeric"
+    assert columns["inf"].missing_fraction == pytest.approx(3 / 60)
+    assert columns["huge"].missing_fraction == 0
+    assert "column 'inf': 3 infinite value(s) treated as missing" in ds.notices
+    assert any(n.startswith("column 'huge': 60 value(s) beyond 1e+30") and "kept" in n
+               for n in ds.notices)
+    prepared = TabularPreparer(ds.kinds()).fit(ds.X).transform(ds.X)
+    numbers = prepared[["inf", "huge"]].to_numpy(float)
+    assert prepared["inf"].isna().sum() == 3 and not np.isinf(numbers).any()
+
+
+def test_a_column_of_one_number_and_infinities_is_constant():
+    df = pd.DataFrame({"x": [1.0, np.inf] * 20})
+    assert infer_columns(df)[0].kind == "constant"
+
+
+@pytest.mark.parametrize("style", ["linear", "tree", "lightgbm", "neural"])
+def test_every_encoding_takes_infinities_and_huge_values(style):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from nnvsml.models.preprocessing import encoder
+
+    ds = load_dataset(_extreme_table())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # an overflow would warn first
+        pre = encoder(style, ds.kinds(), task=ds.task)
+        out = pre.fit_transform(ds.X, ds.y)
+        numbers = out.select_dtypes("number").to_numpy(dtype=np.float64)
+        assert not np.isinf(numbers).any()
+        if style in ("linear", "neural"):  # these fill missing values: all finite, float32 too
+            assert np.isfinite(numbers.astype(np.float32)).all()
+            model = Pipeline(pre.steps + [("model", LogisticRegression())]).fit(ds.X, ds.y)
+            assert np.isfinite(model.predict_proba(ds.X)).all()
+        else:
+            assert not np.isinf(numbers.astype(np.float32)).any()
+
+
+def test_power_of_two_scaling_is_exact_and_leaves_ordinary_columns_alone():
+    from nnvsml.models.preprocessing import PowerOfTwoScale
+
+    X = pd.DataFrame({"small": [0.1, -3.0, 250.0], "huge": [1.7e308, -2.5e200, 3.0]})
+    out = PowerOfTwoScale().fit(X).transform(X)
+    assert (out[:, 0] == X["small"]).all()
+    assert np.abs(out[:, 1]).max() <= 1 and (np.ldexp(out[:, 1], 1024) == X["huge"]).all()

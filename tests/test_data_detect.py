@@ -166,3 +166,26 @@ def test_array_rules_refuse_ambiguity():
         load_dataset((1, 2, 3))
     with pytest.raises(InputError, match="audio is read from WAV files"):
         load_dataset((np.zeros((20, 40, 9), np.float32), [0, 1] * 10), modality="audio")
+
+
+def test_an_npz_whose_header_lies_about_its_shape_is_refused_before_allocation(tmp_path):
+    """A 1 KB file must not make NumPy try to allocate 745 GiB."""
+    import io
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    from nnvsml.data.detect import read_npz
+    from nnvsml.errors import InputError
+
+    header = io.BytesIO()
+    npy.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False,
+                                        "shape": (10**8, 10**3)})
+    labels = io.BytesIO()
+    np.save(labels, np.arange(20) % 2)
+    path = tmp_path / "lie.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", header.getvalue() + np.zeros((20, 3)).tobytes())
+        archive.writestr("y.npy", labels.getvalue())
+    with pytest.raises(InputError, match="claims shape .* damaged"):
+        read_npz(path)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import os
 import time
 
 import numpy as np
 import pytest
-from makedata import shared, write_digits_png, write_idx, write_mnist_idx
+from makedata import add_links_and_nested, shared, write_digits_png, write_idx, write_mnist_idx
 from PIL import Image
 
 from nnvsml.data import load_dataset
@@ -278,3 +279,13 @@ def test_in_memory_uint8_images():
     assert ds.name == "arrays" and ds.target == "label"
     with pytest.raises(InputError, match="regression is supported on tables only"):
         load_dataset((X, np.arange(20.0)), task="regression")
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_symlinks_are_skipped_and_nested_files_counted(tmp_path):
+    root = write_digits_png(tmp_path / "d", n_per_class=5, classes=range(2))
+    add_links_and_nested(root, tmp_path / "elsewhere")
+    ds = load_dataset(root)
+    assert ds.n_rows == 10 and ds.classes == ["0", "1"]
+    assert any(n.startswith("skipped 3 symbolic link(s)") for n in ds.notices)
+    assert any(n.startswith("2 file(s) came from sub-folders nested") for n in ds.notices)

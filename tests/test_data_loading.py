@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import pytest
 
 from nnvsml.data import Dataset, load_dataset
 from nnvsml.data.bundled import BUNDLED_TARGET, load_bundled
-from nnvsml.errors import InputError
+from nnvsml.errors import InputError, printable
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -229,3 +231,75 @@ def test_load_bundled_rejects_unknown_names():
     assert load_bundled().shape == (6000, 15)
     with pytest.raises(InputError, match="unknown bundled dataset 'iris'; available: adult_sample"):
         load_bundled("iris")
+
+
+# --- streams, awkward targets and names ----------------------------------------------------------
+
+
+def test_standard_input_is_named_stdin(monkeypatch):
+    csv = _table(y=["a", "b"] * 20).to_csv(index=False).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(csv)))
+    ds = load_dataset("-")
+    assert ds.name == "stdin" and ds.source == "stdin" and ds.n_rows == 40
+
+
+def test_binary_on_a_continuous_target_says_what_is_wrong():
+    y = np.random.default_rng(0).normal(size=40)
+    message = r"needs exactly 2 classes but target 'y' has 40 distinct values .*--task regression"
+    with pytest.raises(InputError, match=message):
+        load_dataset(_table(y=y), task="binary")
+
+
+@pytest.mark.parametrize("task", [None, "binary", "regression"])
+def test_infinite_and_missing_target_fails_without_a_warning(task, recwarn):
+    y = np.random.default_rng(0).normal(size=40)
+    y[:3] = [np.inf, np.nan, -np.inf]
+    with pytest.raises(InputError):
+        load_dataset(_table(y=y), task=task)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_many_integer_codes_over_many_rows_are_classes():
+    n = 20_000
+    y = np.arange(n) % 26
+    ds = load_dataset(_table(n=n, y=y))
+    assert ds.task == "multiclass" and len(ds.classes) == 26
+    notice = next(n for n in ds.notices if n.startswith("task: multiclass"))
+    assert "26 distinct values (0.13% of rows)" in notice and "--task regression" in notice
+
+
+@pytest.mark.parametrize(
+    "n, n_unique, task",
+    [
+        (100, 10, "multiclass"),  # 10% of up to 1,000 rows
+        (100, 11, "regression"),
+        (2000, 100, "multiclass"),  # 5% above 1,000 rows
+        (2000, 101, "regression"),
+        (30_000, 1000, "multiclass"),
+        (30_000, 1001, "regression"),  # more than 1,000 distinct values
+        (100, 2, "binary"),
+    ],
+)
+def test_integer_target_thresholds(n, n_unique, task):
+    ds = load_dataset(_table(n=n, y=(np.arange(n) % n_unique).astype(float)))
+    assert ds.task == task
+    notice = next(m for m in ds.notices if m.startswith("task: "))
+    other = {"multiclass": "--task regression", "regression": "--task multiclass"}.get(task)
+    assert other is None or other in notice
+
+
+def test_control_characters_in_names_are_escaped_in_messages():
+    name = "col\x1b[31mred\x9b"
+    with pytest.raises(InputError) as info:
+        load_dataset(_table(y=["a", "b"] * 20), target=name)
+    assert "col\\x1b[31mred\\x9b" in str(info.value) and "\x1b" not in str(info.value)
+    ds = load_dataset(_table(**{"same\x1b": ["k"] * 40, "y": ["a", "b"] * 20}))
+    assert any("same\\x1b" in n for n in ds.notices)
+    assert not any("\x1b" in n for n in ds.notices)
+
+
+def test_printable():
+    assert printable("a\x1bb\x9bc\r\n\t\u202e") == "a\\x1bb\\x9bc\\r\\n\\t\\u202e"
+    assert printable("plain text, é and 中") == "plain text, é and 中"
+    # The message's own whitespace still collapses to one line.
+    assert str(InputError("two\n  lines\tand \x1b")) == "two lines and \\x1b"

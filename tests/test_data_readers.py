@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import io
 import os
+import stat
+import sys
+import tempfile
+import threading
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from nnvsml.data import read_table
+from nnvsml.data import read_table, readers
 from nnvsml.data.readers import sniff_delimiter
 from nnvsml.errors import InputError
 
@@ -151,3 +156,105 @@ def test_unreadable_file(tmp_path):
             read_table(path)
     finally:
         path.chmod(0o600)
+
+
+# --- duplicate column names ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, header, compress",
+    [("dup.csv", "x,y,y", False), ("dup.tsv.gz", "x\ty\ty", True), ("dup.txt", "x; y ;y", False)],
+)
+def test_duplicate_header_names_are_named(tmp_path, name, header, compress):
+    # pandas reads x,y,y as x, y, y.1: the check must look at the header as written.
+    sep = "\t" if "\t" in header else (";" if ";" in header else ",")
+    text = (header + "\n" + "\n".join(sep.join(["1", "2", "3"]) for _ in range(3)) + "\n").encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if compress else text)
+    with pytest.raises(InputError, match=r"duplicate column names: 'y'; rename them"):
+        read_table(path)
+
+
+def test_a_column_named_like_a_renamed_duplicate_is_kept(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("x,x.1,y\n1,2,3\n4,5,6\n")
+    assert list(read_table(path).columns) == ["x", "x.1", "y"]
+
+
+def test_duplicate_parquet_names_are_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "dup.parquet"
+    columns = [pa.array([1, 2]), pa.array([3, 4]), pa.array([5, 6])]
+    pq.write_table(pa.table(columns, names=["x", "y", "y"]), path)
+    with pytest.raises(InputError, match=r"duplicate column names: 'y'; rename them"):
+        read_table(path)
+
+
+# --- pipes and standard input --------------------------------------------------------------------
+
+
+def _feed(path, data: bytes) -> threading.Thread:
+    """Write ``data`` into the FIFO or pipe ``path`` from a thread (opening it blocks)."""
+
+    def write():
+        with open(path, "wb") as f:
+            f.write(data)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def spool(tmp_path, monkeypatch):
+    """Where the private copies of streams go, to check they are private and removed."""
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    modes = []
+    check_file = readers._check_file
+
+
+    def recording(path):
+        modes.append(path.stat().st_mode)
+        check_file(path)
+
+    monkeypatch.setattr(readers, "_check_file", recording)
+    return folder, modes
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("name, compress", [("feed", False), ("feed.csv.gz", True)])
+def test_fifo_is_read_once_as_a_table(tmp_path, frame, spool, name, compress):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    text = frame.to_csv(index=False).encode()
+    writer = _feed(fifo, gzip.compress(text) if compress else text)
+    _same(read_table(fifo), frame)
+    writer.join(5)
+    folder, modes = spool
+    assert list(folder.iterdir()) == []  # the copy is gone
+    assert [stat.S_IMODE(m) for m in modes] == [0o600]
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/fd"), reason="needs /dev/fd")
+def test_pipe_is_read_as_a_table(frame, spool):
+    read_end, write_end = os.pipe()
+    writer = _feed(write_end, frame.to_parquet(index=False))
+    try:
+        _same(read_table(f"/dev/fd/{read_end}"), frame)  # Parquet, told by its content
+    finally:
+        writer.join(5)
+        os.close(read_end)
+
+
+def test_dash_reads_standard_input(frame, spool, monkeypatch):
+    stdin = io.TextIOWrapper(io.BytesIO(frame.to_csv(index=False, sep="\t").encode()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    _same(read_table("-"), frame)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    with pytest.raises(InputError, match=r"^stdin is empty \(0 bytes\)"):
+        read_table("-")
+    assert list(spool[0].iterdir()) == []

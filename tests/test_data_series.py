@@ -186,3 +186,40 @@ def test_in_memory_series():
     assert load_dataset((X, [0, 1] * 10), modality="tabular").modality == "tabular"
     with pytest.raises(InputError, match="cannot tell what a int64 array of shape"):
         load_dataset((np.zeros((20, 4), dtype=np.int64), [0, 1] * 10))
+
+
+def _labelled(rows, labels):
+    return [label + row[row.index("\t"):] for row, label in zip(rows, labels)]
+
+
+def test_string_labels_are_classes(tmp_path):
+    root = _ucr(
+        tmp_path / "s",
+        _labelled(_rows(6, 5), ["normal", "abnormal"] * 3),
+        _labelled(_rows(4, 5), ["abnormal", "normal"] * 2),
+    )
+    ds = load_dataset(root)
+    assert ds.modality == "sequence" and ds.task == "binary"
+    assert ds.classes == ["abnormal", "normal"] and [len(p) for p in ds.split] == [6, 4]
+
+
+def test_rows_with_a_missing_label_are_dropped_with_a_notice(tmp_path):
+    train = _labelled(_rows(8, 5), ["1", "2", "nan", "1", "2", "", "1", "2"])
+    test = _labelled(_rows(5, 5), ["1", "NaN", "2", "1", "2"])
+    ds = load_dataset(_ucr(tmp_path / "m", train, test))
+    assert ds.classes == [1, 2] and ds.n_rows == 10 and [len(p) for p in ds.split] == [6, 4]
+    assert "dropped 3 of 13 rows whose label is missing (empty or NaN)" in ds.notices
+    with pytest.raises(InputError, match=r"Toy_TEST.tsv has no labelled row"):
+        load_dataset(_ucr(tmp_path / "none", train, _labelled(_rows(3, 5), ["nan"] * 3)))
+
+
+def test_files_named_like_ucr_that_are_not_say_why(tmp_path):
+    root = tmp_path / "t"
+    root.mkdir()
+    header = "label," + ",".join(str(i) for i in range(5))
+    (root / "Toy_TRAIN.csv").write_text(header + "\n" + "\n".join(_rows(12, 5, ",")) + "\n")
+    (root / "Toy_TEST.csv").write_text(header + "\n" + "\n".join(_rows(6, 5, ",")) + "\n")
+    with pytest.raises(InputError, match=r"named like a UCR file but its first line is a header"):
+        load_dataset(root)
+    # The file itself is still a table.
+    assert load_dataset(root / "Toy_TRAIN.csv", target="label").modality == "tabular"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
-from makedata import sms_rows, write_sms_csv, write_sms_folders
+from makedata import add_links_and_nested, sms_rows, write_sms_csv, write_sms_folders
 
 from nnvsml.data import load_dataset
 from nnvsml.errors import InputError
@@ -155,3 +157,48 @@ def test_in_memory_texts():
     assert ds.modality == "text" and ds.X.dtype == object and ds.n_rows == 40
     ds = load_dataset((np.array(REVIEWS, dtype=object), np.arange(40) % 2), target="y")
     assert ds.task == "binary" and any("--target 'y' is ignored" in n for n in ds.notices)
+
+
+def _text_folders(root, n=5):
+    for label in ("good", "bad"):
+        (root / label).mkdir(parents=True)
+        for i in range(n):
+            text = f"a {label} review, number {i}"
+            (root / label / f"{i}.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_binary_files_are_skipped_with_a_notice(tmp_path):
+    root = _text_folders(tmp_path / "docs")
+    noise = np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes()
+    (root / "good" / "noise.txt").write_bytes(noise)
+    (root / "bad" / "utf16.txt").write_bytes("a bad review".encode("utf-16"))
+    ds = load_dataset(root)
+    assert ds.n_rows == 10 and all("review" in d for d in ds.X)
+    skipped = "skipped 2 of 12 .txt file(s) that hold binary data"
+    assert any(n.startswith(skipped) for n in ds.notices)
+    for path in list((root / "good").iterdir()) + list((root / "bad").iterdir()):
+        path.write_bytes(noise)
+    with pytest.raises(InputError, match=r"none of the 12 \.txt file\(s\) in .* is text"):
+        load_dataset(root)
+
+
+def test_binary_files_keep_the_split_in_step(tmp_path):
+    root = tmp_path / "split"
+    _text_folders(root / "train")
+    _text_folders(root / "test", n=3)
+    (root / "train" / "good" / "0.txt").write_bytes(b"\x00\x01\x02binary")
+    ds = load_dataset(root)
+    train, test = ds.split
+    assert (len(train), len(test)) == (9, 6) and ds.n_rows == 15
+    assert all("review" in d for d in ds.X[test]) and list(test) == list(range(9, 15))
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="needs symbolic links")
+def test_symlinks_are_skipped_and_nested_files_counted(tmp_path):
+    root = _text_folders(tmp_path / "docs")
+    add_links_and_nested(root, tmp_path / "elsewhere")
+    ds = load_dataset(root)
+    assert ds.n_rows == 10 and ds.classes == ["bad", "good"]
+    assert any(n.startswith("skipped 3 symbolic link(s)") for n in ds.notices)
+    assert any(n.startswith("2 file(s) came from sub-folders nested") for n in ds.notices)

@@ -115,7 +115,7 @@ def test_key_differences_highlight_the_better_family(report):
     row = re.search(r"<tr>.*?cross-validated accuracy.*?</tr>", table, re.S).group(0)
     cells = re.findall(r'<td class="([^"]*)">', row)
     assert cells[1] == "better" and cells[2] == ""  # traditional wins, neural does not
-    assert table.count('class="better"') == 11  # every sample row but gradient health
+    assert table.count('class="better"') == 10  # every sample row has a better family
 
 
 def test_renders_what_the_verdict_module_decides(tmp_path):

@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from nnvsml.artifacts import sign
+
 from nnvsml.comparison import _entry
 from nnvsml.evidence import energy
 from nnvsml.models import REGISTRY
@@ -193,8 +195,10 @@ def test_entry_builds_todays_shape():
     assert ok["time_limit_seconds"] is None and ok["cost"]["wall_seconds"] == 1.76
     assert ok["cost"]["peak_memory_mb"] == 500.0  # the parent's reading, when larger
     assert list(ok["cost"]) == list(lr_entry()["cost"])
-    for key in ("test", "cv", "tuning", "artifacts"):
+    for key in ("test", "cv", "tuning"):
         assert ok[key] == result[key]
+    # The entry signs the artifacts the process reported (see test_untrusted_run_dir.py).
+    assert ok["artifacts"] == {**result["artifacts"], "signature": sign(result["artifacts"])}
     validate({**make_results(), "models": [skipped, ok]})
 
 

@@ -28,7 +28,9 @@ TIMING = {"cost", "time_limit_seconds", "seconds", "history", "created", "update
           # the verdict's sentences and table quote costs (seconds, latency) too
           "facts", "would_change", "key_differences",
           # a network's file holds its epochs' durations
-          "model_sha256"}
+          "model_sha256",
+          # which the signature of the files covers
+          "signature"}
 
 
 def _strip(value):

@@ -1,3 +1,3 @@
-from nnvsml.cli import main
+from nnvsml.console import main
 
 main()

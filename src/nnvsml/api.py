@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -130,6 +131,42 @@ def compare(
     from nnvsml.comparison import run_comparison
 
     started = time.monotonic()  # the budget covers reading the data too
+    checked = plan(data, target, budget, seed, config=config, **options)
+    config, dataset = checked.config, checked.dataset
+    reporter = None
+    if progress:
+        from nnvsml.display import RichReporter
+
+        reporter = RichReporter(live=live)
+    results, run_dir = run_comparison(dataset, config, reporter=reporter, started=started)
+    return CompareResult(leaderboard(results), results["verdict"], run_dir, results)
+
+
+@dataclass
+class Plan:
+    """What :func:`compare` would do with the same arguments, checked, before anything trains."""
+
+    config: RunConfig
+    dataset: Any  # nnvsml.data.Dataset
+    protocol: Any  # nnvsml.protocol.Protocol
+    candidates: list
+
+    def __repr__(self) -> str:
+        return (f"Plan(data={self.dataset.name!r}, task={self.dataset.task!r}, "
+                f"modality={self.dataset.modality!r}, rows={self.dataset.n_rows}, "
+                f"candidates={[c.name for c in self.candidates]})")
+
+
+def plan(data=None, target: str | None = None, budget: float | None = None,
+         seed: int = RunConfig.seed, *, config: RunConfig | None = None, **options) -> Plan:
+    """Check ``data`` and the options exactly as :func:`compare` does (same arguments), and say
+    what it would run: the dataset as read, the protocol (split, folds, metric) and the
+    candidates. Nothing is trained and nothing is written. Raises
+    :class:`nnvsml.InputError` where :func:`compare` would."""
+    from nnvsml.models import select
+    from nnvsml.protocol import make_protocol
+    from nnvsml.results import check_out
+
     # Options first: a typo should not cost the time it takes to read a large file.
     if config is None:
         config = RunConfig.build(target=target, budget=budget, seed=seed, **options)
@@ -138,14 +175,14 @@ def compare(
     elif options or target is not None or budget is not None or seed != RunConfig.seed:
         raise TypeError("pass the options either as keywords or in config, not both; "
                         "dataclasses.replace(config, ...) changes some of them")
+    if config.out is not None:
+        check_out(config.out)
     config.check_storage()
     dataset = load_dataset(data, target=config.target, task=config.task, name=config.name,
                            modality=config.modality)
     config = config.with_data_defaults(data)
-    reporter = None
-    if progress:
-        from nnvsml.display import RichReporter
-
-        reporter = RichReporter(live=live)
-    results, run_dir = run_comparison(dataset, config, reporter=reporter, started=started)
-    return CompareResult(leaderboard(results), results["verdict"], run_dir, results)
+    protocol = make_protocol(dataset, seed=config.seed, test_fraction=config.test_fraction,
+                             cv_folds=config.cv_folds, budget_seconds=config.budget,
+                             primary_metric=config.metric, validation=config.validation)
+    candidates = select(dataset.task, dataset.modality, config.models, config.families)
+    return Plan(config, dataset, protocol, candidates)

@@ -7,6 +7,7 @@ own usage errors are caught and flattened the same way as :class:`~nnvsml.errors
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,7 +16,18 @@ import typer
 from typer.exceptions import TyperException
 
 from nnvsml.config import DEFAULT_BUDGET, DEFAULT_DEMO_BUDGET, RunConfig
-from nnvsml.errors import InputError
+from nnvsml.errors import InputError, printable
+
+#: Exit codes, documented in the README.
+EXIT_OK, EXIT_INPUT, EXIT_NO_MODEL = 0, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 128 + signal.SIGINT, 128 + signal.SIGTERM
+RESUME_HINT = "finished models are saved: run the same command with the same --out to resume"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main process is, so that the run stops as it does on Ctrl-C:
+    the candidate's process is killed and results.json says ``interrupted``."""
+
 
 app = typer.Typer(
     name="nnvsml",
@@ -109,9 +121,12 @@ def compare(
         "--report/--no-report", help="Write report.html into the run directory "
         "('nnvsml report RUN_DIR' can write it later).")] = RunConfig.report,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress bar (for logs).")] = False,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check DATA and the options, show the columns, the protocol and the "
+        "candidates, and stop: nothing is trained or written.")] = False,
 ) -> None:
     """Train traditional models and neural networks on DATA under one protocol and say which to use."""
-    from nnvsml.api import compare as run
+    from nnvsml.api import compare as run, plan
 
     config = RunConfig.build(
         target=target, budget=budget, seed=seed, task=task, modality=modality, out=out,
@@ -121,7 +136,17 @@ def compare(
         executor=executor, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
         priority=priority, max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
         max_model_mb=max_model_mb, require_explanations=require_explanations, report=report)
-    run(data, config=config, progress=True, live=not quiet)
+    if dry_run:
+        from nnvsml.display import show_plan, wide_console
+
+        show_plan(plan(data, config=config), wide_console())
+        return
+    result = run(data, config=config, progress=True, live=not quiet)
+    if not any(m.get("status") == "ok" for m in result.results.get("models", [])):
+        # results.json is written; scripts still need to tell this apart from a verdict.
+        print(f"nnvsml: no model finished (all failed or ran out of time): see the reasons "
+              f"above and in {result.run_dir / 'results.json'}", file=sys.stderr)
+        raise typer.Exit(EXIT_NO_MODEL)
 
 
 @app.command("models")
@@ -169,8 +194,15 @@ def report(
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the app, turning every user error into one line and exit 2."""
     command = typer.main.get_command(app)
+    terminated = []
+
+    def on_sigterm(signum, frame):
+        terminated.append(signum)
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        command.main(args=argv, prog_name="nnvsml", standalone_mode=False)
+        code = command.main(args=argv, prog_name="nnvsml", standalone_mode=False)
     except InputError as exc:
         _fail(str(exc))
     except TyperException as exc:  # usage errors: unknown option, a value of the wrong type...
@@ -178,19 +210,26 @@ def main(argv: list[str] | None = None) -> None:
             text = exc.ctx.get_help()  # Typer's rich help prints itself and returns ""
             if text:
                 print(text, file=sys.stderr)
-            sys.exit(2)
+            sys.exit(EXIT_INPUT)
         _fail(exc.format_message() if hasattr(exc, "format_message") else str(exc))
     except (KeyboardInterrupt, typer.Abort):
-        print("nnvsml: interrupted; finished models are saved: run the same command with the "
-              "same --out to resume", file=sys.stderr)
-        sys.exit(130)
+        code = EXIT_INTERRUPTED
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
+    if code == EXIT_INTERRUPTED:  # Typer turns KeyboardInterrupt into exit code 130
+        # Ignored from here on: a second Ctrl-C must not print a traceback while we exit.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        what = "terminated" if terminated else "interrupted"
+        print(f"nnvsml: {what}; {RESUME_HINT}", file=sys.stderr)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    if isinstance(code, int) and code != EXIT_OK:
+        sys.exit(code)
 
 
 def _fail(message: str) -> None:
-    print("nnvsml: error: " + " ".join(message.split()), file=sys.stderr)
-    sys.exit(2)
+    print("nnvsml: error: " + printable(" ".join(message.split())), file=sys.stderr)
+    sys.exit(EXIT_INPUT)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import joblib
 import numpy as np
 import psutil
 
+from nnvsml.artifacts import confined, load_arrays, plain, save_arrays, sign
 from nnvsml.config import RunConfig
 from nnvsml.data import Dataset
 from nnvsml.evidence.runner import run_evidence
@@ -27,7 +28,7 @@ from nnvsml.protocol.executor import get_executor
 from nnvsml.protocol.schedule import Schedule
 from nnvsml.protocol.worker import Job
 from nnvsml.records import Cost, ModelEntry
-from nnvsml.results import FINISHED, RunStore, make_private_dir
+from nnvsml.results import FINISHED, RunStore
 from nnvsml.tuning.effort import tuning_effort
 from nnvsml.tuning.storage import default_url, open_storage, redact
 from nnvsml.tuning.strategies import get_strategy
@@ -79,7 +80,17 @@ def run_comparison(
     ``config.budget`` may be None only with ``config.trials`` (a run bounded by trial counts, not
     seconds); the analyses get ``config.analysis_budget`` seconds on top (default half the
     budget)."""
-    reporter = reporter or Reporter()
+    # Every file of the run is private to its owner, whichever process writes it: datasets can
+    # hold personal data.
+    previous = os.umask(0o077)
+    try:
+        return _run(dataset, config, reporter or Reporter(), started)
+    finally:
+        os.umask(previous)
+
+
+def _run(dataset: Dataset, config: RunConfig, reporter: Reporter,
+         started: float | None) -> tuple[dict, Path]:
     strategy = get_strategy(config.search)
     memory_limit = config.max_memory_mb or 0.8 * psutil.virtual_memory().available / 2**20
     protocol = make_protocol(dataset, seed=config.seed, test_fraction=config.test_fraction,
@@ -95,45 +106,48 @@ def run_comparison(
     store = RunStore(run_dir)
     summary = dataset.summary()
     kept = store.open(summary, protocol.to_dict(), protocol.identity())
-    plan = TuningPlan(strategy=strategy.name, trials=config.trials,
-                      storage=config.storage or default_url(run_dir),
-                      study_prefix=_study_prefix(dataset.name, summary, protocol))
-    if strategy.name != "none" and config.storage is None:
-        open_storage(plan.storage)  # the tables exist before the candidates' processes open it
-    store.update(protocol={**store.results["protocol"],
-                           "search_description": strategy.description,
-                           "tuning_storage": _storage_label(config.storage)})
-    if config.retry_failed:
-        kept = {k: v for k, v in kept.items() if v["status"] == "ok"}
-    data_path = _write_data_cache(run_dir, dataset, protocol)
-    _write_truth(run_dir, dataset, protocol)
+    dataset.notices.extend(store.notices)  # finished models whose files are not trusted
+    with store.running():
+        plan = TuningPlan(strategy=strategy.name, trials=config.trials,
+                          storage=config.storage or default_url(run_dir),
+                          study_prefix=_study_prefix(dataset.name, summary, protocol))
+        if strategy.name != "none" and config.storage is None:
+            open_storage(plan.storage)  # the tables exist before the candidates' processes use it
+        store.update(protocol={**store.results["protocol"],
+                               "search_description": strategy.description,
+                               "tuning_storage": _storage_label(config.storage)})
+        if config.retry_failed:
+            kept = {k: v for k, v in kept.items() if v["status"] == "ok"}
+        data_path = _write_data_cache(run_dir, dataset, protocol)
+        _write_truth(run_dir, dataset, protocol)
 
-    executor = get_executor(config.executor)
-    # Processes and imports are paid for here, before any candidate's clock starts.
-    executor.start()
-    present = [f for f in FAMILIES if any(c.family == f for c in candidates)]
-    spent_before = {f: sum((m.get("cost") or {}).get("wall_seconds") or 0.0
-                           for m in kept.values() if m["family"] == f) for f in present}
-    budget = Budget(protocol.budget_seconds, present, rule=rule, spent_before=spent_before,
-                    started=started)
-    reporter.start(dataset, protocol, candidates, kept, budget, run_dir)
-    holdout = protocol.validation == "holdout"
+        executor = get_executor(config.executor)
+        # Processes and imports are paid for here, before any candidate's clock starts.
+        executor.start()
+        present = [f for f in FAMILIES if any(c.family == f for c in candidates)]
+        spent_before = {f: sum((m.get("cost") or {}).get("wall_seconds") or 0.0
+                               for m in kept.values() if m["family"] == f) for f in present}
+        budget = Budget(protocol.budget_seconds, present, rule=rule, spent_before=spent_before,
+                        started=started)
+        reporter.start(dataset, protocol, candidates, kept, budget, run_dir)
+        holdout = protocol.validation == "holdout"
 
-    def make_job(cand, stage, limit, most, prior, tune=True):
-        prior = prior or {}
-        return Job(cand, str(run_dir), str(data_path), limit, config.seed, plan, stage=stage,
-                   hard_limit=most, start_rows=(prior.get("evaluation") or {}).get("trained_rows"),
-                   prior_sha256=(prior.get("artifacts") or {}).get("model_sha256"),
-                   prior_fit_seconds=float((prior.get("cost") or {}).get("fit_seconds") or 0.0),
-                   tune=tune)
+        def make_job(cand, stage, limit, most, prior, tune=True):
+            prior = prior or {}
+            return Job(cand, str(run_dir), str(data_path), limit, config.seed, plan,
+                       stage=stage, hard_limit=most,
+                       start_rows=(prior.get("evaluation") or {}).get("trained_rows"),
+                       prior_sha256=(prior.get("artifacts") or {}).get("model_sha256"),
+                       prior_fit_seconds=float((prior.get("cost") or {}).get("fit_seconds")
+                                               or 0.0),
+                       tune=tune)
 
-    schedule = Schedule(
-        candidates=candidates, budget=budget, executor=executor, make_job=make_job,
-        make_entry=_entry, record=store.record, reporter=reporter,
-        memory_limit_mb=memory_limit, metric=protocol.primary_metric,
-        n_fits=len(protocol.folds) + (0 if holdout else 1), n_train=len(protocol.train_idx),
-        holdout=holdout)
-    try:
+        schedule = Schedule(
+            candidates=candidates, budget=budget, executor=executor, make_job=make_job,
+            make_entry=_entry, record=store.record, reporter=reporter,
+            memory_limit_mb=memory_limit, metric=protocol.primary_metric,
+            n_fits=len(protocol.folds) + (0 if holdout else 1), n_train=len(protocol.train_idx),
+            holdout=holdout)
         schedule.run(kept)
         _close_comparison(store, budget, present, dataset, protocol, run_dir, config.seed)
         if config.analyses:
@@ -148,19 +162,16 @@ def run_comparison(
                 # they are given seconds of their own.
                 on_end=reporter.analysis_end,
                 timed=config.trials is None or config.analysis_budget is not None)
-    except KeyboardInterrupt:
-        store.update(status="interrupted")
-        raise
 
-    preferences = {"priority": config.priority, "constraints": config.constraints}
-    store.update(preferences=preferences,
-                 verdict=decide(store.results, priority=config.priority,
-                                constraints=config.constraints),
-                 status="complete")
-    if config.report:
-        _write_report(store, run_dir)
-    reporter.finish(store.results, run_dir)
-    return store.results, run_dir
+        preferences = {"priority": config.priority, "constraints": config.constraints}
+        store.update(preferences=preferences,
+                     verdict=decide(store.results, priority=config.priority,
+                                    constraints=config.constraints),
+                     status="complete")
+        if config.report:
+            _write_report(store, run_dir)
+        reporter.finish(store.results, run_dir)
+        return store.results, run_dir
 
 
 def _close_comparison(store: RunStore, budget: Budget, present: list[str], dataset: Dataset,
@@ -215,10 +226,16 @@ def _entry(cand: Candidate, status: str, reason: str | None, limit: float, resul
         params=result.get("params") or {},
         training=result.get("training"),
         tuning=result.get("tuning"),
-        artifacts=result.get("artifacts") or {},
+        artifacts=_signed(result.get("artifacts") or {}),
         evaluation=result.get("evaluation"),
         validation_blocks=result.get("validation_blocks"),
     ).to_dict()
+
+
+def _signed(files: dict) -> dict:
+    """The artifacts a candidate's process reported, signed by this user: the proof, on a
+    later resume, that this user's nnvsml wrote them (see :mod:`nnvsml.artifacts`)."""
+    return {**files, "signature": sign(files)} if files.get("model") else files
 
 
 def _study_prefix(name: str, summary: dict, protocol: Protocol) -> str:
@@ -259,15 +276,17 @@ def _test_comparison(results: dict, dataset: Dataset, protocol: Protocol, run_di
         return None
     preds = []
     for model in (trad, neur):
-        path = run_dir / (model.get("artifacts") or {}).get("predictions", "")
-        if not path.is_file():
+        files = model.get("artifacts") or {}
+        arrays = load_arrays(confined(run_dir, files.get("predictions")),
+                             files.get("predictions_sha256") or "")
+        if arrays is None or "y_pred" not in arrays:
             return None
-        with np.load(path, allow_pickle=True) as f:
-            proba = f["proba"] if f["proba"].size else None
-            preds.append((f["y_pred"], proba))
-    y_test = np.asarray(dataset.y)[protocol.test_idx]
-    out = uncertainty.paired_test(dataset.task, metric, y_test, preds[0], preds[1],
-                                  dataset.classes, seed=seed)
+        proba = arrays.get("proba")
+        preds.append((arrays["y_pred"], proba if proba is not None and proba.size else None))
+    y_test = plain(np.asarray(dataset.y)[protocol.test_idx])
+    classes = None if dataset.classes is None else plain(dataset.classes).tolist()
+    out = uncertainty.paired_test(dataset.task, metric, y_test, preds[0], preds[1], classes,
+                                  seed=seed)
     return {"traditional_model": trad["name"], "neural_model": neur["name"],
             "traditional": (trad.get("test") or {}).get(metric),
             "neural": (neur.get("test") or {}).get(metric), **out}
@@ -276,15 +295,14 @@ def _test_comparison(results: dict, dataset: Dataset, protocol: Protocol, run_di
 def _write_truth(run_dir: Path, dataset: Dataset, protocol: Protocol) -> None:
     """The test rows' true labels beside the models' predictions, for the report's confusion
     matrices, ROC curves and residuals (it never reads the data again)."""
-    path = run_dir / "predictions" / "_truth.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, y_true=np.asarray(dataset.y)[protocol.test_idx],
-                        classes=np.asarray(dataset.classes if dataset.classes is not None else []))
+    save_arrays(run_dir / "predictions" / "_truth.npz",
+                y_true=np.asarray(dataset.y)[protocol.test_idx],
+                classes=np.asarray(dataset.classes if dataset.classes is not None else []))
 
 
 def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol) -> Path:
     """The prepared rows and the split, written once for the candidate processes to read."""
-    cache = make_private_dir(run_dir / ".cache")
+    cache = run_dir / ".cache"  # made private by RunStore.open, like every sub-folder
     path = cache / "data.joblib"
     tmp = cache / f".data.{os.getpid()}.tmp"
     joblib.dump({

@@ -12,11 +12,13 @@ import time
 from pathlib import Path
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 
 from nnvsml.comparison import Reporter
+from nnvsml.errors import printable
 from nnvsml.metrics import metric_names
 from nnvsml.results import leaderboard
 
@@ -38,22 +40,9 @@ class RichReporter(Reporter):
         self.budget = budget
         self.metric = protocol.primary_metric
         e = self.err
-        e.print(f"[bold]nnvsml compare[/] · [cyan]{dataset.name}[/]: {dataset.n_rows:,} rows, "
-                f"[bold]{dataset.modality}[/] ({_input_summary(dataset)}), task "
-                f"[bold]{dataset.task}[/] (target '{dataset.target}')")
-        for notice in dataset.notices:
-            e.print(f"[yellow]notice:[/] {notice}")
-        if dataset.modality == "tabular":
-            e.print(columns_table(dataset))
+        show_data(dataset, protocol, e)
         pools = ", ".join(f"{f} {s:.0f} s" for f, s in budget.pool.items())
         bounded = math.isfinite(budget.total)
-        split = {"given": "split given with the data", "stratified": "stratified split",
-                 "random": "random split"}[protocol.split]
-        validation = (f"{protocol.cv_folds}-fold CV" if protocol.validation == "cv" else
-                      f"one validation part of {len(protocol.folds[0][1]):,} rows")
-        e.print(f"protocol: {len(protocol.train_idx):,} training / {len(protocol.test_idx):,} test rows"
-                f" ({split}, seed {protocol.seed}), {validation}, primary metric "
-                f"[bold]{protocol.primary_metric}[/] ({protocol.primary_metric_reason})")
         if protocol.trials is not None:
             cap = f"capped at {budget.total:.0f} s" if bounded else "no time cap"
             e.print(f"budget: {protocol.trials} tuning trial(s) per candidate ({protocol.search}), "
@@ -62,8 +51,8 @@ class RichReporter(Reporter):
             e.print(f"budget: {protocol.budget_seconds:.0f} s, equal share per family ({pools}); "
                     f"tuning: {protocol.search}")
         if kept:
-            e.print(f"[green]resuming[/] {run_dir}: keeping {len(kept)} finished model(s): "
-                    + ", ".join(sorted(kept)))
+            e.print(f"[green]resuming[/] {safe(run_dir)}: keeping {len(kept)} finished "
+                    "model(s): " + safe(", ".join(sorted(kept))))
         if not self.live:
             return
         self.progress = Progress(
@@ -76,7 +65,7 @@ class RichReporter(Reporter):
 
     def model_start(self, candidate, time_limit) -> None:
         limit = f"limit {time_limit:.0f} s" if math.isfinite(time_limit) else "no time limit"
-        self.current = f"[bold]{candidate.name}[/] ({candidate.family}, {limit})"
+        self.current = f"[bold]{safe(candidate.name)}[/] ({candidate.family}, {limit})"
         self._refresh("starting")
 
     def model_progress(self, message) -> None:
@@ -93,7 +82,7 @@ class RichReporter(Reporter):
     def analysis_end(self, name, block) -> None:
         status = block.get("status")
         color = {"ok": "green", "skipped": "dim"}.get(status, "red")
-        why = f": {block['reason']}" if block.get("reason") else ""
+        why = f": {safe(block['reason'])}" if block.get("reason") else ""
         self.err.print(f"  evidence [bold]{name}[/] [{color}]{status}[/] "
                        f"({block.get('seconds') or 0:.1f} s){why}")
 
@@ -104,18 +93,20 @@ class RichReporter(Reporter):
         show_verdict(results["verdict"], self.out)
         report = results.get("report") or {}
         if report.get("status") == "ok":
-            self.out.print(f"report: [bold]{run_dir / report['path']}[/]")
+            self.out.print(f"report: [bold]{safe(run_dir / report['path'])}[/]")
         elif report:
-            self.err.print(f"[yellow]the report could not be drawn:[/] {report.get('reason')}; "
-                           f"run 'nnvsml report {run_dir}' to try again")
-        self.out.print(f"run directory: [bold]{run_dir}[/] (results.json, leaderboard.csv, models/)")
+            self.err.print(f"[yellow]the report could not be drawn:[/] "
+                           f"{safe(report.get('reason'))}; run 'nnvsml report {safe(run_dir)}' "
+                           "to try again")
+        self.out.print(f"run directory: [bold]{safe(run_dir)}[/] (results.json, leaderboard.csv, "
+                       "models/)")
 
     # -- helpers --------------------------------------------------------------------------
     def _refresh(self, message: str | None) -> None:
         if self.progress is None or self.budget is None:
             return
         if message:
-            self.last_message = message
+            self.last_message = safe(message)
         elapsed = self.budget.elapsed()
         if not math.isfinite(self.budget.total):
             self.progress.update(self.task_id, description=f"{self.current} {self.last_message}",
@@ -127,6 +118,39 @@ class RichReporter(Reporter):
             description=f"{self.current} {self.last_message}",
             clock=f"{_clock(elapsed)} elapsed, {_clock(left)} of budget left",
         )
+
+
+def show_data(dataset, protocol, console: Console) -> None:
+    """The data as read, what was decided about it, and the protocol: what a run starts with."""
+    console.print(f"[bold]nnvsml compare[/] · [cyan]{safe(dataset.name)}[/]: "
+                  f"{dataset.n_rows:,} rows, [bold]{dataset.modality}[/] "
+                  f"({_input_summary(dataset)}), task [bold]{dataset.task}[/] "
+                  f"(target '{safe(dataset.target)}')")
+    for notice in dict.fromkeys([*dataset.notices, *protocol.notices]):  # a run merges them
+        console.print(f"[yellow]notice:[/] {safe(notice)}")
+    if dataset.modality == "tabular":
+        console.print(columns_table(dataset))
+    split = {"given": "split given with the data", "stratified": "stratified split",
+             "random": "random split"}[protocol.split]
+    validation = (f"{protocol.cv_folds}-fold CV" if protocol.validation == "cv" else
+                  f"one validation part of {len(protocol.folds[0][1]):,} rows")
+    console.print(f"protocol: {len(protocol.train_idx):,} training / "
+                  f"{len(protocol.test_idx):,} test rows ({split}, seed {protocol.seed}), "
+                  f"{validation}, primary metric [bold]{protocol.primary_metric}[/] "
+                  f"({protocol.primary_metric_reason})")
+
+
+def show_plan(plan, console: Console) -> None:
+    """``nnvsml compare --dry-run``: what would run, with nothing trained or written."""
+    show_data(plan.dataset, plan.protocol, console)
+    for family in ("traditional", "neural"):
+        names = [c.name for c in plan.candidates if c.family == family]
+        console.print(f"{family}: {', '.join(names) if names else '(none)'}")
+    config = plan.config
+    bound = (f"{config.trials} tuning trial(s) per candidate" if config.trials is not None
+             else f"{config.budget:g} s")
+    console.print(f"would run: {len(plan.candidates)} candidate(s), {bound}, search "
+                  f"{config.search}; dry run: nothing trained or written")
 
 
 def _input_summary(dataset) -> str:
@@ -165,7 +189,8 @@ def columns_table(dataset, max_plain: int = 8) -> Table:
     for c in dataset.columns:
         if c in hidden:
             continue
-        table.add_row(c.name, c.kind, _pct(c.missing_fraction), f"{c.n_unique:,}", c.note,
+        table.add_row(safe(c.name), c.kind, _pct(c.missing_fraction), f"{c.n_unique:,}",
+                      safe(c.note),
                       style=None if c.used else "dim")
     if hidden:
         table.add_row(f"... {len(hidden)} more", "numeric", "0%", "", "complete numeric columns",
@@ -178,9 +203,9 @@ def _pct(share: float) -> str:
 
 
 def model_line(entry: dict, metric: str) -> str:
-    name = f"{entry['name']} ({entry['family']})"
+    name = f"{safe(entry['name'])} ({entry['family']})"
     if entry["status"] != "ok":
-        return f"[red]✗[/] {name}: [red]{entry['status']}[/]: {entry['reason']}"
+        return f"[red]✗[/] {name}: [red]{entry['status']}[/]: {safe(entry['reason'])}"
     cv = entry["cv"].get(metric) or {}
     test = entry["test"].get(metric)
     cost = entry["cost"]
@@ -232,11 +257,11 @@ def show_leaderboard(results: dict, console: Console) -> None:
         failures = []
         for _, r in part.iterrows():
             style = "bold green" if r["best_in_family"] else None
-            name = ("★ " if r["best_in_family"] else "  ") + r["model"]
+            name = ("★ " if r["best_in_family"] else "  ") + safe(r["model"])
             cv = (f"{r[f'cv_{metric}_mean']:.4f} ± {r[f'cv_{metric}_std']:.{3 if compact else 4}f}"
                   if _num(r[f"cv_{metric}_mean"]) and _num(r[f"cv_{metric}_std"]) else "")
             if r["status"] != "ok":
-                failures.append(f"  {r['model']}: {r['status']}: {r['reason']}")
+                failures.append(printable(f"  {r['model']}: {r['status']}: {r['reason']}"))
             cost_cells = [_f(r["fit_seconds"], 2), _f(r["predict_ms_per_1k"], 1),
                           _f(r["peak_memory_mb"], 0), _f(r["model_size_kb"], 0)][:len(costs)]
             ci = ([f"{_f(r[f'test_{metric}_low'])}–{_f(r[f'test_{metric}_high'])}"
@@ -258,12 +283,14 @@ def show_verdict(verdict: dict | None, console: Console) -> None:
         return
     family = verdict["family"]
     color = {"traditional": "cyan", "neural": "magenta"}.get(family, "yellow")
-    head = (f"[bold {color}]{family.upper()}[/]" + (f": {verdict['model']}" if verdict.get("model") else ""))
+    head = (f"[bold {color}]{safe(family.upper())}[/]"
+            + (f": {safe(verdict['model'])}" if verdict.get("model") else ""))
     if verdict.get("priority", "accuracy") != "accuracy":
-        head += f" [dim](priority: {verdict['priority']})[/]"
-    lines = [head, *[f"• {r}" for r in verdict["reasons"]]]
+        head += f" [dim](priority: {safe(verdict['priority'])})[/]"
+    lines = [head, *[f"• {safe(r)}" for r in verdict["reasons"]]]
     if verdict.get("would_change"):
-        lines += ["[bold]What would change it[/]", *[f"• {w}" for w in verdict["would_change"]]]
+        lines += ["[bold]What would change it[/]",
+                  *[f"• {safe(w)}" for w in verdict["would_change"]]]
     # Undecided, the reasons already list every exclusion.
     if verdict.get("excluded") and verdict.get("decided", True):
         broken: dict[str, list[str]] = {}
@@ -271,9 +298,15 @@ def show_verdict(verdict: dict | None, console: Console) -> None:
             broken.setdefault(e["model"], []).append(
                 "no intrinsic explanation" if e["constraint"] == "require_explanations"
                 else f"{e['constraint']} {e['value']:.3g} > {e['limit']:g}")
-        lines.append("[dim]excluded by constraints: " + "; ".join(
-            f"{name} ({', '.join(why)})" for name, why in broken.items()) + "[/]")
+        lines.append("[dim]excluded by constraints: " + safe("; ".join(
+            f"{name} ({', '.join(why)})" for name, why in broken.items())) + "[/]")
     console.print(Panel(Group(*lines), title="verdict", title_align="left", border_style=color))
+
+
+def safe(text) -> str:
+    """Text from the data or from a results file, as Rich markup that prints it literally:
+    no markup of its own, and no control characters that would drive the terminal."""
+    return escape(printable(str(text)))
 
 
 def _num(value) -> bool:

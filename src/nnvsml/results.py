@@ -9,26 +9,39 @@ Layout of a run directory::
     logs/NAME.log       what each candidate's process printed
     .cache/             the prepared data the candidate processes read
 
-The directory is private to its owner (mode 0700): datasets can hold personal data.
+Everything nnvsml creates in it is private to its owner (folders 0700, files 0600): datasets can
+hold personal data. An existing folder given as ``--out`` keeps its mode: nnvsml never changes
+the permissions of what it did not create, and refuses a folder that holds anything but a run
+before it writes there. An existing run directory is untrusted input (see
+:mod:`nnvsml.artifacts`): its results.json must match the schema, and a finished model is kept
+only when its files are signed by this user.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from nnvsml import __version__
-from nnvsml.errors import InputError
+from nnvsml.artifacts import untrusted
+from nnvsml.errors import InputError, printable
 from nnvsml.metrics import GREATER_IS_BETTER, metric_names
 from nnvsml.ranking import best_of_family
 
 SCHEMA_VERSION = 1
 FINISHED = ("ok", "failed", "timeout", "skipped")
+#: What a run directory may hold: anything else means --out names some other folder.
+RUN_FILES = frozenset({"results.json", "leaderboard.csv", "report.html", "models", "predictions",
+                       "logs", ".cache", "tuning.db", "tuning.db-journal", "tuning.db-wal",
+                       "tuning.db-shm"})
+SUBDIRS = (".cache", "logs", "models", "predictions")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -45,10 +58,54 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def make_private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
+def check_out(path: Path | str) -> None:
+    """Refuse an ``--out`` that cannot become this run's directory, before anything is read or
+    written: a file, a path under a file, a folder holding other things than a run."""
+    path = Path(path)
+    try:
+        if path.is_symlink() and not path.exists():
+            raise InputError(f"--out {printable(str(path))} is a broken symbolic link; "
+                             "give a directory path")
+        if path.exists():
+            if not path.is_dir():
+                raise InputError(f"--out {printable(str(path))} is a file; give a directory path")
+            foreign = sorted(n for n in os.listdir(path)
+                             if n not in RUN_FILES and not n.startswith(".results.json."))
+            if foreign and not (path / "results.json").is_file():
+                raise InputError(
+                    f"--out {printable(str(path))} already holds files that are not an nnvsml "
+                    f"run ({printable(', '.join(foreign[:3]))}{', ...' if len(foreign) > 3 else ''}"
+                    "); give a new or empty directory, or the --out of a run to resume it")
+            return
+        parent = next((p for p in path.absolute().parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise InputError(f"--out {printable(str(path))}: {printable(str(parent))} is a file, "
+                             "not a directory; give a directory path")
+    except OSError as exc:
+        raise _unusable(path, exc) from None
+
+
+def private_dir(path: Path, *, parents: bool = False) -> Path:
+    """``path`` as a folder: created private (0700) when absent; when present it must be a real
+    folder (not a link to one elsewhere) and its mode is left as it is."""
+    try:
+        if not os.path.lexists(path):
+            path.mkdir(mode=0o700, parents=parents)
+        elif stat.S_ISLNK(os.lstat(path).st_mode) and not parents:
+            raise InputError(f"{printable(str(path))} is a symbolic link; nnvsml writes only into "
+                             "folders of the run directory itself: remove it or choose another "
+                             "--out")
+        elif not path.is_dir():
+            raise InputError(f"{printable(str(path))} is not a directory; remove it or choose "
+                             "another --out")
+    except OSError as exc:
+        raise _unusable(path, exc) from None
     return path
+
+
+def _unusable(path: Path, exc: OSError) -> InputError:
+    return InputError(f"cannot use --out {printable(str(path))}: {exc.strerror or exc}; choose a "
+                      "directory you can write to")
 
 
 class RunStore:
@@ -58,6 +115,8 @@ class RunStore:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / "results.json"
         self.results: dict = {}
+        #: One line per finished model that is trained again instead of kept, and why.
+        self.notices: list[str] = []
 
     def open(self, dataset: dict, protocol: dict, identity: dict) -> dict[str, dict]:
         """Start a run, or resume the one already in the directory.
@@ -65,17 +124,17 @@ class RunStore:
         Returns the finished model entries to keep. A directory holding a run on other data or
         other protocol settings is refused rather than mixed with this one.
         """
-        if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise InputError(f"--out {self.run_dir} is a file; give a directory path")
-        make_private_dir(self.run_dir)
+        check_out(self.run_dir)
         kept: dict[str, dict] = {}
-        if self.path.exists():
+        created = _now()
+        if self.path.exists():  # everything is checked before anything is written
             old = self._read_existing()
             _check_same_run(old, dataset, identity, self.path)
-            kept = {m["name"]: m for m in old.get("models", []) if m.get("status") in FINISHED}
-            created = old.get("created")
-        else:
-            created = _now()
+            kept = self._trusted(m for m in old.get("models", []) if m.get("status") in FINISHED)
+            created = old.get("created") or created
+        private_dir(self.run_dir, parents=True)
+        for sub in SUBDIRS:
+            private_dir(self.run_dir / sub)
         self.results = {
             "schema_version": SCHEMA_VERSION,
             "nnvsml_version": __version__,
@@ -89,6 +148,33 @@ class RunStore:
         }
         self.save()
         return kept
+
+    def _trusted(self, entries) -> dict[str, dict]:
+        """The finished entries to keep: failures as recorded, models only with trusted files."""
+        kept = {}
+        for m in entries:
+            reason = untrusted(self.run_dir, m.get("artifacts") or {}) if m["status"] == "ok" \
+                else None
+            if reason is None:
+                kept[m["name"]] = m
+            else:
+                self.notices.append(f"{m['name']} is trained again: {reason}")
+        return kept
+
+    @contextmanager
+    def running(self):
+        """While the run goes on: a run stopped by Ctrl-C or a signal is marked ``interrupted``
+        (and one stopped by an error ``failed``), never left ``running``."""
+        try:
+            yield self
+        except BaseException as exc:
+            status = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) \
+                else "failed"
+            try:
+                self.update(status=status)
+            except OSError:
+                pass  # the error being raised says more than a failed write would
+            raise
 
     def record(self, entry: dict) -> None:
         models = [m for m in self.results["models"] if m["name"] != entry["name"]]
@@ -106,13 +192,9 @@ class RunStore:
         atomic_write_text(self.run_dir / "leaderboard.csv", leaderboard(self.results).to_csv(index=False))
 
     def _read_existing(self) -> dict:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(
-                f"cannot resume from {self.path}: it is not a readable results file ({exc}); "
-                "choose another --out"
-            ) from None
+        from nnvsml.schema import checked_results
+
+        return checked_results(self.path, "choose another --out to start a new run")
 
 
 def _check_same_run(old: dict, dataset: dict, identity: dict, path: Path) -> None:

@@ -32,6 +32,10 @@ SAMPLE_SIZE = 2000
 TEXT_MIN_MEAN_CHARS = 30
 TEXT_MIN_MEAN_WORDS = 4
 MIN_ROWS_FOR_UNIQUE_ID = 20
+#: Finite numbers beyond this magnitude are kept, with a notice, and the model pipelines divide
+#: their column by a power of two first: float32 (trees, networks) ends at 3.4e38, and squaring
+#: for a variance overflows float64 from 1.3e154.
+HUGE_MAGNITUDE = 1e30
 
 # Names that announce an identifier: "id", "uuid", "row", "customer_id", "id_customer"...
 _ID_NAME = re.compile(
@@ -55,35 +59,64 @@ def infer_columns(X: pd.DataFrame) -> list[ColumnInfo]:
     (case-insensitive) -> ``boolean``; >= 95% of a sample parse as numbers -> ``numeric``, as dates
     -> ``datetime``; mean length > 30 characters and >= 4 words -> ``text``; all distinct (>= 20
     rows) -> ``id``; at most 30 levels -> ``categorical``, else ``high_cardinality``. A pandas
-    ``category`` column skips the number, date, text and id checks.
+    ``category`` column skips the number, date, text and id checks. Infinite numbers count as
+    missing (``ColumnInfo.notices`` says how many), as do they for the preparer; numbers beyond
+    :data:`HUGE_MAGNITUDE` are kept and announced the same way.
     """
     return [_infer_column(str(name), X[name], len(X)) for name in X.columns]
 
 
 def _infer_column(name: str, s: pd.Series, n_rows: int) -> ColumnInfo:
     present = s.dropna()
-    missing = 1.0 - len(present) / n_rows if n_rows else 1.0
+    numbers = present.to_numpy(dtype=np.float64) if _holds_numbers(s) else None
+    if numbers is not None:
+        # An infinity is a missing measurement, not a value: it must not make a column look
+        # constant, nor count as a level.
+        present = present[np.isfinite(numbers)]
     if _is_text_like(s):
         present = present.astype(str)  # mixed Python objects compare as the strings the preparer makes
     n_unique = int(present.nunique())
+    kind, note = _kind(name, s, present, n_unique, n_rows)
+    notices = []
+    if numbers is None and kind == "numeric":  # numbers stored as text, parsed as the preparer does
+        numbers = pd.to_numeric(present, errors="coerce").to_numpy(dtype=np.float64)
+        present = present[~np.isinf(numbers)]
+    if numbers is not None:
+        n_infinite = int(np.isinf(numbers).sum())
+        if n_infinite:
+            notices.append(f"{n_infinite} infinite value(s) treated as missing")
+        n_huge = int((np.abs(numbers[np.isfinite(numbers)]) > HUGE_MAGNITUDE).sum())
+        if n_huge and kind == "numeric":
+            notices.append(
+                f"{n_huge} value(s) beyond {HUGE_MAGNITUDE:.0e} in magnitude, kept as they are "
+                "(the models see the column divided by a power of two)"
+            )
+    missing = 1.0 - len(present) / n_rows if n_rows else 1.0
+    return ColumnInfo(name, kind, str(s.dtype), n_unique, missing, note, notices)
 
-    def info(kind: str, note: str) -> ColumnInfo:
-        return ColumnInfo(name, kind, str(s.dtype), n_unique, missing, note)
 
+def _holds_numbers(s: pd.Series) -> bool:
+    """Integer or float columns, nullable ones included (not booleans, dates or durations)."""
+    return pd.api.types.is_numeric_dtype(s.dtype) and s.dtype.kind in "iuf"
+
+
+def _kind(
+    name: str, s: pd.Series, present: pd.Series, n_unique: int, n_rows: int
+) -> tuple[str, str]:
     if n_unique == 0:
-        return info("empty", "all values missing: dropped")
+        return "empty", "all values missing: dropped"
     if n_unique == 1:
-        return info("constant", f"a single value ({short_repr(present.iloc[0])}): dropped")
+        return "constant", f"a single value ({short_repr(present.iloc[0])}): dropped"
     if _looks_like_id_by_name(name, s, present, n_unique):
-        return info("id", f"ID-like name, {n_unique / len(present):.0%} unique: dropped")
+        return "id", f"ID-like name, {n_unique / len(present):.0%} unique: dropped"
     if pd.api.types.is_bool_dtype(s.dtype):
-        return info("boolean", "true/false")
+        return "boolean", "true/false"
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return info("datetime", "date/time: expanded to " + ", ".join(DATETIME_PARTS))
+        return "datetime", "date/time: expanded to " + ", ".join(DATETIME_PARTS)
     if pd.api.types.is_numeric_dtype(s.dtype):
         is_integer = pd.api.types.is_integer_dtype(s.dtype)
-        return info(*_numeric_kind(present, n_unique, n_rows, is_integer))
-    return info(*_text_like_kind(present, n_unique, isinstance(s.dtype, pd.CategoricalDtype)))
+        return _numeric_kind(present, n_unique, n_rows, is_integer)
+    return _text_like_kind(present, n_unique, isinstance(s.dtype, pd.CategoricalDtype))
 
 
 def _numeric_kind(
@@ -214,7 +247,8 @@ class TabularPreparer(TransformerMixin, BaseEstimator):
 
     Keeps the columns whose kind (from :func:`infer_columns`) reaches models, in the order of
     ``kinds``, and ignores any other column of the input. Numeric columns become float64 (text
-    that is not a number becomes NaN); booleans become 0/1 floats; categorical columns become
+    that is not a number, and infinities, become NaN); booleans become 0/1 floats; categorical
+    columns become
     object columns of strings (``7`` and ``"7"`` agree) with ``np.nan`` for missing; datetime
     columns become the float columns ``<name>__year``, ``__month``, ``__day``, ``__dayofweek``
     and ``__hour``. The index of the input is kept.
@@ -247,7 +281,9 @@ class TabularPreparer(TransformerMixin, BaseEstimator):
         for name in self.input_columns_:
             kind, s = self.kinds[name], X[name]
             if kind == "numeric":
-                parts[name] = pd.to_numeric(s, errors="coerce").astype("float64")
+                # Infinities are missing values, as inference counted them.
+                numbers = pd.to_numeric(s, errors="coerce").astype("float64")
+                parts[name] = numbers.mask(np.isinf(numbers))
             elif kind == "boolean":
                 parts[name] = _to_boolean(s)
             elif kind == "datetime":

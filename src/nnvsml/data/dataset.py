@@ -34,7 +34,8 @@ class ColumnInfo:
     ``kind`` is one of: ``numeric``; ``categorical`` (strings or low-cardinality integers, few
     levels); ``high_cardinality`` (categorical with many levels: never one-hot encoded);
     ``boolean``; ``datetime`` (expanded to parts before modelling); and the dropped kinds ``id``
-    (ID-like), ``constant``, ``empty`` (all missing) and ``text`` (free text).
+    (ID-like), ``constant``, ``empty`` (all missing) and ``text`` (free text). ``missing_fraction``
+    counts infinite numbers, which the models receive as missing values.
     """
 
     name: str
@@ -43,6 +44,9 @@ class ColumnInfo:
     n_unique: int
     missing_fraction: float
     note: str = ""
+    #: What the user must be told about this column's values (infinities taken as missing, huge
+    #: values kept), one message each.
+    notices: list[str] = field(default_factory=list, compare=False)
 
     @property
     def used(self) -> bool:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from nnvsml.data.readers import read_table
 from nnvsml.data.target import (
     MIN_ROWS,
     choose_target,
+    infer_task,
     normalize_task,
     resolve_task,
     shorten_names,
@@ -134,6 +136,13 @@ def _folder_layout(folder: Path, modality: str | None) -> Layout:
         return Layout("flat_audio", folder, "audio")
     if modality in FOLDER_SUFFIXES:
         return Layout("class_folders", folder, modality)
+    named = next((f for f in files if UCR_FILE.match(f.name)), None)
+    if named is not None:
+        raise InputError(
+            f"{named} is named like a UCR file but {_ucr_line_problem(named)}; each line of a "
+            "UCR file is a label, then the series' numbers (no header): fix the file, or pass it "
+            "as a table"
+        )
     raise InputError(
         f"{folder} holds nothing loadable (for a table, pass the file itself); supported: {SUPPORTED}"
     )
@@ -143,7 +152,7 @@ def _class_folder_counts(root: Path) -> Counter:
     """How many image, text and audio files the class folders under ``root`` hold."""
     counts: Counter = Counter()
     for sub in visible_dirs(root):
-        for f in _files_under(sub):
+        for f in class_folder_files(sub)[0]:
             for modality, suffixes in FOLDER_SUFFIXES.items():
                 if f.suffix.lower() in suffixes:
                     counts[modality] += 1
@@ -151,23 +160,46 @@ def _class_folder_counts(root: Path) -> Counter:
 
 
 def is_ucr_file(path: Path) -> bool:
-    """A ``NAME_TRAIN``/``NAME_TEST`` file whose first line is all numbers (no header row).
+    """A ``NAME_TRAIN``/``NAME_TEST`` file whose first line is a label then numbers.
 
-    The content check keeps a user's table that merely ends in ``_TRAIN.csv`` a table.
+    The content check keeps a user's table that merely ends in ``_TRAIN.csv`` a table: its
+    header names columns, which are not numbers, or are numbered ``0, 1, 2...``.
     """
-    if not UCR_FILE.match(path.name) or not path.is_file():
-        return False
+    return UCR_FILE.match(path.name) is not None and _ucr_line_problem(path) is None
+
+
+def _ucr_line_problem(path: Path) -> str | None:
+    """Why the first line of ``path`` is not a UCR line (a label, then numbers), or ``None``."""
+    if not path.is_file():
+        return "it is not a file"
     try:
         line = first_line(path)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError):
-        return False
+        return "it cannot be read as text"
     fields = split_fields(line)
-    return len(fields) >= 2 and all(_is_number(f) for f in fields)
+    if len(fields) < 2:
+        return "its first line has no series values after the label"
+    values = fields[1:]
+    bad = next((f for f in values if not _is_number(f)), None)
+    if bad is not None:
+        return f"its first line holds {bad[:30]!r}, not a number, after the label"
+    if _column_numbers(values):
+        return "its first line is a header of numbered columns (a table's)"
+    return None
+
+
+def _column_numbers(fields: list[str]) -> bool:
+    """``0, 1, 2...`` (from any start): a header's column numbers, never a measured series."""
+    if len(fields) < 2 or not fields[0].isdigit():
+        return False
+    start = int(fields[0])
+    return fields == [str(start + i) for i in range(len(fields))]
 
 
 def split_fields(line: str) -> list[str]:
     """Fields of a UCR line: tab- or comma-separated, else whitespace-separated."""
-    line = line.strip()
+    # A leading tab or comma is kept: it ends an empty first field, the label.
+    line = line.rstrip().lstrip(" ")
     for delimiter in ("\t", ","):
         if delimiter in line:
             return [f.strip() for f in line.split(delimiter)]
@@ -313,6 +345,32 @@ def array_modality(X, npz: bool = False) -> str:
 
 # --- arrays ------------------------------------------------------------------------------------
 
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse an .npz whose arrays' headers claim more bytes than the file holds (or than this
+    machine has), before NumPy allocates what a header asks for: a 1 KB file could otherwise
+    ask for hundreds of GB."""
+    import psutil
+    from numpy.lib import format as npy
+
+    available = psutil.virtual_memory().available
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = npy.read_magic(member)
+                reader = npy.read_array_header_1_0 if version == (1, 0) \
+                    else npy.read_array_header_2_0
+                shape, _, dtype = reader(member, max_header_size=10_000)
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            name = info.filename[:-4]
+            if claimed > info.file_size or claimed > available:
+                raise InputError(
+                    f"{path}: array '{name}' claims shape {tuple(shape)} ({claimed / 2**30:.3g} "
+                    f"GiB) but the file holds {info.file_size:,} bytes for it (or the machine "
+                    "has less memory); the file is damaged: re-save it with numpy.savez")
+
+
 _X_KEYS = ("x", "images", "data")
 _Y_KEYS = ("y", "labels", "targets")
 
@@ -325,11 +383,17 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.n
     is returned as positions.
     """
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key.lower(): archive[key] for key in archive.files}
+    except InputError:
+        raise
+    except MemoryError:
+        raise InputError(f"{path} holds arrays too large for this machine's memory; use "
+                         "fewer rows") from None
     except FileNotFoundError:
         raise InputError(f"file not found: {path}; check the path") from None
-    except (OSError, ValueError, EOFError, zlib.error) as e:
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as e:
         raise InputError(
             f"cannot read {path} as a NumPy .npz file ({_first(e)}); re-save it with numpy.savez"
         ) from None
@@ -397,6 +461,19 @@ class LabelledFiles:
     labels: list[str]
     split: tuple[np.ndarray, np.ndarray] | None = None
 
+    def subset(self, keep) -> LabelledFiles:
+        """The files where ``keep`` is true, the split's positions renumbered to match."""
+        keep = np.asarray(keep, dtype=bool)
+        split = None
+        if self.split is not None:
+            position = np.cumsum(keep) - 1  # where each kept file lands
+            split = tuple(position[part[keep[part]]] for part in self.split)
+        return LabelledFiles(
+            [p for p, k in zip(self.paths, keep) if k],
+            [label for label, k in zip(self.labels, keep) if k],
+            split,
+        )
+
 
 def visible_files(folder: Path) -> list[Path]:
     """Files directly in ``folder``, sorted, without hidden ones (``.DS_Store``...)."""
@@ -404,17 +481,47 @@ def visible_files(folder: Path) -> list[Path]:
 
 
 def visible_dirs(folder: Path) -> list[Path]:
-    """Sub-folders of ``folder``, sorted by name, without hidden ones (``.git``, ``__MACOSX``)."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
-
-
-def _files_under(folder: Path) -> list[Path]:
-    # Class folders may keep their files in nested folders (e.g. by date); all belong to the class.
+    """Sub-folders of ``folder``, sorted by name, without hidden ones (``.git``, ``__MACOSX``)
+    and without symbolic links, which could lead out of the data folder."""
     return sorted(
         p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        for p in folder.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith((".", "__"))
     )
+
+
+def _linked_dirs(folder: Path) -> list[Path]:
+    """Symbolic links to folders directly in ``folder`` (not hidden): class folders we skip."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_symlink() and p.is_dir() and not p.name.startswith((".", "__"))
+    )
+
+
+def class_folder_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """``(files, symbolic links)`` in a class folder and its nested sub-folders, sorted.
+
+    Class folders may keep their files in nested folders (e.g. by date): all belong to the
+    class. Hidden names are skipped. Links, to files or folders, are listed apart and never
+    followed: one could pull in data from anywhere on the disk.
+    """
+    files: list[Path] = []
+    links: list[Path] = []
+    for top, dirs, names in os.walk(folder):  # does not descend into linked folders
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in dirs:
+            if (Path(top) / name).is_symlink():
+                links.append(Path(top) / name)
+        for name in names:
+            path = Path(top) / name
+            if name.startswith("."):
+                continue
+            if path.is_symlink():
+                links.append(path)
+            elif path.is_file():
+                files.append(path)
+    return sorted(files), sorted(links)
 
 
 def split_folders(folder: Path) -> tuple[Path, Path] | None:
@@ -439,8 +546,10 @@ def split_folders(folder: Path) -> tuple[Path, Path] | None:
 def labelled_files(folder: Path, modality: str, notices: list[str]) -> LabelledFiles:
     """The ``modality``'s files in ``folder/<class>/`` (or ``folder/train|test/<class>/``).
 
-    The class is the sub-folder's name. Files of other types are ignored with a notice; a class
-    with a single example, a single class, or no file at all is an :class:`InputError`.
+    The class is the sub-folder's name; files in folders nested inside it belong to it too.
+    Files of other types are ignored, symbolic links skipped (never followed), and nested files
+    counted, each with a notice; a class with a single example, a single class, or no file at
+    all is an :class:`InputError`.
     """
     suffixes = FOLDER_SUFFIXES[modality]
     split = split_folders(folder)
@@ -450,15 +559,22 @@ def labelled_files(folder: Path, modality: str, notices: list[str]) -> LabelledF
     paths: list[Path] = []
     labels: list[str] = []
     ignored: list[Path] = []
+    links: list[Path] = []
+    nested: list[Path] = []
     part_sizes = []
     for root in parts:
         size = 0
+        links += _linked_dirs(root)
         for class_folder in visible_dirs(root):
-            for f in _files_under(class_folder):
+            files, linked = class_folder_files(class_folder)
+            links += linked
+            for f in files:
                 if f.suffix.lower() in suffixes:
                     paths.append(f)
                     labels.append(class_folder.name)
                     size += 1
+                    if f.parent != class_folder:
+                        nested.append(f)
                 else:
                     ignored.append(f)
         part_sizes.append(size)
@@ -472,6 +588,16 @@ def labelled_files(folder: Path, modality: str, notices: list[str]) -> LabelledF
         notices.append(
             f"ignored {len(ignored)} file(s) that are not {wanted} in the class folders "
             f"(first: {ignored[0]})"
+        )
+    if links:
+        notices.append(
+            f"skipped {len(links)} symbolic link(s) among the class folders, which are never "
+            f"followed (first: {links[0]}); copy the files in to use them"
+        )
+    if nested:
+        notices.append(
+            f"{len(nested)} file(s) came from sub-folders nested in a class folder (first: "
+            f"{nested[0]}); each belongs to the class of the top-level folder holding it"
         )
     check_classes(labels, paths, folder, modality)
     if split:
@@ -598,8 +724,7 @@ def labelled_dataset(
     if len(y) < MIN_ROWS:
         raise InputError(f"too few examples to split ({len(y)}); need at least {MIN_ROWS}")
     if requested is None and from_column:
-        inferred, _, _ = resolve_task(y, None, [])
-        if inferred == "regression":
+        if infer_task(y)[0] == "regression":
             raise InputError(
                 f"target '{target}' looks continuous ({y.nunique()} distinct numbers), but "
                 f"regression is supported on tables only; pass --task classification if these "

@@ -34,7 +34,7 @@ from nnvsml.data.images import (
     load_idx_folder,
     load_image_folder,
 )
-from nnvsml.data.readers import read_table
+from nnvsml.data.readers import STDIN, read_table
 from nnvsml.data.series import load_ucr, series_array, series_from_table
 from nnvsml.data.target import (
     MAX_NAMES_SHOWN,
@@ -46,7 +46,7 @@ from nnvsml.data.target import (
     shorten_names,
 )
 from nnvsml.data.text import as_documents, load_text_folder, text_from_table, text_info
-from nnvsml.errors import InputError
+from nnvsml.errors import InputError, printable
 
 #: Suffixes stripped from a file name to name the dataset ("adult.tsv.gz" -> "adult").
 _NAME_SUFFIXES = {".gz", ".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npz"}
@@ -89,6 +89,14 @@ def load_dataset(
     Rows with a missing target are dropped. Everything decided on the user's behalf is listed in
     ``Dataset.notices``; anything unusable raises :class:`InputError`.
     """
+    dataset = _load(data, target, task, name, modality)
+    # Notices quote column names and labels from the data: an escape sequence in one must show
+    # as text, not act on the terminal.
+    dataset.notices[:] = [printable(n) for n in dataset.notices]
+    return dataset
+
+
+def _load(data, target, task, name, modality) -> Dataset:
     requested_task = normalize_task(task)  # bad options fail before any reading
     requested = normalize_modality(modality)
     notices: list[str] = []
@@ -291,7 +299,8 @@ def _read_data(data, notices: list[str]) -> tuple[pd.DataFrame, str, str]:
         notices.append(f"no data given: using the bundled dataset {DEFAULT_BUNDLED}, {description}")
         return load_bundled(DEFAULT_BUNDLED), f"bundled:{DEFAULT_BUNDLED}", DEFAULT_BUNDLED
     if isinstance(data, (str, os.PathLike)):
-        return read_table(data, notices), str(data), dataset_name(data)
+        source = "stdin" if str(data) == STDIN else str(data)
+        return read_table(data, notices), source, dataset_name(data)
     if isinstance(data, pd.DataFrame):
         return _checked_frame(data), "dataframe", "dataframe"
     raise InputError(
@@ -334,7 +343,9 @@ def _no_features(columns: list[ColumnInfo], target: str) -> InputError:
 
 
 def dataset_name(path: str | os.PathLike) -> str:
-    """The file name without data suffixes: ``data/adult.tsv.gz`` -> ``adult``."""
+    """The file name without data suffixes: ``data/adult.tsv.gz`` -> ``adult``; ``-``: ``stdin``."""
+    if str(path) == STDIN:
+        return "stdin"
     stem = Path(path).name
     while Path(stem).suffix.lower() in _NAME_SUFFIXES:
         stem = stem[: -len(Path(stem).suffix)]
@@ -351,4 +362,5 @@ def column_notices(columns: list[ColumnInfo]) -> list[str]:
     for c in columns:
         if c.kind == "numeric" and "become missing" in c.note:
             notices.append(f"column '{c.name}': {c.note}")
+        notices.extend(f"column '{c.name}': {notice}" for notice in c.notices)
     return notices

@@ -12,12 +12,19 @@ import csv
 import gzip
 import os
 import re
+import shutil
+import stat
+import sys
+import tempfile
 import warnings
 import zlib
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from nnvsml.errors import InputError
 
@@ -39,14 +46,19 @@ OTHER_FORMATS = {
     ".sqlite": "SQLite",
 }
 
+#: The DATA argument that means standard input.
+STDIN = "-"
 DELIMITERS = (",", "\t", ";", "|")  # also the tie-break preference when sniffing
 SNIFF_BYTES = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 ZIP_MAGIC = b"PK\x03\x04"
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
-# C0 control characters other than tab, newline and carriage return never occur in real text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 control characters other than tab, newline and carriage return never occur in real text,
+# in UTF-8 or any 8-bit encoding (where each is one byte).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: Share of such bytes above which content is binary, not text.
+MAX_CONTROL_SHARE = 0.01
 _PANDAS_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _RAGGED_FIX = (
     "make every row have as many fields as the header (quote values that contain the delimiter)"
@@ -60,9 +72,18 @@ def read_table(path: str | os.PathLike, notices: list[str] | None = None) -> pd.
     optionally ``.gz``); other suffixes are sniffed from the content. Text files get their
     delimiter sniffed among ``, ; TAB |`` (``.tsv`` is always tab-separated) and common missing
     markers (``NA``, ``N/A``, ``null``, ``?``, ``None``...) become missing values. Notices, such as
-    a Latin-1 fallback, are appended to ``notices`` when given.
+    a Latin-1 fallback, are appended to ``notices`` when given. ``-`` reads standard input; it,
+    pipes, FIFOs and character devices are copied once to a private temporary file, read like
+    any file, and the copy is removed.
     """
     notices = notices if notices is not None else []
+    if is_stream(path):
+        shown = "stdin" if str(path) == STDIN else str(path)
+        with spooled(path) as copy:
+            try:
+                return read_table(copy, notices)
+            except InputError as e:  # name the stream, not the temporary copy
+                raise InputError(str(e).replace(str(copy), shown)) from None
     path = Path(path)
     _check_file(path)
     head = _read_head(path)
@@ -89,6 +110,72 @@ def read_table(path: str | os.PathLike, notices: list[str] | None = None) -> pd.
             f"{path} has a header row but no data rows; add data rows below the header"
         )
     return _clean_header(df, path)
+
+
+def is_stream(path: str | os.PathLike) -> bool:
+    """``-``, a pipe or FIFO, or a character device: bytes read once, of no known size."""
+    if str(path) == STDIN:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def stream_name(path: str | os.PathLike) -> str:
+    """What a stream is called: ``stdin`` for ``-``, else its file name."""
+    return "stdin" if str(path) == STDIN else Path(path).name
+
+
+@contextmanager
+def spooled(path: str | os.PathLike) -> Iterator[Path]:
+    """A private copy (mode 0600, in a 0700 folder) of the stream ``path``, removed on exit.
+
+    Reading sniffs the start, then parses from the beginning, and checks the header again: a
+    pipe can be read only once, so it is copied. The copy keeps the stream's name, so a FIFO's
+    suffix (``.tsv``, ``.parquet``) counts as a file's would. A stream that starts with binary
+    data other than gzip or Parquet is refused before copying the rest (``/dev/urandom`` never
+    ends).
+    """
+    shown = "stdin" if str(path) == STDIN else str(path)
+    folder = Path(tempfile.mkdtemp(prefix="nnvsml-stdin-"))
+    copy = folder / stream_name(path)
+    try:
+        try:
+            with _open_stream(path) as source, open(
+                os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb"
+            ) as out:
+                head = source.read(SNIFF_BYTES)
+                if not head.startswith((GZIP_MAGIC, PARQUET_MAGIC)) and is_binary(head):
+                    raise _not_a_table(shown)
+                out.write(head)
+                shutil.copyfileobj(source, out, 1 << 20)
+        except PermissionError:
+            raise _permission_denied(shown) from None
+        except OSError as e:
+            raise InputError(f"cannot read {shown}: {e.strerror or e}; check the input") from None
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _open_stream(path: str | os.PathLike):
+    """The stream's bytes: standard input for ``-`` (left open), else the opened path."""
+    if str(path) != STDIN:
+        with open(path, "rb") as source:
+            yield source
+        return
+    source = getattr(sys.stdin, "buffer", None)
+    if source is None:
+        raise InputError("standard input cannot be read here; pass the file's path")
+    if sys.stdin.isatty():
+        raise InputError(
+            "standard input is a terminal, not a table; pipe one in (cat data.csv | nnvsml "
+            "compare -) or pass the file's path"
+        )
+    yield source
 
 
 def _check_file(path: Path) -> None:
@@ -118,7 +205,11 @@ def _read_head(path: Path) -> bytes:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
+        # Parquet allows duplicate names, which pandas cannot address: check the schema first.
+        _check_unique(pq.read_schema(path).names, path)
         return pd.read_parquet(path)
+    except InputError:
+        raise
     except Exception as e:  # pyarrow raises several types (ArrowInvalid, OSError...) for bad files
         reason = _first_line(e)
         raise InputError(
@@ -132,7 +223,7 @@ def _read_text(path: Path, head: bytes, notices: list[str], delimiter: str | Non
     compression = "gzip" if head.startswith(GZIP_MAGIC) else None
     sample = _gunzip_head(path) if compression else head
     _reject_binary(path, sample)
-    encoding, text = _decode_sample(path, sample)
+    encoding, text = _decode_sample(sample)
     if not text.strip():
         raise _empty(path, "only whitespace")
     if delimiter is None:
@@ -143,6 +234,7 @@ def _read_text(path: Path, head: bytes, notices: list[str], delimiter: str | Non
         # The sample was valid UTF-8 but a later part of the file is not.
         encoding = "latin-1"
         df = _pandas_read(path, delimiter, encoding, compression)
+    _check_unique(_raw_header(path, delimiter, encoding, compression), path)
     if encoding == "latin-1":
         notices.append(
             f"{path.name} is not valid UTF-8; read it as Latin-1 (ISO-8859-1): "
@@ -169,11 +261,19 @@ def _reject_binary(path: Path, sample: bytes) -> None:
         )
     if sample.startswith(UTF16_BOMS):
         raise InputError(f"{path} is UTF-16 encoded; re-save it as UTF-8 CSV or TSV")
-    if b"\x00" in sample:
+    if is_binary(sample):
         raise _not_a_table(path)
 
 
-def _decode_sample(path: Path, sample: bytes) -> tuple[str, str]:
+def is_binary(data: bytes) -> bool:
+    """Whether ``data`` (or its first 64 KiB) is binary, not text: it holds a NUL byte, or more
+    than 1% control characters other than tab and line breaks. Latin-1 decodes any bytes, so
+    decoding cannot tell. Tables and text files are judged alike."""
+    sample = data[:SNIFF_BYTES]
+    return b"\x00" in sample or len(_CONTROL.findall(sample)) > MAX_CONTROL_SHARE * len(sample)
+
+
+def _decode_sample(sample: bytes) -> tuple[str, str]:
     """Pick the encoding (UTF-8, else Latin-1) from the sample and return it with the text."""
     try:
         # Incremental decoding tolerates a multi-byte character cut at the end of the sample.
@@ -181,9 +281,6 @@ def _decode_sample(path: Path, sample: bytes) -> tuple[str, str]:
         encoding = "utf-8-sig"
     except UnicodeDecodeError:
         text, encoding = sample.decode("latin-1"), "latin-1"
-    # Latin-1 decodes any byte string, so check the result really reads like text.
-    if len(_CONTROL.findall(text)) > 0.01 * max(len(text), 1):
-        raise _not_a_table(path)
     return encoding, text
 
 
@@ -191,11 +288,11 @@ def _empty(path: Path, detail: str) -> InputError:
     return InputError(f"{path} is empty ({detail}); pass a file with a header row and data rows")
 
 
-def _permission_denied(path: Path) -> InputError:
+def _permission_denied(path: Path | str) -> InputError:
     return InputError(f"cannot read {path}: permission denied; check the file permissions")
 
 
-def _not_a_table(path: Path) -> InputError:
+def _not_a_table(path: Path | str) -> InputError:
     return InputError(
         f"{path} does not look like CSV/TSV/Parquet (it contains binary data); "
         f"export the data as one of: {SUPPORTED}"
@@ -258,6 +355,18 @@ def _pandas_read(
     return df
 
 
+def _raw_header(
+    path: Path, delimiter: str, encoding: str, compression: str | None
+) -> list[str]:
+    """The header's names as written: pandas renames a repeated ``x`` to ``x.1`` when it reads
+    the header as one, so the first line is read again as plain data."""
+    first = pd.read_csv(
+        path, sep=delimiter, encoding=encoding, compression=compression, header=None, nrows=1,
+        dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False,
+    )
+    return first.iloc[0].tolist() if len(first) else []
+
+
 def _parse_error(path: Path, error: Exception) -> InputError:
     match = _PANDAS_RAGGED.search(str(error))
     if match:
@@ -270,14 +379,23 @@ def _parse_error(path: Path, error: Exception) -> InputError:
 
 def _clean_header(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     names = [str(c).strip() for c in df.columns]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise InputError(
-            f"{path} has duplicate column names after trimming spaces: "
-            f"{', '.join(map(repr, duplicates))}; rename them so each column name is unique"
-        )
+    _check_unique(names, path)
     df.columns = names
     return df
+
+
+def _check_unique(names: list, path: Path) -> None:
+    """Duplicate names (spaces around them ignored) are an error naming them.
+
+    Empty names are left out: pandas names each of them ``Unnamed: <position>``.
+    """
+    counts = Counter(str(n).strip() for n in names)
+    duplicates = sorted(n for n, count in counts.items() if count > 1 and n)
+    if duplicates:
+        raise InputError(
+            f"{path} has duplicate column names: {', '.join(map(repr, duplicates))}; "
+            "rename them so each column name is unique"
+        )
 
 
 def _first_line(error: Exception) -> str:

@@ -24,8 +24,12 @@ from nnvsml.data.detect import (
     split_fields,
     visible_files,
 )
+from nnvsml.data.readers import MISSING_MARKERS
 from nnvsml.data.target import shorten_names
 from nnvsml.errors import InputError
+
+#: Labels read as missing (compared lower-case), as in tables.
+_MISSING_LABELS = {marker.lower() for marker in MISSING_MARKERS}
 
 #: Says where value ``t`` of example ``row`` comes from, for error messages.
 Locator = Callable[[int, int], str]
@@ -104,13 +108,22 @@ def load_ucr(
     """A sequence Dataset from a UCR folder (``NAME_TRAIN.tsv`` + ``NAME_TEST.tsv``, gzipped or not).
 
     ``path`` is the folder or either file. Each line is the label then the series, no header;
-    tab-, comma- or space-separated. The archive's train/test split is kept (train rows first).
+    tab-, comma- or space-separated. Labels are classes as written (numbers when all are
+    numbers); rows whose label is missing (empty, ``NaN``...) are dropped with a notice. The
+    archive's train/test split is kept (train rows first).
     """
     notices = notices if notices is not None else []
     ucr_name, train_path, test_path = ucr_pair(Path(path))
     train_labels, train_rows = read_ucr_file(train_path)
     test_labels, test_rows = read_ucr_file(test_path)
+    n_read = len(train_rows) + len(test_rows)
+    train_labels, train_rows = _labelled_rows(train_labels, train_rows, train_path)
+    test_labels, test_rows = _labelled_rows(test_labels, test_rows, test_path)
     rows = train_rows + test_rows
+    if len(rows) < n_read:
+        notices.append(
+            f"dropped {n_read - len(rows)} of {n_read} rows whose label is missing (empty or NaN)"
+        )
     files = [train_path] * len(train_rows) + [test_path] * len(test_rows)
     width = max(len(values) for _, values in rows)
     values = np.full((len(rows), width), np.nan, dtype=np.float64)
@@ -203,6 +216,22 @@ def read_ucr_file(path: Path) -> tuple[list[str], list[tuple[int, np.ndarray]]]:
     return labels, rows
 
 
+def _labelled_rows(
+    labels: list[str], rows: list[tuple[int, np.ndarray]], path: Path
+) -> tuple[list[str], list[tuple[int, np.ndarray]]]:
+    """The rows whose label is present: a missing label (empty, NaN...) is no class."""
+    keep = [label.strip().lower() not in _MISSING_LABELS for label in labels]
+    if not any(keep):
+        raise InputError(
+            f"{path.name} has no labelled row (all {len(labels)} labels are missing); put each "
+            "row's class first on its line"
+        )
+    return (
+        [label for label, k in zip(labels, keep) if k],
+        [row for row, k in zip(rows, keep) if k],
+    )
+
+
 def _numbers(fields: list[str], path: Path, line: int) -> np.ndarray:
     fields = [f if f else "nan" for f in fields]
     try:
@@ -220,7 +249,8 @@ def _numbers(fields: list[str], path: Path, line: int) -> np.ndarray:
 
 
 def ucr_labels(labels: list[str]) -> np.ndarray:
-    """Labels as numbers when they all are (ECG200's -1/1), else as the strings read."""
+    """Labels as numbers when they all are (ECG200's -1/1), else as the strings read: labels
+    are nominal, so ``"1"`` beside ``"abnormal"`` stays the class ``"1"``."""
     numbers = pd.to_numeric(pd.Series(labels), errors="coerce")
     if numbers.notna().all():
         return numbers.to_numpy()

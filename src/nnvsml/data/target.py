@@ -15,8 +15,20 @@ from nnvsml.errors import InputError
 TARGET_NAMES = ("target", "label", "class", "y")
 #: Accepted values of the ``task`` option; ``classification`` picks binary or multiclass by count.
 TASK_CHOICES = (*TASKS, "classification", "auto")
-#: An integer-valued numeric target with at most this many values is a class label.
-MAX_INTEGER_CLASSES = 20
+# An integer-valued numeric target is taken as class codes when it has few distinct values, both
+# in number and as a share of the rows; otherwise it is a quantity (regression). The thresholds
+# are AutoGluon's (autogluon.core.utils.infer_problem_type): at most 1,000 distinct values, and
+# at most 10% of the rows for up to 1,000 rows, 5% above. Two distinct values are always binary.
+#: Most distinct integers a target taken as class codes may have.
+MAX_INTEGER_CLASSES = 1000
+#: Up to this many rows, the "small data" share below applies; above it, the "large data" one.
+LARGE_DATA_ROWS = 1000
+#: Largest share of the rows that the distinct integers of class codes may make up.
+MAX_CLASS_SHARE_SMALL_DATA = 0.10
+MAX_CLASS_SHARE_LARGE_DATA = 0.05
+#: On small tables the share rule alone would make 4 codes over 30 rows a quantity: this many
+#: distinct integers, each on at least two rows, are class codes whatever their share.
+FEW_CLASSES = 10
 MIN_ROWS = 10  # fewer rows cannot be split into train, validation and test sets
 MIN_ROWS_PER_CLASS = 2  # a stratified split needs every class at least twice
 MAX_NAMES_SHOWN = 10
@@ -87,44 +99,84 @@ def resolve_task(
     """``(task, cleaned y, classes)`` for a target without missing values.
 
     ``task`` is a normalized request (see :func:`normalize_task`) or ``None`` to infer it:
-    boolean, text and category targets are classification; numeric targets are classification
-    when integer-valued with at most 20 distinct values and no more than half the rows unique,
-    regression otherwise. Classification keeps the original labels; regression yields floats.
+    boolean, text and category targets are classification; a numeric target with two distinct
+    values is binary; integer-valued ones are multiclass when their distinct values are few
+    (see :data:`MAX_INTEGER_CLASSES` and the shares beside it), regression otherwise; other
+    numbers are regression. Classification keeps the original labels; regression yields floats.
     """
     target = str(y.name)
     if pd.api.types.is_datetime64_any_dtype(y.dtype):
         raise InputError(
             f"target '{target}' holds dates, which cannot be predicted; choose another --target"
         )
-    if task == "regression" or (task is None and _is_continuous(y)):
-        if task is None:
-            notices.append(
-                f"task: regression (target '{target}' has {y.nunique()} distinct numbers); {_FORCE}"
-            )
+    inferred, why = infer_task(y) if task is None else (None, "")
+    if task == "regression" or inferred == "regression":
+        if inferred:
+            notices.append(f"task: regression {why}")
         return "regression", _regression_target(y), None
     y = _plain_labels(y)
     classes = _sorted_classes(y)
-    _check_classes(y, classes)
     if task == "binary" and len(classes) != 2:
+        # Before the per-class checks: a continuous target's "classes" all have a single row,
+        # which says nothing about what is wrong.
+        other = "regression" if infer_task(y)[0] == "regression" else "multiclass"
         raise InputError(
             f"task 'binary' needs exactly 2 classes but target '{target}' has {len(classes)} "
-            f"({shorten_names([short_repr(c) for c in classes], limit=5)}); use --task multiclass"
+            f"distinct values ({shorten_names([short_repr(c) for c in classes], limit=5)}); "
+            f"use --task {other}"
         )
+    _check_classes(y, classes)
     if task == "multiclass" and len(classes) == 2:
         notices.append(f"target '{target}' has 2 classes: treating the task as binary")
-    inferred = "binary" if len(classes) == 2 else "multiclass"
+    chosen = "binary" if len(classes) == 2 else "multiclass"
     if task is None:
-        notices.append(f"task: {inferred} (target '{target}' has {len(classes)} classes); {_FORCE}")
-    return inferred, y, classes
+        notices.append(f"task: {chosen} {why}")
+    return chosen, y, classes
 
 
-def _is_continuous(y: pd.Series) -> bool:
+def infer_task(y: pd.Series) -> tuple[str, str]:
+    """``(task, why)`` for a target without missing values: the task it implies, and the rest of
+    the notice announcing it, ``(reason); how to choose another``."""
+    target = str(y.name)
+    n_unique = int(y.nunique())
     if pd.api.types.is_bool_dtype(y.dtype) or not pd.api.types.is_numeric_dtype(y.dtype):
-        return False
+        task = "binary" if n_unique == 2 else "multiclass"
+        return task, f"(target '{target}' has {n_unique} classes); {_FORCE}"
     values = y.to_numpy(dtype=float)
-    n_unique = len(np.unique(values))
-    whole = bool(np.all(np.mod(values, 1) == 0))
-    return not (whole and n_unique <= MAX_INTEGER_CLASSES and n_unique <= len(values) / 2)
+    if not np.isfinite(values).all():
+        return "regression", f"(target '{target}' has infinite values); {_FORCE}"
+    if n_unique == 2:
+        return "binary", f"(target '{target}' has 2 distinct values); {_FORCE}"
+    if not _whole(values):
+        return "regression", f"(target '{target}' has {n_unique} distinct numbers); {_FORCE}"
+    small = len(values) <= LARGE_DATA_ROWS
+    limit = MAX_CLASS_SHARE_SMALL_DATA if small else MAX_CLASS_SHARE_LARGE_DATA
+    share = n_unique / len(values)
+    counted = (
+        f"integer target '{target}' with {n_unique:,} distinct values ({_percent(share)} of rows)"
+    )
+    few = n_unique <= FEW_CLASSES and int(y.value_counts().min()) >= MIN_ROWS_PER_CLASS
+    if (n_unique <= MAX_INTEGER_CLASSES and share <= limit) or few:
+        return "multiclass", (
+            f"({counted}: taken as class codes); pass --task regression to treat it as a number"
+        )
+    if n_unique > MAX_INTEGER_CLASSES:
+        reason = f"more than {MAX_INTEGER_CLASSES:,} values"
+    else:
+        rows = f"{'up to' if small else 'over'} {LARGE_DATA_ROWS:,} rows"
+        reason = f"more than {_percent(limit)} of rows, the limit for {rows}"
+    return "regression", (
+        f"({counted}: {reason} to be class codes); pass --task multiclass to treat them as classes"
+    )
+
+
+def _whole(values: np.ndarray) -> bool:
+    with np.errstate(invalid="ignore"):  # inf % 1 is NaN, which is not whole: no warning needed
+        return bool(np.all(np.mod(values, 1) == 0))
+
+
+def _percent(share: float) -> str:
+    return f"{100 * share:.3g}%"
 
 
 def _regression_target(y: pd.Series) -> pd.Series:
@@ -156,7 +208,7 @@ def _plain_labels(y: pd.Series) -> pd.Series:
         y = pd.Series(np.asarray(y), index=y.index, name=y.name)
     if pd.api.types.is_float_dtype(y.dtype):
         values = y.to_numpy(dtype=float)
-        if np.all(np.mod(values, 1) == 0):
+        if _whole(values):
             return pd.Series(values.astype(np.int64), index=y.index, name=y.name)
     elif pd.api.types.is_extension_array_dtype(y.dtype) and not isinstance(y.dtype, pd.StringDtype):
         # Nullable Int64/boolean without missing values: plain numpy dtypes are simpler downstream.

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from nnvsml.data.dataset import ColumnInfo, Dataset
-from nnvsml.data.detect import labelled_dataset, labelled_files
+from nnvsml.data.detect import check_classes, labelled_dataset, labelled_files
+from nnvsml.data.readers import is_binary
 from nnvsml.data.target import shorten_names
 from nnvsml.errors import InputError
 
@@ -137,17 +138,34 @@ def load_text_folder(
     """A text Dataset from ``folder/<class>/*.txt`` (optionally under train/ and test/).
 
     Files are read as UTF-8 (a BOM is dropped); those that are not valid UTF-8 are read as
-    Windows-1252, or Latin-1 where even that fails, with one notice for all of them.
+    Windows-1252, or Latin-1 where even that fails, with one notice for all of them. Binary
+    files (judged as tables are, see :func:`~nnvsml.data.readers.is_binary`) are skipped with a
+    notice; a folder without any text file is an :class:`InputError`.
     """
     folder = Path(folder)
     notices = notices if notices is not None else []
     files = labelled_files(folder, "text", notices)
-    docs = np.empty(len(files.paths), dtype=object)
-    fallbacks: list[Path] = []
-    for i, path in enumerate(files.paths):
-        docs[i], utf8 = read_text_file(path)
-        if not utf8:
-            fallbacks.append(path)
+    texts = [read_text_file(path) for path in files.paths]
+    binary = [path for path, text in zip(files.paths, texts) if text is None]
+    if binary:
+        if len(binary) == len(texts):
+            raise InputError(
+                f"none of the {len(texts)} .txt file(s) in {folder} is text: they hold binary "
+                "data (NUL bytes or control characters); pass a folder of text files (UTF-8)"
+            )
+        notices.append(
+            f"skipped {len(binary)} of {len(texts)} .txt file(s) that hold binary data, not text "
+            f"(first: {binary[0]}); UTF-16 text counts as binary: re-save it as UTF-8"
+        )
+        keep = [text is not None for text in texts]
+        files = files.subset(keep)
+        texts = [text for text in texts if text is not None]
+        check_classes(files.labels, files.paths, folder, "text")
+        if files.split is not None and not len(files.split[1]):
+            raise InputError(f"the test part of {folder} holds no text file; add text files")
+    docs = np.empty(len(texts), dtype=object)
+    docs[:] = [text for text, _ in texts]
+    fallbacks = [path for path, (_, utf8) in zip(files.paths, texts) if not utf8]
     if fallbacks:
         notices.append(
             f"{len(fallbacks)} file(s) are not UTF-8 and were read as Windows-1252/Latin-1 "
@@ -169,12 +187,15 @@ def load_text_folder(
     )
 
 
-def read_text_file(path: Path) -> tuple[str, bool]:
-    """``(text, was UTF-8)``: UTF-8 without BOM, else Windows-1252, else Latin-1 (never fails)."""
+def read_text_file(path: Path) -> tuple[str, bool] | None:
+    """``(text, was UTF-8)``: UTF-8 without BOM, else Windows-1252, else Latin-1; ``None`` when
+    the file holds binary data."""
     try:
         data = path.read_bytes()
     except OSError as e:
         raise InputError(f"cannot read {path} ({e.strerror or e}); check the file") from None
+    if is_binary(data):
+        return None
     try:
         return data.decode("utf-8-sig"), True
     except UnicodeDecodeError:

@@ -174,13 +174,26 @@ def _feature_noise(X, level, ctx, rng):
         for col, kind in ctx.kinds.items():
             if kind == "numeric" and col in X:
                 values = pd.to_numeric(X[col], errors="coerce").astype(float)
-                X[col] = values + rng.normal(0.0, level * (values.std() or 1.0), len(values))
+                # Infinities are missing values (as the data loader says); the spread is that
+                # of the finite values, scaled down first so that 1e308 does not overflow.
+                values = values.where(np.isfinite(values))
+                X[col] = values + rng.normal(0.0, level * _spread(values), len(values))
         return X
     arr = np.asarray(X, dtype=np.float32)
     noisy = arr + rng.normal(0.0, level * float(arr.std() or 1.0), arr.shape).astype(np.float32)
     if np.asarray(X).dtype == np.uint8:  # images stay images
         return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
     return noisy.astype(np.asarray(X).dtype)
+
+
+def _spread(values: pd.Series) -> float:
+    """Standard deviation of the finite values, without overflow; 1.0 when there is none."""
+    finite = values[np.isfinite(values)].to_numpy()
+    scale = float(np.max(np.abs(finite))) if len(finite) else 0.0
+    if not scale:
+        return 1.0
+    std = float(np.std(finite / scale)) * scale
+    return std if np.isfinite(std) and std > 0 else 1.0
 
 
 def _missing(X, level, ctx, rng):

@@ -25,14 +25,12 @@ from __future__ import annotations
 import re
 import time
 import warnings
-from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nnvsml import timing
+from nnvsml import artifacts, timing
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 from nnvsml.evidence.parts import (
@@ -74,8 +72,9 @@ def run(ctx: AnalysisContext) -> dict:
     full: dict[str, dict] = {}
     for i, (family, subject) in enumerate(ctx.subjects.items()):
         ctx.progress(f"explaining {subject.name}")
-        # The comparison's own saved model, from this run's directory (never a foreign file).
-        est = joblib.load(Path(ctx.run_dir) / subject.entry["artifacts"]["model"])
+        # The comparison's own saved model: inside this run's directory, and only while the file
+        # has the digest the main process checked (signed by this user).
+        est = artifacts.load_model(ctx.run_dir, subject.entry.get("artifacts") or {})
         seconds = timing.equal_part(ctx.left(), len(ctx.subjects) - i)
         out, importance = explain(ctx, est, seconds)
         block["models"][family] = {"model": subject.name, **out}

@@ -12,14 +12,16 @@ Each model gets the encoding it needs, and nothing it does not:
   (0 = missing or unseen) that the networks turn into learned embeddings.
 
 Every pipeline starts with :class:`~nnvsml.data.TabularPreparer`, so a saved model takes the
-user's raw table.
+user's raw table; infinities reach the encoders as missing values, and every style's numbers go
+through :class:`PowerOfTwoScale`, which leaves ordinary columns alone and brings huge ones
+(beyond 1e30) into range without rounding.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold
@@ -33,6 +35,7 @@ from sklearn.preprocessing import (
 )
 
 from nnvsml.data import TabularPreparer, prepared_kinds
+from nnvsml.data.columns import HUGE_MAGNITUDE
 
 STYLES = ("linear", "tree", "lightgbm", "neural")
 #: What each style does to a table, in words (the report and the verdict's key differences).
@@ -43,6 +46,30 @@ STYLE_TEXT = {
     "lightgbm": "none: native missing values and categories",
     "neural": "quantile-normalised numbers, learned embeddings of the categories",
 }
+
+
+class PowerOfTwoScale(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Divides each column holding numbers beyond :data:`HUGE_MAGNITUDE` by the power of two
+    that brings its largest magnitude to at most 1; other columns pass unchanged.
+
+    Values near 1e308 overflow a scaler's variance and float32 (trees, networks) alike. A power
+    of two only shifts the exponent, so the division is exact and keeps every value's order:
+    trees split the same, and standardisation gives the same result as without it.
+    """
+
+    def fit(self, X, y=None):
+        values = np.asarray(X, dtype=np.float64)
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = values.shape[1]
+        finite = np.where(np.isfinite(values), np.abs(values), 0.0)
+        largest = finite.max(axis=0, initial=0.0)
+        _, exponent = np.frexp(largest)  # largest = m * 2**exponent with 0.5 <= m < 1
+        self.exponent_ = np.where(largest > HUGE_MAGNITUDE, exponent, 0)
+        return self
+
+    def transform(self, X):
+        return np.ldexp(np.asarray(X, dtype=np.float64), -self.exponent_)
 
 
 class CategoryCodes(TransformerMixin, BaseEstimator):
@@ -96,14 +123,15 @@ def encoder(style: str, kinds: dict[str, str], *, task: str, seed: int = 0) -> P
     parts: list[tuple[str, object, list[str]]] = []
     if style == "linear":
         parts += [
-            ("num", _pipe(SimpleImputer(strategy="median", add_indicator=True), StandardScaler()), num),
+            ("num", _pipe(PowerOfTwoScale(), SimpleImputer(strategy="median", add_indicator=True),
+                          StandardScaler()), num),
             ("cat", _pipe(_fill_missing(), OneHotEncoder(handle_unknown="ignore", sparse_output=False)), cat),
             ("high", _pipe(TargetEncoder(target_type=_target_type(task), cv=_folds(task, seed)),
                            StandardScaler()), high),
         ]
     elif style == "tree":
         parts += [
-            ("num", "passthrough", num),
+            ("num", PowerOfTwoScale(), num),
             ("cat", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1,
                                    encoded_missing_value=-1), cat + high),
         ]
@@ -111,14 +139,14 @@ def encoder(style: str, kinds: dict[str, str], *, task: str, seed: int = 0) -> P
         # High-cardinality levels go in as ordinal numbers: LightGBM's categorical splits overfit
         # on hundreds of levels.
         parts += [
-            ("num", "passthrough", num),
+            ("num", PowerOfTwoScale(), num),
             ("cat", CategoryDtype(), cat),
             ("high", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                     encoded_missing_value=np.nan), high),
         ]
     else:  # neural
         parts += [
-            ("num", _pipe(SimpleImputer(strategy="median"),
+            ("num", _pipe(PowerOfTwoScale(), SimpleImputer(strategy="median"),
                           QuantileTransformer(output_distribution="normal", random_state=seed)), num),
             ("miss", MissingIndicator(features="missing-only", error_on_new=False), num),
             # The networks find their categorical inputs by this "cat__" prefix.

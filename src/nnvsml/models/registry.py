@@ -145,24 +145,29 @@ def select(
 
 def check_names(models, families) -> tuple[list[str] | None, list[str] | None]:
     """Normalise ``--models``/``--families`` (comma-separated or repeated) and reject unknown names."""
-    families = _clean_list(families)
+    families = _clean_list(families, "--families")
     for fam in families or ():
         if fam not in FAMILIES:
             raise InputError(_unknown("family", fam, FAMILIES))
     if isinstance(models, str):
         models = [models]
-    names = _clean_list([m for m in models if not isinstance(m, Candidate)]) if models else None
+    names = _clean_list([m for m in models if not isinstance(m, Candidate)], "--models") \
+        if models else None
     for name in names or ():
         get(name)
     return names, families
 
 
-def _clean_list(values: Iterable[str] | None) -> list[str] | None:
+def _clean_list(values: Iterable[str] | None, flag: str) -> list[str] | None:
     if values is None:
         return None
     if isinstance(values, str):
         values = [values]
+    values = list(values)
     out = [v.strip() for item in values for v in str(item).split(",") if v.strip()]
+    if values and not out:  # `-m ""` would otherwise quietly mean every candidate
+        raise InputError(f"{flag} is empty; name at least one (see 'nnvsml models'), or leave "
+                         "the option out for all of them")
     return out or None
 
 

@@ -33,14 +33,32 @@ def _context():
         _CONTEXT = mp.get_context("forkserver")
         _CONTEXT.set_forkserver_preload(["nnvsml.protocol.preload", "nnvsml.protocol.worker",
                                          "nnvsml.evidence.worker"])
+    _start_deaf_to_ctrl_c()
     return _CONTEXT
+
+
+def _start_deaf_to_ctrl_c() -> None:
+    """Start the forkserver ignoring SIGINT, so that it and every process it forks inherit that:
+    Ctrl-C reaches the whole foreground process group, and only the main process should answer
+    it (it stops the candidate's process itself, and prints one line). A child that got it
+    would print a traceback, even while it is still importing its preload list."""
+    if multiprocessing.forkserver._forkserver._forkserver_pid is not None:
+        return  # already running (its children inherit what it was started with)
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals cannot be changed here
+        multiprocessing.forkserver.ensure_running()
+        return
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def warm_up() -> None:
     """Start the forkserver and wait until its preloaded imports (scikit-learn, LightGBM, torch
     and torch._dynamo) are done, so that no candidate's clock pays for them."""
     ctx = _context()
-    multiprocessing.forkserver.ensure_running()
     # The server imports its preload list before it forks anything: one empty child proves it.
     process = ctx.Process(target=_nothing, name="nnvsml-warm-up")
     process.start()

@@ -21,7 +21,6 @@ announces when it expects its current fit to end (``("eta", seconds)``), from wh
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import resource
 import signal
@@ -38,7 +37,7 @@ import psutil
 import sklearn  # noqa: F401  (imported here so the forkserver preloads it once)
 from sklearn.pipeline import Pipeline
 
-from nnvsml import metrics, timing, uncertainty
+from nnvsml import artifacts, metrics, timing, uncertainty
 from nnvsml.data.dataset import take
 from nnvsml.models import BuildContext, Candidate
 from nnvsml.models import space as sp
@@ -98,6 +97,7 @@ def run_logged(log_path: Path, conn, work) -> None:
     """Run ``work()`` in this child process with its output in ``log_path``; send its result,
     or its error (and exit non-zero) for the parent to record."""
     _die_with_parent()
+    os.umask(0o077)  # every file of a run is private: datasets can hold personal data
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", buffering=1) as log:
         os.dup2(log.fileno(), 1)
@@ -201,11 +201,11 @@ class _Work:
             # zlib level 3: the size compared between families is that of a compressed artifact.
             joblib.dump(est, tmp, compress=3)
             size_kb = tmp.stat().st_size / 1024.0
-            model_digest = _sha256(tmp)
-            with _replacing(pred_path) as tmp_pred, open(tmp_pred, "wb") as f:
-                np.savez_compressed(f, y_pred=np.asarray(y_pred),
-                                    proba=np.asarray(proba) if proba is not None
-                                    else np.empty(0))
+            model_digest = artifacts.digest(tmp)
+            with _replacing(pred_path) as tmp_pred:
+                artifacts.save_arrays(tmp_pred, y_pred=y_pred,
+                                      proba=proba if proba is not None else np.empty(0))
+                predictions_digest = artifacts.digest(tmp_pred)
         final = final_step(est)
         n_test = max(1, len(self.test_idx))
         return {
@@ -237,6 +237,7 @@ class _Work:
                 "model": str(model_path.relative_to(run_dir)),
                 "predictions": str(pred_path.relative_to(run_dir)),
                 "model_sha256": model_digest,
+                "predictions_sha256": predictions_digest,
             },
         }
 
@@ -349,23 +350,17 @@ def _grow(w: _Work, params: dict, tr, va, rng, keep):
 def _trains_on(w: _Work):
     """The first fit's network, when it can train on: the model file this run wrote for the
     candidate (its path is made here, never read from the results) whose digest is the one its
-    first fit reported. None otherwise: the longer fit then starts afresh."""
+    first fit reported (signed by this user when it came from an earlier process: the main
+    process checks that before it passes the digest on). None otherwise: the longer fit then
+    starts afresh."""
     path = Path(w.job.run_dir) / "models" / f"{w.cand.name}.joblib"
     if not (w.cand.time_aware and w.job.prior_sha256 and path.is_file()):
         return None
-    if _sha256(path) != w.job.prior_sha256:
+    if artifacts.digest(path) != w.job.prior_sha256:
         print(f"{path.name} is not the file the first fit wrote: training afresh", flush=True)
         return None
     est = joblib.load(path)
     return est if hasattr(final_step(est), "continue_fit") else None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _ladder(first: int, n: int) -> list[int]:

@@ -1,21 +1,23 @@
 """Reading a run directory for the report: results.json and the test-row predictions.
 
-Nothing is unpickled: predictions are read with ``allow_pickle=False``, so a file holding
-Python objects is treated as unreadable rather than executed.
+A run directory is untrusted input: results.json must match the schema, a path it names is
+followed only inside the run directory, and nothing is unpickled (predictions are read with
+``allow_pickle=False``, so a file holding Python objects is treated as unreadable).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from nnvsml.artifacts import confined, load_arrays
 from nnvsml.errors import InputError
 from nnvsml.metrics import GREATER_IS_BETTER
 from nnvsml.ranking import best_of_family
+from nnvsml.schema import checked_results
 from nnvsml.tasks import TaskSpec, get_task
 
 TRUTH = Path("predictions") / "_truth.npz"
@@ -114,13 +116,12 @@ def read_results(run_dir: Path) -> dict:
     path = run_dir / "results.json"
     if not path.is_file():
         raise InputError(f"{run_dir} has no results.json; {HINT}")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read {path} ({exc}); {HINT}") from None
+    # Parts may be missing (a stopped run, an older version): the report says so where they
+    # would be drawn. Whatever is there must have the schema's shape.
+    results = checked_results(path, HINT, partial=True)
     try:
         results["dataset"]["task"], results["protocol"]["primary_metric"]
-    except (KeyError, TypeError):
+    except KeyError:
         raise InputError(f"{path} is not an nnvsml results file (no dataset.task or "
                          f"protocol.primary_metric); {HINT}") from None
     results.setdefault("models", [])
@@ -129,7 +130,7 @@ def read_results(run_dir: Path) -> dict:
 
 def read_truth(run_dir: Path) -> Truth | None:
     """The test rows' true labels, or None when the run did not write them."""
-    arrays = _npz(run_dir / TRUTH)
+    arrays = load_arrays(confined(run_dir, str(TRUTH)))
     if arrays is None or "y_true" not in arrays:
         return None
     classes = arrays.get("classes")
@@ -138,24 +139,8 @@ def read_truth(run_dir: Path) -> Truth | None:
 
 def read_predictions(run_dir: Path, model: dict) -> Predictions | None:
     """A model's test-row predictions, or None when absent, unreadable or outside the run."""
-    relative = (model.get("artifacts") or {}).get("predictions")
-    if not relative:
-        return None
-    path = (run_dir / relative).resolve()
-    if not path.is_relative_to(run_dir.resolve()):
-        return None  # results.json pointing elsewhere is not followed
-    arrays = _npz(path)
+    arrays = load_arrays(confined(run_dir, (model.get("artifacts") or {}).get("predictions")))
     if arrays is None or "y_pred" not in arrays:
         return None
     proba = arrays.get("proba")
     return Predictions(arrays["y_pred"], proba if proba is not None and proba.size else None)
-
-
-def _npz(path: Path) -> dict[str, np.ndarray] | None:
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError, EOFError):
-        return None

@@ -2,8 +2,9 @@
 
 ``results.schema.json`` describes the whole file: the contract of DESIGN.md, every model
 entry, the verdict and every evidence block. The test suite validates each results.json it
-writes against it. Validation needs the ``jsonschema`` package, which is part of the ``test``
-extra, not of nnvsml's own dependencies: the schema file itself needs nothing.
+writes against it, and :func:`checked_results` validates every results.json nnvsml reads (a
+resumed run, ``nnvsml report``): a run directory is untrusted input, and a file that does not
+match is refused with one line rather than half-used.
 
 Example
 -------
@@ -25,7 +26,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "results.schema.json"
 #: Violations listed in the error's message; the rest are counted.
 SHOWN = 5
 
-__all__ = ["SCHEMA_PATH", "ResultsSchemaError", "load_schema", "validate"]
+#: A results.json larger than this is not one nnvsml wrote (a large run's is a few MB).
+MAX_BYTES = 256 * 2**20
+
+__all__ = ["SCHEMA_PATH", "ResultsSchemaError", "checked_results", "load_schema", "validate"]
 
 
 class ResultsSchemaError(ValueError):
@@ -41,31 +45,62 @@ def load_schema() -> dict:
     return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
+def checked_results(path: Path, hint: str, *, partial: bool = False) -> dict:
+    """The results dict in ``path``, or an :class:`~nnvsml.errors.InputError` (one line, ending
+    with ``hint``) when it cannot be read, is not JSON, or does not match the schema. With
+    ``partial``, parts may be missing (a report draws what a stopped or older run has) but
+    every part present must have the schema's types and values."""
+    from nnvsml.errors import InputError
+
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{path} is {size / 2**20:.0f} MB, too large for a results file "
+                             f"nnvsml wrote; {hint}")
+        results = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(results, dict):
+            raise InputError(f"{path} is not an nnvsml results file (it holds a JSON "
+                             f"{type(results).__name__}, not an object); {hint}")
+        validate(results, allow_missing=partial)
+    except InputError:
+        raise
+    except ResultsSchemaError as exc:
+        where, what = exc.errors[0]
+        more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+        raise InputError(f"{path} is not a valid nnvsml results file: {where}: {what}{more}; "
+                         f"{hint}") from None
+    except RecursionError:
+        raise InputError(f"{path} is nested too deeply to be an nnvsml results file; "
+                         f"{hint}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read {path} as an nnvsml results file ({exc}); "
+                         f"{hint}") from None
+    return results
+
+
 @lru_cache(maxsize=1)
 def _validator():
-    try:
-        import jsonschema
-    except ImportError:
-        raise ImportError(
-            "validating results needs the jsonschema package: install nnvsml's 'test' extra "
-            "(pip install 'nnvsml[test]')"
-        ) from None
+    import jsonschema
+
     schema = load_schema()
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)
 
 
-def validate(results: dict) -> None:
+def validate(results: dict, *, allow_missing: bool = False) -> None:
     """Raise :class:`ResultsSchemaError` when ``results`` does not match the schema, naming the
     first few violations by their JSON path (``$.models[2].status``); return None when it does.
+    ``allow_missing`` lets required keys be absent (only what is there is checked).
     """
     errors = sorted(_validator().iter_errors(results),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if not errors:
+    leaves = [leaf for error in errors for leaf in _leaves(error)
+              if not (allow_missing and leaf.validator == "required")]
+    if not leaves:
         return
     found = []
-    for leaf in (leaf for error in errors for leaf in _leaves(error)):
+    for leaf in leaves:
         item = (_path(leaf.absolute_path), _short(leaf.message))
         if item not in found:  # one fault can break two rules that refer to the same block
             found.append(item)
