@@ -72,8 +72,8 @@ def test_image_class_folders_and_the_results_contract(tmp_path):
 
 def test_mnist_idx_keeps_its_official_split_and_image_models_are_explained(tmp_path):
     folder = write_mnist_idx(tmp_path / "mnist", n_train=600, n_test=200)
-    result = run(folder, tmp_path, budget=40, models=["logistic_regression_pixels", "cnn"],
-                 analyses="explanations,overfitting", analysis_budget=25)
+    result = run(folder, tmp_path, budget=30, models=["logistic_regression_pixels", "cnn"],
+                 analyses="explanations,overfitting", analysis_budget=20)
     protocol = result.results["protocol"]
     assert protocol["split"] == "given"
     assert (protocol["n_train"], protocol["n_test"]) == (600, 200)
@@ -106,7 +106,7 @@ def test_mnist_idx_keeps_its_official_split_and_image_models_are_explained(tmp_p
 
 def test_sms_csv_is_text_and_both_families_run(tmp_path):
     path = write_sms_csv(tmp_path / "sms.csv", 500)
-    result = run(path, tmp_path, budget=45, target="label",
+    result = run(path, tmp_path, budget=30, target="label",
                  models=["tfidf_logistic_regression", "tfidf_naive_bayes", "text_cnn"],
                  analyses="explanations", analysis_budget=15)
     assert result.results["dataset"]["modality"] == "text"
@@ -130,7 +130,7 @@ def test_sms_csv_is_text_and_both_families_run(tmp_path):
 
 def test_ucr_series_every_candidate(tmp_path):
     folder = shared("ucr-italypowerdemand")
-    result = run(folder, tmp_path, budget=45)
+    result = run(folder, tmp_path, budget=30)
     ds, protocol = result.results["dataset"], result.results["protocol"]
     assert ds["modality"] == "sequence" and ds["input"]["length"] == 24
     assert protocol["split"] == "given" and protocol["n_train"] == 67
@@ -173,7 +173,7 @@ def test_series_explanations_find_the_one_stretch_that_tells_the_classes(tmp_pat
 
 def test_audio_folders_every_candidate_and_their_explanations(tmp_path):
     folder = write_tones_wav(tmp_path / "tones", n_per_class=30)
-    result = run(folder, tmp_path, budget=45, analyses="explanations", analysis_budget=15)
+    result = run(folder, tmp_path, budget=35, analyses="explanations", analysis_budget=15)
     assert result.results["dataset"]["modality"] == "audio"
     models = finished(result)
     assert set(models) == set(EXPECTED["audio"])

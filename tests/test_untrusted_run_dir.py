@@ -94,7 +94,8 @@ def test_resume_never_loads_a_pickle_that_results_json_points_outside_the_run(
     # Both models were trained again (their files were not trusted), and the run completed.
     assert result.results["status"] == "complete"
     for m in result.results["models"]:
-        assert m["status"] == "ok" and m["artifacts"]["model"] == f"models/{m['name']}.joblib"
+        assert m["status"] == "ok" and m["artifacts"]["model"] == artifacts.file_name(
+            "model", m["name"], m["artifacts"]["model_sha256"])
     build_report(out)
     assert not marker.exists()
 
@@ -105,7 +106,7 @@ def test_a_model_file_replaced_with_its_digest_updated_is_trained_again(
     a model file trusted."""
     out = copy_of(finished, tmp_path)
     marker = tmp_path / "pwned"
-    model = out / "models" / "mlp.joblib"
+    model = out / entry(json.loads((out / "results.json").read_text()), "mlp")["artifacts"]["model"]
     model.write_bytes(pickle.dumps(Payload(marker)))
     edit_results(out, lambda r: entry(r, "mlp")["artifacts"].update(
         model_sha256=artifacts.digest(model)))
@@ -185,7 +186,8 @@ def test_an_existing_shared_folder_keeps_its_mode_and_everything_inside_is_priva
     compare(cancer_df, shared, models=["logistic_regression"], search="random", trials=2)
     assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
     modes = _modes(shared)
-    assert "tuning.db" in modes and "logs" in modes and "models/logistic_regression.joblib" in modes
+    assert "tuning.db" in modes and "logs" in modes
+    assert any(name.startswith("models/logistic_regression-") for name in modes)
     for name, mode in modes.items():
         is_dir = (shared / name).is_dir()
         assert mode == (0o700 if is_dir else 0o600), name
@@ -243,3 +245,25 @@ def test_report_on_a_results_file_of_the_wrong_shape_is_one_line(finished, tmp_p
         build_report(out)
     assert "\n" not in str(err.value)
     assert not (out / "report.html").exists()
+
+
+def test_a_later_stage_never_overwrites_the_file_an_entry_points_to(finished, tmp_path):
+    """Files are named by their content, so a stage killed after writing its model leaves the
+    entry's own file as it was signed; what no entry points to is the model's stale files, and
+    only that model's."""
+    out = copy_of(finished, tmp_path)
+    results = json.loads((out / "results.json").read_text())
+    files = {str(p.relative_to(out)) for p in (out / "models").iterdir()}
+    files |= {str(p.relative_to(out)) for p in (out / "predictions").iterdir()
+              if p.name != "_truth.npz"}
+    pointed = {path for m in results["models"] for key, path in m["artifacts"].items()
+               if not key.endswith(("sha256", "signature"))}
+    assert any(p.endswith(".skops") for p in pointed)  # the safe copies, beside each pickle
+    assert files == pointed  # earlier stages' files were removed as each model was recorded
+    lr = entry(results, "logistic_regression")["artifacts"]
+    stage_two = out / artifacts.file_name("model", "logistic_regression", "b" * 64)
+    other = out / artifacts.file_name("model", "logistic_regression_pixels", "c" * 64)
+    for path in (stage_two, other):
+        path.write_bytes(b"x")
+    assert lr["model"] != str(stage_two.relative_to(out))
+    assert artifacts.stale_files(out, "logistic_regression", lr) == [stage_two]

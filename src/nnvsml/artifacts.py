@@ -25,6 +25,7 @@ import hmac
 import io
 import json
 import os
+import re
 import secrets
 import stat
 import zipfile
@@ -36,6 +37,31 @@ import numpy as np
 #: The artifact fields a signature covers, in a fixed order.
 SIGNED = ("model", "model_sha256", "predictions", "predictions_sha256")
 KEY_BYTES = 32
+#: Hex digits of a file's digest in its name.
+NAME_DIGITS = 16
+#: Where each kind of file of a model lives, and its suffix.
+FOLDERS = {"model": ("models", ".joblib"), "predictions": ("predictions", ".npz")}
+
+
+def file_name(kind: str, model: str, sha256: str) -> str:
+    """The run-relative path of one of a model's files: named by its content, so that a later
+    stage of the same model never overwrites the files an entry of results.json points to (a
+    stage killed after writing leaves only files of its own, which the next record removes)."""
+    folder, suffix = FOLDERS[kind]
+    return f"{folder}/{model}-{sha256[:NAME_DIGITS]}{suffix}"
+
+
+def stale_files(run_dir: Path | str, model: str, keep: dict) -> list[Path]:
+    """The files of ``model`` in the run directory that its entry (``keep``, its artifacts)
+    does not point to: those of earlier stages, and of a stage stopped before it reported."""
+    kept = {value for value in keep.values() if isinstance(value, str)}
+    pattern = re.compile(re.escape(model) + rf"-[0-9a-f]{{{NAME_DIGITS}}}\..+")
+    out = []
+    for folder in sorted({folder for folder, _ in FOLDERS.values()}):
+        for path in sorted((Path(run_dir) / folder).glob(f"{model}-*")):
+            if pattern.fullmatch(path.name) and f"{folder}/{path.name}" not in kept:
+                out.append(path)
+    return out
 
 
 def confined(run_dir: Path | str, relative) -> Path | None:
@@ -141,9 +167,14 @@ def _key() -> bytes:
         return secrets.token_bytes(KEY_BYTES)
 
 
-def _key_path() -> Path:
+def config_dir() -> Path:
+    """This user's nnvsml folder: ``$XDG_CONFIG_HOME/nnvsml`` (``~/.config/nnvsml``)."""
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "nnvsml" / "signing.key"
+    return Path(base) / "nnvsml"
+
+
+def _key_path() -> Path:
+    return config_dir() / "signing.key"
 
 
 def _read_or_create(path: Path) -> bytes:

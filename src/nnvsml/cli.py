@@ -1,5 +1,6 @@
-"""The command line: ``nnvsml compare``, ``nnvsml models`` and ``nnvsml report`` (rebuilds a run
-directory's report.html from its results.json, without retraining).
+"""The command line: ``nnvsml compare``, ``nnvsml models``, ``nnvsml report`` (rebuilds a run
+directory's report.html from its results.json, without retraining), and ``nnvsml export``,
+``predict`` and ``serve`` (the chosen model handed over, loaded from safe files only).
 
 Bad input or options end with one line on stderr and exit code 2, never a traceback: Typer's
 own usage errors are caught and flattened the same way as :class:`~nnvsml.errors.InputError`.
@@ -189,6 +190,96 @@ def report(
     from nnvsml.report import build_report
 
     print(build_report(run_dir))
+
+
+SOURCE_HELP = ("A run directory written by 'nnvsml compare' (its --out), or a folder written "
+               "by 'nnvsml export'.")
+MODEL_HELP = "Which model: the verdict's by default."
+
+
+@app.command("export")
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(
+        help="A run directory written by 'nnvsml compare' (its --out).", metavar="RUN_DIR",
+        show_default=False)],
+    model: Annotated[Optional[str], typer.Option("--model", help=MODEL_HELP)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="Folder to write (default RUN_DIR/export/NAME).",
+        show_default=False)] = None,
+) -> None:
+    """Write a model's safe files, input schema and model card to one folder; print its path."""
+    from nnvsml.deploy.export import export
+
+    print(export(run_dir, model, out))
+
+
+@app.command("predict")
+def predict_command(
+    source: Annotated[Path, typer.Argument(help=SOURCE_HELP, metavar="RUN_DIR",
+                                           show_default=False)],
+    data: Annotated[Path, typer.Argument(
+        help="A table (CSV/TSV/Parquet) with the training table's columns; the target column, "
+        "if present, is ignored.", show_default=False)],
+    model: Annotated[Optional[str], typer.Option("--model", help=MODEL_HELP)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="A .csv or .parquet file (default: CSV on standard output).",
+        show_default=False)] = None,
+) -> None:
+    """Predict a new table: a 'prediction' column, and 'proba_<class>' columns for a classifier."""
+    from nnvsml.deploy.predict import predict, to_stdout
+
+    predictions = predict(source, data, out, model)
+    if out is None:
+        to_stdout(predictions)
+    else:
+        print(f"{len(predictions):,} predictions written to {out}", file=sys.stderr)
+
+
+@app.command("serve")
+def serve_command(
+    source: Annotated[Path, typer.Argument(help=SOURCE_HELP, metavar="RUN_DIR",
+                                           show_default=False)],
+    model: Annotated[Optional[str], typer.Option("--model", help=MODEL_HELP)] = None,
+    host: Annotated[str, typer.Option(
+        help="Address to listen on; loopback unless you mean to open it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    token: Annotated[Optional[str], typer.Option(
+        help="The token clients send as 'Authorization: Bearer TOKEN' (default: a new random "
+        "one, printed and kept in a private file).", show_default=False)] = None,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+) -> None:
+    """Serve a model over HTTP with a token: /v1/predict, /v1/predict/batch, /v1/model, /docs."""
+    import os
+
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise InputError("nnvsml serve needs FastAPI and uvicorn: pip install 'nnvsml[serve]'") \
+            from None
+
+    from nnvsml.artifacts import config_dir
+    from nnvsml.deploy.model import load
+    from nnvsml.deploy.service import ENV, new_token
+
+    if not 1 <= port <= 65535:
+        raise InputError(f"--port {port} is not a port; choose one from 1 to 65535")
+    if workers < 1:
+        raise InputError("--workers must be at least 1")
+    if token is not None and len(token) < 16:
+        raise InputError("--token must be at least 16 characters; omit it to get a random one")
+    served = load(source, model)  # bad input fails here, before the server starts
+    if token is None:
+        token, kept = new_token(config_dir())
+        where = f" (also in {kept})" if kept else ""
+        print(f"nnvsml: token for this server{where}: {token}", file=sys.stderr)
+    os.environ.update({ENV["source"]: str(Path(source).resolve()), ENV["model"]: served.name,
+                       ENV["token"]: token})
+    print(f"nnvsml: serving {served.name} on http://{host}:{port} (docs at /docs)",
+          file=sys.stderr)
+    uvicorn.run("nnvsml.deploy.service:app_from_env", factory=True, host=host, port=port,
+                # Clients that keep a connection open between bursts should not race its close.
+                workers=workers, log_level="warning", timeout_keep_alive=30)
 
 
 def main(argv: list[str] | None = None) -> None:

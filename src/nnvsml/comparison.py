@@ -229,6 +229,7 @@ def _entry(cand: Candidate, status: str, reason: str | None, limit: float, resul
         artifacts=_signed(result.get("artifacts") or {}),
         evaluation=result.get("evaluation"),
         validation_blocks=result.get("validation_blocks"),
+        formats=result.get("formats"),
     ).to_dict()
 
 

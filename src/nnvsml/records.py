@@ -105,9 +105,11 @@ class ModelEntry:
     artifacts: dict[str, str] = field(default_factory=dict)
     evaluation: dict[str, Any] | None = None
     validation_blocks: dict[str, list[float | None]] | None = None
+    #: Each file format of the model beyond its pickle: status, why not, parity.
+    formats: dict[str, dict] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _OPTIONAL = ("evaluation", "validation_blocks")
+    _OPTIONAL = ("evaluation", "validation_blocks", "formats")
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelEntry:

@@ -4,8 +4,9 @@ Layout of a run directory::
 
     results.json        the contract of DESIGN.md (schema_version 1), rewritten atomically
     leaderboard.csv     one row per candidate, same atomic rule
-    models/NAME.joblib  the fitted pipelines (raw table in, predictions out)
-    predictions/        each model's test-row predictions (for paired tests)
+    models/             the fitted pipelines (raw table in, predictions out), NAME-DIGEST.joblib:
+                        named by content, so a later stage never overwrites an entry's file
+    predictions/        each model's test-row predictions (for paired tests), NAME-DIGEST.npz
     logs/NAME.log       what each candidate's process printed
     .cache/             the prepared data the candidate processes read
 
@@ -30,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from nnvsml import __version__
-from nnvsml.artifacts import untrusted
+from nnvsml.artifacts import stale_files, untrusted
 from nnvsml.errors import InputError, printable
 from nnvsml.metrics import GREATER_IS_BETTER, metric_names
 from nnvsml.ranking import best_of_family
@@ -39,7 +40,7 @@ SCHEMA_VERSION = 1
 FINISHED = ("ok", "failed", "timeout", "skipped")
 #: What a run directory may hold: anything else means --out names some other folder.
 RUN_FILES = frozenset({"results.json", "leaderboard.csv", "report.html", "models", "predictions",
-                       "logs", ".cache", "tuning.db", "tuning.db-journal", "tuning.db-wal",
+                       "logs", ".cache", "export", "tuning.db", "tuning.db-journal", "tuning.db-wal",
                        "tuning.db-shm"})
 SUBDIRS = (".cache", "logs", "models", "predictions")
 
@@ -177,10 +178,17 @@ class RunStore:
             raise
 
     def record(self, entry: dict) -> None:
-        models = [m for m in self.results["models"] if m["name"] != entry["name"]]
-        models.append(entry)
-        self.results["models"] = models
+        # In place: the models keep the order they first finished in, whatever ran again.
+        models = self.results["models"]
+        at = next((i for i, m in enumerate(models) if m["name"] == entry["name"]), None)
+        if at is None:
+            models.append(entry)
+        else:
+            models[at] = entry
         self.save()
+        # The model's process has ended: files of its earlier stages are no entry's any more.
+        for path in stale_files(self.run_dir, entry["name"], entry.get("artifacts") or {}):
+            path.unlink(missing_ok=True)
 
     def update(self, **blocks) -> None:
         self.results.update(blocks)

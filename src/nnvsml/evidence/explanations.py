@@ -555,7 +555,11 @@ def _occlusion_saliency(est, X, y, classes, patch: int = 4) -> list[np.ndarray]:
 def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
     from lime.lime_text import LimeTextExplainer
 
-    docs = [str(d) for d in take(ctx.X, ctx.eval_rows[:TEXT_ROWS])]
+    rows = ctx.eval_rows[:SALIENCY_ROWS]
+    if ctx.classes is not None:  # however few documents time allows, each class is explained
+        rows = _classes_in_turn(rows, ctx.y)
+    rows = rows[:TEXT_ROWS]
+    docs = [str(d) for d in take(ctx.X, rows)]
     predict = lambda texts: np.asarray(est.predict_proba(np.asarray(list(texts), dtype=object)))  # noqa: E731
     per_doc = _prediction_seconds(predict, np.asarray(docs * 5, dtype=object))
     if ctx.deadline is not None:  # the explainers' predictions in at most their share of it
@@ -591,7 +595,7 @@ def _text(ctx: AnalysisContext, est, seconds: float) -> tuple[dict, dict]:
         label = int(np.argmax(probs))
         exp = lime.explain_instance(doc, predict, labels=(label,), num_features=8,
                                     num_samples=500)
-        out["lime"].append({"row": int(ctx.eval_rows[i]), "prediction": str(ctx.classes[label]),
+        out["lime"].append({"row": int(rows[i]), "prediction": str(ctx.classes[label]),
                             "weights": {w: float(v) for w, v in exp.as_list(label=label)}})
     return out, shares(totals, keep=None)
 

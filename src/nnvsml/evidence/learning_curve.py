@@ -63,8 +63,11 @@ def run(ctx: AnalysisContext) -> dict:
                 block["families"][family]["points"].append(
                     {"size": size, "scores": scores, "mean": float(np.mean(scores)),
                      "std": float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0})
-        ctx.partial({**block, "status": "timeout", "reason": "ran out of time after "
-                     f"{size:,} rows", "seconds": round(time.monotonic() - started, 3)})
+        # Kept if the time runs out: the curves so far, without their crossing (its bootstrap
+        # band costs seconds, which every size would pay).
+        ctx.partial({**block, "status": "timeout", "reason": f"ran out of time after {size:,} rows",
+                     "crossing": _not_looked_for(size),
+                     "seconds": round(time.monotonic() - started, 3)})
     for family in families:
         block["families"][family]["fit"] = fit_power_law(block["families"][family]["points"])
     block["crossing"] = crossing(block, ctx.higher_is_better, full, ctx.n_train)
@@ -79,6 +82,13 @@ def run(ctx: AnalysisContext) -> dict:
     block.update(status="ok" if measured >= 3 else "timeout",
                  seconds=round(time.monotonic() - started, 3))
     return block
+
+
+def _not_looked_for(size: int) -> dict:
+    return {"status": "none", "size": None, "low": None, "high": None, "ratio": None,
+            "leader_now": None, "leader_then": None,
+            "sentence": f"The analysis's time ran out after {size:,} rows, before the curves' "
+                        "crossing was looked for; raise --analysis-budget."}
 
 
 def _smallest(ctx: AnalysisContext) -> int:

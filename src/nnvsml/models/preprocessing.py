@@ -82,12 +82,14 @@ class CategoryCodes(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         X = pd.DataFrame(X)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.categories_ = [pd.Index(pd.unique(X[c].dropna())) for c in X.columns]
+        # Plain lists, not pandas objects: the model's safe file (skops) holds data only.
+        self.categories_ = [list(pd.unique(X[c].dropna())) for c in X.columns]
         return self
 
     def transform(self, X):
         X = pd.DataFrame(X)
-        codes = {c: cats.get_indexer(X[c]) + 1 for c, cats in zip(X.columns, self.categories_)}
+        codes = {c: pd.Index(cats, dtype=object).get_indexer(X[c]) + 1
+                 for c, cats in zip(X.columns, self.categories_)}
         return pd.DataFrame(codes, index=X.index).astype(np.int64)
 
     def get_feature_names_out(self, input_features=None):
@@ -100,12 +102,14 @@ class CategoryDtype(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         X = pd.DataFrame(X)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.dtypes_ = {c: pd.CategoricalDtype(pd.unique(X[c].dropna())) for c in X.columns}
+        # The levels as plain lists (the model's safe file, skops, holds data only).
+        self.levels_ = {c: list(pd.unique(X[c].dropna())) for c in X.columns}
         return self
 
     def transform(self, X):
         X = pd.DataFrame(X)
-        return pd.DataFrame({c: X[c].astype(self.dtypes_[c]) for c in X.columns}, index=X.index)
+        return pd.DataFrame({c: X[c].astype(pd.CategoricalDtype(self.levels_[c]))
+                             for c in X.columns}, index=X.index)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(self.feature_names_in_, dtype=object)

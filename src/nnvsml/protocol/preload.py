@@ -7,10 +7,12 @@ interrupt them and leave a module half-imported.
 """
 
 import lightgbm  # noqa: F401
+import skops.io  # noqa: F401  (every finished model is also written as skops)
 import sklearn  # noqa: F401
 
 try:
     import torch  # noqa: F401
     import torch._dynamo  # noqa: F401
+    import safetensors.torch  # noqa: F401
 except ImportError:  # a machine without torch trains no networks
     pass

@@ -39,6 +39,7 @@ from sklearn.pipeline import Pipeline
 
 from nnvsml import artifacts, metrics, timing, uncertainty
 from nnvsml.data.dataset import take
+from nnvsml.deploy import safe
 from nnvsml.models import BuildContext, Candidate
 from nnvsml.models import space as sp
 from nnvsml.models.steps import final_step
@@ -194,18 +195,17 @@ class _Work:
         test_ci = uncertainty.bootstrap_ci(self.task, y_test, y_pred, proba, self.classes,
                                            seed=self.job.seed)
         cand, run_dir = self.cand, Path(self.job.run_dir)
-        model_path = run_dir / "models" / f"{cand.name}.joblib"
-        pred_path = run_dir / "predictions" / f"{cand.name}.npz"
-        # A later stage replaces an earlier one's files only once both are written.
-        with _replacing(model_path) as tmp:
+        # Each file is named by its digest once written (see artifacts.file_name).
+        with _writing(run_dir, "model", cand.name) as model_file:
             # zlib level 3: the size compared between families is that of a compressed artifact.
-            joblib.dump(est, tmp, compress=3)
-            size_kb = tmp.stat().st_size / 1024.0
-            model_digest = artifacts.digest(tmp)
-            with _replacing(pred_path) as tmp_pred:
-                artifacts.save_arrays(tmp_pred, y_pred=y_pred,
-                                      proba=proba if proba is not None else np.empty(0))
-                predictions_digest = artifacts.digest(tmp_pred)
+            joblib.dump(est, model_file.path, compress=3)
+        size_kb = (run_dir / model_file.written).stat().st_size / 1024.0
+        safe_files, safe_record = safe.save_checked(
+            est, run_dir / "models" / Path(model_file.written).stem,
+            lambda model, X: _outputs(model, self.task, X), X_test, y_pred, proba)
+        with _writing(run_dir, "predictions", cand.name) as pred_file:
+            artifacts.save_arrays(pred_file.path, y_pred=y_pred,
+                                  proba=proba if proba is not None else np.empty(0))
         final = final_step(est)
         n_test = max(1, len(self.test_idx))
         return {
@@ -234,11 +234,18 @@ class _Work:
             "training": _training_info(final),
             "tuning": tuning,
             "artifacts": {
-                "model": str(model_path.relative_to(run_dir)),
-                "predictions": str(pred_path.relative_to(run_dir)),
-                "model_sha256": model_digest,
-                "predictions_sha256": predictions_digest,
+                "model": model_file.written,
+                "predictions": pred_file.written,
+                "model_sha256": model_file.sha256,
+                "predictions_sha256": pred_file.sha256,
+                # Files that load without unpickling (nnvsml.deploy.safe), when they could be
+                # written and predicted what the model does.
+                **{f"safe_{role}": str(path.relative_to(run_dir))
+                   for role, path in safe_files.items()},
+                **{f"safe_{role}_sha256": artifacts.digest(path)
+                   for role, path in safe_files.items()},
             },
+            "formats": {"safe": safe_record},
         }
 
 
@@ -353,8 +360,10 @@ def _trains_on(w: _Work):
     first fit reported (signed by this user when it came from an earlier process: the main
     process checks that before it passes the digest on). None otherwise: the longer fit then
     starts afresh."""
-    path = Path(w.job.run_dir) / "models" / f"{w.cand.name}.joblib"
-    if not (w.cand.time_aware and w.job.prior_sha256 and path.is_file()):
+    if not (w.cand.time_aware and w.job.prior_sha256):
+        return None
+    path = Path(w.job.run_dir) / artifacts.file_name("model", w.cand.name, w.job.prior_sha256)
+    if not path.is_file():
         return None
     if artifacts.digest(path) != w.job.prior_sha256:
         print(f"{path.name} is not the file the first fit wrote: training afresh", flush=True)
@@ -447,16 +456,30 @@ def improve(w: _Work) -> dict:
         cv_seconds=cv_seconds)
 
 
+@dataclass
+class _Written:
+    """A file being written under a temporary ``path``; once written, its digest and its final
+    run-relative name."""
+
+    path: Path
+    sha256: str = ""
+    written: str = ""
+
+
 @contextmanager
-def _replacing(path: Path):
-    """A temporary path beside ``path`` that replaces it when the block ends without error."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _writing(run_dir: Path, kind: str, model: str):
+    """A temporary file in the folder of ``kind`` that, when the block ends without error, is
+    renamed to its content-addressed name (``artifacts.file_name``)."""
+    folder = run_dir / artifacts.FOLDERS[kind][0]
+    folder.mkdir(parents=True, exist_ok=True)
+    out = _Written(folder / f".{model}.{os.getpid()}.tmp")
     try:
-        yield tmp
-        os.replace(tmp, path)
+        yield out
+        out.sha256 = artifacts.digest(out.path)
+        out.written = artifacts.file_name(kind, model, out.sha256)
+        os.replace(out.path, run_dir / out.written)
     finally:
-        tmp.unlink(missing_ok=True)
+        out.path.unlink(missing_ok=True)
 
 
 def _score(est, task, X, y, classes) -> dict:

@@ -1,0 +1,201 @@
+"""A served model: loaded from the safe files of a run directory or of an export folder, never
+from a pickle, with the input schema new data must match.
+
+Both folders are untrusted: every path read from them is confined to the folder, every file
+must still have the digest recorded beside it, and the model file may name only types nnvsml
+builds (:mod:`.safe`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nnvsml import artifacts
+from nnvsml.deploy import safe
+from nnvsml.errors import InputError
+
+#: What an export folder's card is called; its presence tells an export folder from a run.
+CARD = "card.json"
+ROLES = tuple(safe.SUFFIXES)
+
+
+@dataclass
+class ServedModel:
+    """A model ready to predict, and what it expects."""
+
+    name: str
+    family: str
+    estimator: object
+    schema: dict
+    card: dict
+
+    @property
+    def classes(self) -> list | None:
+        return self.schema.get("classes")
+
+    def predict_table(self, X: pd.DataFrame) -> pd.DataFrame:
+        """``prediction`` and, for a classifier, one ``proba_<class>`` column per class."""
+        check_table(self.schema, X)
+        est = self.estimator
+        out = pd.DataFrame(index=X.index)
+        if self.classes is not None and hasattr(est, "predict_proba"):
+            proba = np.asarray(est.predict_proba(X))
+            labels = np.asarray(est.classes_)
+            out["prediction"] = labels[np.argmax(proba, axis=1)]
+            for i, label in enumerate(labels):
+                out[f"proba_{label}"] = proba[:, i]
+        else:
+            out["prediction"] = np.asarray(est.predict(X))
+        return out
+
+
+class ColumnError(InputError):
+    """Data that does not match the schema, and the first column at fault."""
+
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def check_columns(schema: dict, columns) -> None:
+    """An :class:`InputError` naming the columns the model needs that ``columns`` lacks."""
+    have = {str(c) for c in columns}
+    missing = [c["name"] for c in schema.get("columns", []) if c["name"] not in have]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise ColumnError(f"the data lacks {len(missing)} column(s) the model needs: {shown}; "
+                          "pass data with the columns the model was trained on", missing[0])
+
+
+def check_table(schema: dict, X: pd.DataFrame) -> None:
+    """The columns are there, and a numeric or datetime column holds numbers or dates (or
+    nothing): an :class:`InputError` naming the first column at fault otherwise."""
+    check_columns(schema, X.columns)
+    X = X.rename(columns=str)
+    for column in schema.get("columns", []):
+        values = X[column["name"]]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue  # numbers already (parsing each request's numbers cost 20 ms a row)
+        if column["kind"] == "numeric":
+            parsed = pd.to_numeric(values, errors="coerce")
+        elif column["kind"] == "datetime":
+            parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+        else:
+            continue
+        bad = values[parsed.isna() & values.notna() & (values.astype(str).str.strip() != "")]
+        if len(bad):
+            raise ColumnError(f"column {column['name']!r} must hold {column['kind']} values; "
+                              f"row {bad.index[0]} holds {str(bad.iloc[0])[:40]!r}",
+                              column["name"])
+
+
+def input_schema(results: dict) -> dict:
+    """What new data must look like, from a run's dataset block."""
+    ds = results["dataset"]
+    columns = [{"name": c["name"], "kind": c["kind"], "dtype": c.get("dtype")}
+               for c in ds.get("columns") or [] if c.get("used")]
+    return {"modality": ds["modality"], "task": ds["task"], "target": ds.get("target"),
+            "classes": ds.get("classes"), "columns": columns, "input": ds.get("input") or {}}
+
+
+def model_card(results: dict, entry: dict) -> dict:
+    """Dataset, metrics with their intervals, the verdict and the date: what a user of the
+    model needs to know about where it came from."""
+    verdict = results.get("verdict") or {}
+    return {
+        "model": entry["name"], "family": entry["family"],
+        "description": entry.get("description"),
+        "trained": results.get("updated"), "nnvsml_version": results.get("nnvsml_version"),
+        "dataset": {k: results["dataset"].get(k)
+                    for k in ("name", "modality", "task", "n_rows", "n_features", "target",
+                              "fingerprint")},
+        "protocol": {k: results["protocol"].get(k)
+                     for k in ("seed", "test_fraction", "cv_folds", "primary_metric")},
+        "test": entry.get("test"), "test_ci": entry.get("test_ci"),
+        "verdict": {"family": verdict.get("family"), "model": verdict.get("model"),
+                    "chosen": verdict.get("model") == entry["name"]},
+        "formats": entry.get("formats"),
+        "params": entry.get("params"),
+    }
+
+
+def entry_of(results: dict, model: str | None) -> dict:
+    """The entry of ``model``, by default the verdict's; an error when it did not finish."""
+    names = [m["name"] for m in results.get("models", [])]
+    if model is None:
+        model = (results.get("verdict") or {}).get("model")
+        if model is None:
+            raise InputError("this run has no verdict yet; pass --model NAME (one of: "
+                             f"{', '.join(names) or 'none'})")
+    entry = next((m for m in results.get("models", []) if m["name"] == model), None)
+    if entry is None:
+        raise InputError(f"no model {model!r} in this run; choose one of: {', '.join(names)}")
+    if entry["status"] != "ok":
+        raise InputError(f"model {model!r} did not finish ({entry['status']}); choose another "
+                         "with --model")
+    return entry
+
+
+def safe_files(folder: Path, listing: dict) -> dict[str, Path]:
+    """The safe files ``listing`` names (``safe_<role>`` paths and ``safe_<role>_sha256``),
+    confined to ``folder`` and checked against their digests."""
+    files = {}
+    for role in ROLES:
+        relative = listing.get(f"safe_{role}")
+        if relative is None:
+            continue
+        path = artifacts.confined(folder, relative)
+        if path is None or not path.is_file():
+            raise InputError(f"the model's {role} file {relative!r} is missing or outside "
+                             f"{folder}; export the model again")
+        if artifacts.digest(path) != listing.get(f"safe_{role}_sha256"):
+            raise InputError(f"{relative} changed since it was written; export the model again")
+        files[role] = path
+    if "pipeline" not in files:
+        raise InputError("this model has no safe file (see 'formats' in results.json); "
+                         "run nnvsml compare again to write one")
+    return files
+
+
+def load(folder: Path | str, model: str | None = None) -> ServedModel:
+    """The model of a run directory (the verdict's, or ``model``) or of an export folder."""
+    from nnvsml.schema import checked_results
+
+    folder = Path(folder)
+    if (folder / CARD).is_file():
+        return _load_export(folder, model)
+    if not (folder / "results.json").is_file():
+        raise InputError(f"{folder} is neither a run directory (no results.json) nor an "
+                         f"exported model (no {CARD}); pass the --out of nnvsml compare")
+    results = checked_results(folder / "results.json", "pass a run directory of nnvsml compare")
+    entry = entry_of(results, model)
+    estimator = _built(safe_files(folder, entry.get("artifacts") or {}))
+    return ServedModel(entry["name"], entry["family"], estimator, input_schema(results),
+                       model_card(results, entry))
+
+
+def _load_export(folder: Path, model: str | None) -> ServedModel:
+    try:
+        card = json.loads((folder / CARD).read_text())
+        schema = json.loads((folder / "schema.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{folder} holds an unreadable {CARD} or schema.json ({exc}); "
+                         "export the model again") from None
+    if not isinstance(card, dict) or not isinstance(schema, dict):
+        raise InputError(f"{folder / CARD} is not a model card; export the model again")
+    if model is not None and model != card.get("model"):
+        raise InputError(f"{folder} holds model {card.get('model')!r}, not {model!r}")
+    estimator = _built(safe_files(folder, card.get("files") or {}))
+    return ServedModel(str(card.get("model")), str(card.get("family")), estimator, schema, card)
+
+
+def _built(files: dict[str, Path]):
+    try:
+        return safe.load(files)
+    except safe.UnsafeModelFile as exc:
+        raise InputError(f"{exc}; not loaded") from None
