@@ -321,3 +321,33 @@ def test_every_tabular_candidate_with_categories_has_a_safe_copy(name, tmp_path)
     files, record = safe.save_checked(est, tmp_path / name, outputs, ds.X, *outputs(est, ds.X))
     assert record["status"] == "ok", record["reason"]
     assert record["parity"]["labels_equal"] and files["pipeline"].is_file()
+
+
+def test_predict_to_a_path_that_cannot_be_written_exits_2(run, test_rows, tmp_path, capsys):
+    table = tmp_path / "rows.csv"
+    test_rows.to_csv(table, index=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, err = _cli(capsys, ["predict", str(run), str(table), "--out", str(blocker / "p.csv")])
+    assert code == 2 and "cannot write --out" in err
+
+
+def test_serve_on_a_taken_port_exits_2_before_starting(run, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        code, err = _cli(capsys, ["serve", str(run), "--port", str(port), "--token", TOKEN])
+    assert code == 2 and f"cannot listen on 127.0.0.1:{port}" in err
+
+
+def test_export_never_replaces_a_folder_that_is_not_an_export(run, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "card.json").write_text("{}")
+    (folder / "notes.txt").write_text("keep me")
+    code, err = _cli(capsys, ["export", str(run), "--out", str(folder)])
+    assert code == 2 and "not an nnvsml export" in err
+    assert (folder / "notes.txt").read_text() == "keep me"
+    again = export(run, out=tmp_path / "e")
+    assert export(run, out=again) == again  # an earlier export is replaced

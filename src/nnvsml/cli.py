@@ -268,6 +268,7 @@ def serve_command(
         raise InputError("--workers must be at least 1")
     if token is not None and len(token) < 16:
         raise InputError("--token must be at least 16 characters; omit it to get a random one")
+    _check_port(host, port)
     served = load(source, model)  # bad input fails here, before the server starts
     if token is None:
         token, kept = new_token(config_dir())
@@ -280,6 +281,21 @@ def serve_command(
     uvicorn.run("nnvsml.deploy.service:app_from_env", factory=True, host=host, port=port,
                 # Clients that keep a connection open between bursts should not race its close.
                 workers=workers, log_level="warning", timeout_keep_alive=30)
+
+
+def _check_port(host: str, port: int) -> None:
+    """One line and exit 2 when the address cannot be listened on (taken, not this machine's),
+    rather than the server's own error after it has started."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+            s.bind(infos[0][4])
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose "
+                         "another --port or --host") from None
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,13 +9,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from nnvsml import artifacts
 from nnvsml.deploy.model import CARD, entry_of, input_schema, model_card, safe_files
 from nnvsml.deploy.safe import SUFFIXES
 from nnvsml.errors import InputError
 
 #: Where an export goes by default, inside the run directory.
 EXPORTS = "export"
+#: Every file an export folder may hold.
+EXPORT_FILES = frozenset({CARD, "schema.json", "README.md"} |
+                         {"model" + suffix for suffix in SUFFIXES.values()})
 
 
 def export(run_dir: Path | str, model: str | None = None, out: Path | str | None = None) -> Path:
@@ -29,11 +31,12 @@ def export(run_dir: Path | str, model: str | None = None, out: Path | str | None
                          "of nnvsml compare")
     results = checked_results(run_dir / "results.json", "pass a run directory of nnvsml compare")
     entry = entry_of(results, model)
-    files = safe_files(run_dir, entry.get("artifacts") or {})
+    files = safe_files(run_dir, entry.get("artifacts") or {})  # digests checked here
     out = Path(out) if out is not None else run_dir / EXPORTS / entry["name"]
     _check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     old_umask = os.umask(0o077)  # a model can hold training rows (k-NN): private, like the run
+    staging = None
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         listing = {}
@@ -41,25 +44,35 @@ def export(run_dir: Path | str, model: str | None = None, out: Path | str | None
             name = "model" + SUFFIXES[role]
             shutil.copyfile(path, staging / name)
             listing[f"safe_{role}"] = name
-            listing[f"safe_{role}_sha256"] = artifacts.digest(staging / name)
+            listing[f"safe_{role}_sha256"] = entry["artifacts"][f"safe_{role}_sha256"]
         card = {**model_card(results, entry), "files": listing}
         (staging / CARD).write_text(json.dumps(card, indent=2, default=str) + "\n")
         (staging / "schema.json").write_text(json.dumps(input_schema(results), indent=2) + "\n")
         (staging / "README.md").write_text(card_text(card))
         if out.exists():
-            shutil.rmtree(out)  # an earlier export of nnvsml (checked above)
+            shutil.rmtree(out)  # an earlier export, holding only an export's files (checked)
         os.replace(staging, out)
+        staging = None
+    except OSError as exc:
+        raise InputError(f"cannot write the export to {out}: {exc.strerror or exc}; choose "
+                         "another --out") from None
     finally:
         os.umask(old_umask)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return out
 
 
 def _check_target(out: Path) -> None:
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise InputError(f"--out {out} is a file or a link; choose a new folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / CARD).is_file():
-        raise InputError(f"--out {out} holds files that are not an nnvsml export; choose a new "
-                         "folder")
+    if out.is_dir():
+        names = {p.name for p in out.iterdir()}
+        # Only an earlier export is replaced: every file one of its own, none a link.
+        if names and (CARD not in names or names - EXPORT_FILES
+                      or any(p.is_symlink() or not p.is_file() for p in out.iterdir())):
+            raise InputError(f"--out {out} holds files that are not an nnvsml export; choose a "
+                             "new folder")
 
 
 def card_text(card: dict) -> str:

@@ -43,17 +43,22 @@ def write(predictions: pd.DataFrame, out: Path) -> None:
     kind = WRITERS[out.suffix.lower()]
     if out.is_dir():
         raise InputError(f"--out {out} is a folder; name a .csv or .parquet file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
+    tmp = None
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        os.close(fd)
         if kind == "csv":
             predictions.to_csv(tmp, index=False)
         else:
             predictions.to_parquet(tmp, index=False)
         os.replace(tmp, out)
+    except OSError as exc:
+        raise InputError(f"cannot write --out {out}: {exc.strerror or exc}; choose another "
+                         "file") from None
     finally:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
 
 
 def to_stdout(predictions: pd.DataFrame) -> None:
