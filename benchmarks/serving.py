@@ -77,8 +77,7 @@ def percentile(values, q) -> float:
 
 
 def measure_model(run: Path, name: str, rows, repeats: int, work: Path) -> dict:
-    import joblib  # the benchmark's own run: its pickle is ours, read for the comparison only
-
+    from nnvsml import artifacts
     from nnvsml.deploy.export import export
     from nnvsml.deploy.model import load
 
@@ -95,7 +94,12 @@ def measure_model(run: Path, name: str, rows, repeats: int, work: Path) -> dict:
     served = load(folder)
     entry = next(m for m in json.loads((run / "results.json").read_text())["models"]
                  if m["name"] == name)
-    native = joblib.load(run / entry["artifacts"]["model"])
+    # The pickle, for scikit-learn's own timing, only when this user's run signed it (--run may
+    # name any folder).
+    reason = artifacts.untrusted(run, entry["artifacts"])
+    if reason is not None:
+        raise SystemExit(f"{name}: not loading its pickle: {reason}")
+    native = artifacts.load_model(run, entry["artifacts"])
     one = rows.head(1)
     timings = {"served": [], "sklearn": []}
     for _ in range(20):  # warm

@@ -153,7 +153,8 @@ def captured(monkeypatch):
     """The config each comparison is started with; nothing is read or trained."""
     seen = []
 
-    def fake_run(dataset, config, *, reporter=None, started=None):
+    def fake_run(dataset, config, *, reporter=None, started=None, protocol=None,
+                 candidates=None):
         seen.append(config)
         raise _Stop
 

@@ -138,7 +138,8 @@ def compare(
         from nnvsml.display import RichReporter
 
         reporter = RichReporter(live=live)
-    results, run_dir = run_comparison(dataset, config, reporter=reporter, started=started)
+    results, run_dir = run_comparison(dataset, config, reporter=reporter, started=started,
+                                      protocol=checked.protocol, candidates=checked.candidates)
     return CompareResult(leaderboard(results), results["verdict"], run_dir, results)
 
 

@@ -180,14 +180,20 @@ def _key_path() -> Path:
 def _read_or_create(path: Path) -> bytes:
     if not path.parent.is_dir():
         path.parent.mkdir(parents=True, mode=0o700)
+    key = secrets.token_bytes(KEY_BYTES)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        create_private(path, key)
     except FileExistsError:
         return _read_key(path)
-    key = secrets.token_bytes(KEY_BYTES)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
     return key
+
+
+def create_private(path: Path, data: bytes) -> None:
+    """A new file readable by this user only (0600), never written through a link or over an
+    existing file (FileExistsError)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def _read_key(path: Path) -> bytes:

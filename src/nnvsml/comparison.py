@@ -72,6 +72,8 @@ def run_comparison(
     *,
     reporter: Reporter | None = None,
     started: float | None = None,
+    protocol: Protocol | None = None,
+    candidates: list[Candidate] | None = None,
 ) -> tuple[dict, Path]:
     """Run every candidate under the protocol, then the analyses (``config.analyses``) on each
     family's best, then the verdict and the report. ``config`` holds every option, checked, with
@@ -79,27 +81,30 @@ def run_comparison(
     ``time.monotonic()`` reading) is when the budget's clock began, by default now.
     ``config.budget`` may be None only with ``config.trials`` (a run bounded by trial counts, not
     seconds); the analyses get ``config.analysis_budget`` seconds on top (default half the
-    budget)."""
+    budget). ``protocol`` and ``candidates``, when given, are the ones :func:`nnvsml.api.plan`
+    made from the same ``dataset`` and ``config``."""
     # Every file of the run is private to its owner, whichever process writes it: datasets can
     # hold personal data.
     previous = os.umask(0o077)
     try:
-        return _run(dataset, config, reporter or Reporter(), started)
+        return _run(dataset, config, reporter or Reporter(), started, protocol, candidates)
     finally:
         os.umask(previous)
 
 
-def _run(dataset: Dataset, config: RunConfig, reporter: Reporter,
-         started: float | None) -> tuple[dict, Path]:
+def _run(dataset: Dataset, config: RunConfig, reporter: Reporter, started: float | None,
+         protocol: Protocol | None, candidates: list[Candidate] | None) -> tuple[dict, Path]:
     strategy = get_strategy(config.search)
     memory_limit = config.max_memory_mb or 0.8 * psutil.virtual_memory().available / 2**20
-    protocol = make_protocol(dataset, seed=config.seed, test_fraction=config.test_fraction,
-                             cv_folds=config.cv_folds, budget_seconds=config.budget,
-                             primary_metric=config.metric, validation=config.validation)
+    if protocol is None:
+        protocol = make_protocol(dataset, seed=config.seed, test_fraction=config.test_fraction,
+                                 cv_folds=config.cv_folds, budget_seconds=config.budget,
+                                 primary_metric=config.metric, validation=config.validation)
     rule = EqualTrials() if config.trials is not None else EqualPerFamily()
     protocol.search, protocol.trials, protocol.budget_rule = (strategy.name, config.trials,
                                                               rule.name)
-    candidates = select(dataset.task, dataset.modality, config.models, config.families)
+    if candidates is None:
+        candidates = select(dataset.task, dataset.modality, config.models, config.families)
     dataset.notices.extend(protocol.notices)
 
     run_dir = Path(config.out) if config.out is not None else default_run_dir(dataset.name)

@@ -14,6 +14,8 @@ import copy
 import json
 from pathlib import Path
 
+from nnvsml.models.steps import final_step
+
 #: Types outside scikit-learn's defaults that an nnvsml pipeline holds.
 TRUSTED = frozenset({
     "collections.OrderedDict", "numpy.dtype", "lightgbm.basic.Booster",
@@ -73,14 +75,10 @@ def _path(stem: Path, role: str) -> Path:
     return stem.with_name(stem.name + SUFFIXES[role])
 
 
-def _final(est):
-    return est.steps[-1][1] if hasattr(est, "steps") else est
-
-
 def _without_network(est):
     """A copy of ``est`` whose network estimator holds no torch objects, and the module with
     what rebuilding it takes (None for a model without a network)."""
-    final = _final(est)
+    final = final_step(est)
     if not hasattr(final, "net_"):
         return est, None
     module_cls, kwargs = final._module()
@@ -113,7 +111,7 @@ def _attach_network(est, weights: Path, network: Path) -> None:
 
     from nnvsml.models.neural.loader import BatchIterator
 
-    final = _final(est)
+    final = final_step(est)
     description = json.loads(network.read_text())
     module_cls, kwargs = final._module()
     name = f"{module_cls.__module__}.{module_cls.__qualname__}"

@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from nnvsml import __version__
+from nnvsml.artifacts import create_private
 from nnvsml.deploy.model import ColumnError, ServedModel, load
 from nnvsml.errors import InputError
 
@@ -144,9 +145,7 @@ def new_token(config_dir: Path) -> tuple[str, Path | None]:
     try:
         config_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.unlink(missing_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
+        create_private(path, (token + "\n").encode())
     except OSError:
         return token, None
     return token, path

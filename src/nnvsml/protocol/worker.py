@@ -185,8 +185,9 @@ class _Work:
                evaluation: dict, cv_seconds: float) -> dict:
         """Score the test rows once, measure the costs, save the model: the result."""
         self.progress("scoring the test rows")
-        # Measured progress: up to four passes over the test rows, single rows, the bootstrap.
-        self.eta(timing.EVAL_OVERHEAD + self.per_row * (4 * len(self.test_idx) + 50))
+        # Measured progress: up to five passes over the test rows (the last, the safe copy's
+        # parity), single rows, the bootstrap.
+        self.eta(timing.EVAL_OVERHEAD + self.per_row * (5 * len(self.test_idx) + 50))
         X_test, y_test = take(self.X, self.test_idx), self.y[self.test_idx]
         y_pred, proba, predict_seconds, predict_cpu = _predict_timed(est, X_test, self.task)
         latency_ms = _latency_ms(est, take(X_test, np.arange(1)))
