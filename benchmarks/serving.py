@@ -13,11 +13,12 @@ each family's best model, then measures, per model:
 
 Then a load test: ``nnvsml serve`` on 127.0.0.1 with the verdict's model, ``--clients``
 concurrent clients of ``--requests`` single-row requests each (httpx, one connection each),
-p50 / p99 and errors. Each measurement runs quiet and then loaded (a CPU hog keeping one core
+p50 / p99 and errors; once with ``--runtime native`` (scikit-learn) and once with
+``--runtime onnx`` (the checked ONNX copy the run's deployability analysis wrote). Each measurement runs quiet and then loaded (a CPU hog keeping one core
 busy), unless ``--modes`` says otherwise.
 
     python benchmarks/serving.py                          # adult, quiet then loaded
-    python benchmarks/serving.py --run RUN_DIR --modes quiet --clients 200 --requests 50
+    python benchmarks/serving.py --run RUN_DIR --modes quiet --clients 200 --requests 5
 
 Results: ``benchmarks/results/serving-<mode>.json`` and a Markdown table on stdout.
 """
@@ -67,7 +68,8 @@ def make_run(out: Path, budget: float) -> Path:
     if (out / "results.json").exists():
         return out
     subprocess.run([sys.executable, "-m", "nnvsml", "compare", str(DATA / "adult" / "adult.tsv.gz"),
-                    "--target", "target", "--budget", str(budget), "--analyses", "none",
+                    "--target", "target", "--budget", str(budget), "--analyses", "deployability",
+                    "--analysis-budget", "120",
                     "--no-report", "--quiet", "--out", str(out)], check=True)
     return out
 
@@ -134,13 +136,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def load_test(folder: Path, rows, clients: int, requests: int) -> dict:
+def load_test(run: Path, model: str, runtime: str, rows, clients: int, requests: int) -> dict:
     import httpx
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "nnvsml", "serve", str(folder), "--port",
-                             str(port), "--token", TOKEN], start_new_session=True,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "nnvsml", "serve", str(run), "--model", model,
+                             "--runtime", runtime, "--port", str(port), "--token", TOKEN],
+                            start_new_session=True, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -177,7 +179,8 @@ def load_test(folder: Path, rows, clients: int, requests: int) -> dict:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     latencies = [s for _, s in results]
-    return {"clients": clients, "requests_each": requests, "requests": len(results),
+    return {"model": model, "runtime": runtime, "clients": clients, "requests_each": requests,
+            "requests": len(results),
             "errors": sum(1 for code, _ in results if code != 200),
             "p50_ms": round(percentile(latencies, 50), 1),
             "p99_ms": round(percentile(latencies, 99), 1),
@@ -191,7 +194,7 @@ def main() -> int:
     parser.add_argument("--modes", nargs="+", default=["quiet", "loaded"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--clients", type=int, default=200)
-    parser.add_argument("--requests", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
     from nnvsml.data import load_dataset
 
@@ -214,19 +217,20 @@ def main() -> int:
             measured = [measure_model(run, name, rows, args.repeats, work)
                         for name, _ in best.values()]
             verdict = results["verdict"]["model"]
-            load = load_test(work / verdict if (work / verdict).exists()
-                             else work / measured[0]["model"], rows, args.clients,
-                             args.requests)
+            loads = [load_test(run, verdict, runtime, rows, args.clients, args.requests)
+                     for runtime in ("native", "onnx")]
         out = {"mode": mode, "machine": f"{platform.node()} ({os.cpu_count()} cores)",
-               "date": time.strftime("%Y-%m-%d"), "models": measured, "load_test": load}
+               "date": time.strftime("%Y-%m-%d"), "models": measured, "load_tests": loads}
         (RESULTS / f"serving-{mode}.json").write_text(json.dumps(out, indent=2))
         for m in measured:
             print(f"| {mode} | {m['model']} | {m['family']} | {m['artifact_kb']} | "
                   f"{m['cold_start_s']} | {m['single_row_p50_ms']} / {m['single_row_p99_ms']} | "
                   f"{m['sklearn_predict_proba_p50_ms']} | {m['batch_rows_per_s']:,} |")
-        print(f"| {mode} | load test | {load['clients']} clients x {load['requests_each']} | "
-              f"{load['requests']} requests | {load['errors']} errors | p50 {load['p50_ms']} / "
-              f"p99 {load['p99_ms']} ms | {load['requests_per_s']} req/s | |")
+        for load in loads:
+            print(f"| {mode} | load test, {load['model']} ({load['runtime']}) | "
+                  f"{load['clients']} clients x {load['requests_each']} | "
+                  f"{load['requests']} requests | {load['errors']} errors | p50 {load['p50_ms']} "
+                  f"/ p99 {load['p99_ms']} ms | {load['requests_per_s']} req/s | |")
     return 0
 
 

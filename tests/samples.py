@@ -433,6 +433,27 @@ def _evidence(models: list[dict], features: list[str], task: str, metric: str,
                                "predict_wh_per_1k": 0.0001, "predict_g_co2_per_1k": 0.00005,
                                "cpu_seconds": m["cost"]["cpu_seconds"], "gpu_seconds": 0.0}
                               for m in ok]},
+        "deployability": {
+            "status": "ok", "reason": None, "seconds": 9.0, "threads": 1, "rows": 91,
+            "onnx_runtime": "1.32.0",
+            "models": {family: {
+                "model": name,
+                "formats": {"joblib": {"size_kb": 310.0},
+                            "safe": {"status": "ok", "reason": None, "size_kb": 290.0,
+                                     "files": [f"models/{name}-0.skops"]},
+                            "onnx": {"status": "ok", "reason": None, "size_kb": 120.0,
+                                     "scope": "pipeline" if family == "traditional"
+                                     else "network",
+                                     "parity": {"rows": 91, "labels_equal": True,
+                                                "max_abs_diff": 3e-7, "ok": True}}},
+                "routes": {route: {"status": "ok", "reason": None,
+                                   "cold_start_s": 1.2 if route == "onnx" else 2.9,
+                                   "load_and_first_s": 0.4, "p50_ms": p50, "p99_ms": 3 * p50,
+                                   "single_calls": 200, "rows_per_s": 50000.0 / p50,
+                                   "batch_rows": 91, "peak_memory_mb": 140.0}
+                           for route, p50 in (("native", 9.0), ("onnx", 0.08 if family ==
+                                                                 "traditional" else 0.4))}}
+                for family, name in best.items()}},
     }
 
 

@@ -218,8 +218,8 @@ def test_evidence_on_each_familys_best(cancer_run):
     v = r["verdict"]
     dims = [row["dimension"] for row in v["key_differences"]]
     assert dims == ["accuracy", "data_needed", "noise_sensitivity", "training_time",
-                    "inference_latency", "memory", "model_size", "energy", "tuning_effort",
-                    "interpretability", "feature_engineering"]
+                    "inference_latency", "memory", "model_size", "energy", "deployability",
+                    "tuning_effort", "interpretability", "feature_engineering"]
     assert v["priority"] == "accuracy" and v["would_change"]
     html = (cancer_run.run_dir / "report.html").read_text()
     assert r["report"]["status"] == "ok" and html.index('id="verdict"') < html.index(

@@ -28,7 +28,7 @@ from nnvsml.report import build_report
 
 CLASSIFICATION_IDS = ["verdict", "key-differences", "leaderboard", "pareto", "learning-curve",
                       "data-quality", "overfitting", "confusion-roc", "explanations", "gradients",
-                      "energy", "tuning"]
+                      "energy", "deployability", "tuning"]
 REGRESSION_IDS = [s if s != "confusion-roc" else "residuals" for s in CLASSIFICATION_IDS]
 #: plots per section when every analysis succeeded
 PLOTS = {"pareto": 1, "learning-curve": 1, "data-quality": 1, "overfitting": 2,

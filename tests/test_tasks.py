@@ -140,7 +140,7 @@ def test_the_spec_names_the_paired_test_the_uncertainty_runs():
 def test_report_sections_of_each_spec():
     common_before = ["key-differences", "leaderboard", "pareto", "learning-curve", "data-quality",
                      "overfitting"]
-    common_after = ["explanations", "gradients", "energy", "tuning"]
+    common_after = ["explanations", "gradients", "energy", "deployability", "tuning"]
     for name in ("binary", "multiclass"):
         assert list(get_task(name).report_sections) == [*common_before, "confusion-roc",
                                                         *common_after]

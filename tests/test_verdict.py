@@ -345,8 +345,8 @@ def test_would_change_lists_the_crossing_other_priorities_limits_and_the_gap():
 
 # -- key differences ---------------------------------------------------------------------------
 DIMENSIONS = ["accuracy", "data_needed", "noise_sensitivity", "training_time",
-              "inference_latency", "memory", "model_size", "energy", "tuning_effort",
-              "interpretability", "feature_engineering"]
+              "inference_latency", "memory", "model_size", "energy", "deployability",
+              "tuning_effort", "interpretability", "feature_engineering"]
 
 
 def test_key_differences_has_every_dimension_in_order_with_the_better_family():
@@ -363,7 +363,7 @@ def test_key_differences_has_every_dimension_in_order_with_the_better_family():
         "accuracy": "traditional", "data_needed": "traditional",
         "noise_sensitivity": "traditional", "training_time": "traditional",
         "inference_latency": "traditional", "memory": "same", "model_size": "neural",
-        "energy": "traditional", "tuning_effort": "traditional",
+        "energy": "traditional", "deployability": None, "tuning_effort": "traditional",
         "interpretability": "traditional", "feature_engineering": None}
     assert rows["noise_sensitivity"]["traditional_value"] == pytest.approx(0.015)
     assert "label_noise +0.020 vs +0.080" in rows["noise_sensitivity"]["note"]
@@ -419,3 +419,47 @@ def test_would_change_says_which_relaxed_limit_would_let_a_better_model_in():
     assert ("raising --max-latency-ms to 1.23 ms per row would pick cnn (neural)"
             in v["would_change"])
     assert decide(r, constraints={"max_latency_ms": 1.23})["model"] == "cnn"
+
+
+def _deployability(served: dict) -> dict:
+    """A deployability block: model -> {route: p50 ms} (cold start and throughput fixed)."""
+    models = {}
+    for family, (name, routes) in served.items():
+        models[family] = {"model": name, "formats": {
+            "safe": {"status": "ok", "reason": None, "size_kb": 120.0},
+            "onnx": {"status": "ok", "reason": None, "size_kb": 80.0, "scope": "pipeline"}},
+            "routes": {route: {"status": "ok", "reason": None, "p50_ms": p50, "p99_ms": 2 * p50,
+                               "cold_start_s": 1.5, "rows_per_s": 1e5, "peak_memory_mb": 150.0}
+                       for route, p50 in routes.items()}}
+    return {"status": "ok", "reason": None, "seconds": 3.0, "threads": 1, "rows": 500,
+            "models": models}
+
+
+def test_the_latency_limit_is_checked_against_the_served_latency_when_it_was_measured():
+    # In the comparison the boosted trees answered in 12 ms a row (pandas and pipeline overhead);
+    # served through ONNX Runtime they answer in 0.05 ms. A 1 ms limit keeps them.
+    trad = model("lightgbm", "traditional", [0.90, 0.91, 0.92], 0.91, latency=12.0)
+    neur = model("mlp", "neural", [0.85, 0.86, 0.85], 0.85, latency=15.0)
+    ev = {"analyses": ["deployability"], "models": {"traditional": "lightgbm", "neural": "mlp"},
+          "metric": "accuracy", "higher_is_better": True, "seconds": 3.0, "scored_on": "x",
+          "deployability": _deployability({"traditional": ("lightgbm", {"native": 12.0,
+                                                                         "onnx": 0.05}),
+                                           "neural": ("mlp", {"native": 15.0})})}
+    without = decide(results(trad, neur), constraints={"max_latency_ms": 1.0})
+    assert {e["model"] for e in without["excluded"]} == {"lightgbm", "mlp"}
+    served = decide(results(trad, neur, evidence=ev), constraints={"max_latency_ms": 1.0})
+    assert [e["model"] for e in served["excluded"]] == ["mlp"]
+    assert served["model"] == "lightgbm"
+    row = next(r for r in served["key_differences"] if r["dimension"] == "deployability")
+    assert row["traditional_value"] == 0.05 and row["neural_value"] == 15.0
+    assert row["better"] == "traditional"
+    assert row["traditional"].startswith("ONNX Runtime: 0.05 ms p50")
+    assert "cold start 1.5 s" in row["neural"]
+
+
+def test_the_deployability_row_says_how_to_measure_it_when_the_analysis_did_not_run():
+    trad = model("lightgbm", "traditional", [0.90, 0.91, 0.92], 0.91)
+    neur = model("mlp", "neural", [0.85, 0.86, 0.85], 0.85)
+    row = next(r for r in decide(results(trad, neur))["key_differences"]
+               if r["dimension"] == "deployability")
+    assert row["better"] is None and "--analyses deployability" in row["note"]

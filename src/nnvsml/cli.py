@@ -100,7 +100,8 @@ def compare(
         "tuning.db (SQLite) in the run directory.", show_default=False)] = None,
     analyses: Annotated[Optional[list[str]], typer.Option(
         help="Evidence gathered on each family's best model: all, none, or a list of "
-        "learning_curve, data_quality, overfitting, gradients, explanations, energy.")] = None,
+        "learning_curve, data_quality, overfitting, gradients, explanations, energy, "
+        "deployability.")] = None,
     analysis_budget: Annotated[Optional[float], typer.Option(
         "--analysis-budget", help="Seconds the analyses may take on top of --budget "
         "(default: half of --budget).", show_default=False)] = None,
@@ -195,6 +196,9 @@ def report(
 SOURCE_HELP = ("A run directory written by 'nnvsml compare' (its --out), or a folder written "
                "by 'nnvsml export'.")
 MODEL_HELP = "Which model: the verdict's by default."
+RUNTIME_HELP = ("native: the model's own predict, from its safe files; onnx: its ONNX copy "
+                "through ONNX Runtime (made by the deployability analysis; an export needs "
+                "--format onnx).")
 
 
 @app.command("export")
@@ -206,11 +210,14 @@ def export_command(
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="Folder to write (default RUN_DIR/export/NAME).",
         show_default=False)] = None,
+    format: Annotated[str, typer.Option(
+        "--format", help="safe: skops (+ safetensors for a network) files; onnx: those and the "
+        "ONNX copy the deployability analysis checked against the model.")] = "safe",
 ) -> None:
     """Write a model's safe files, input schema and model card to one folder; print its path."""
     from nnvsml.deploy.export import export
 
-    print(export(run_dir, model, out))
+    print(export(run_dir, model, out, format))
 
 
 @app.command("predict")
@@ -218,17 +225,26 @@ def predict_command(
     source: Annotated[Path, typer.Argument(help=SOURCE_HELP, metavar="RUN_DIR",
                                            show_default=False)],
     data: Annotated[Path, typer.Argument(
-        help="A table (CSV/TSV/Parquet) with the training table's columns; the target column, "
-        "if present, is ignored.", show_default=False)],
+        help="New data of the model's kind. Tables: CSV/TSV/Parquet with the training table's "
+        "columns. Images: a folder of image files (any sub-folders) or one IDX file. Text: a "
+        "table with the training text column(s), or a folder of .txt files. Series: a file of "
+        "UCR lines (a label first is ignored) or a table of one series per row. Audio: a "
+        "folder of .wav files. The target column, if present, is ignored.",
+        show_default=False)],
     model: Annotated[Optional[str], typer.Option("--model", help=MODEL_HELP)] = None,
     out: Annotated[Optional[Path], typer.Option(
         "--out", "-o", help="A .csv or .parquet file (default: CSV on standard output).",
         show_default=False)] = None,
+    runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "native",
 ) -> None:
-    """Predict a new table: a 'prediction' column, and 'proba_<class>' columns for a classifier."""
+    """Predict new data: a 'prediction' column, 'proba_<class>' columns for a classifier, and
+    first a 'file' column for files read from a folder."""
     from nnvsml.deploy.predict import predict, to_stdout
 
-    predictions = predict(source, data, out, model)
+    notices: list[str] = []
+    predictions = predict(source, data, out, model, notices, runtime)
+    for notice in dict.fromkeys(notices):
+        print(f"nnvsml: notice: {printable(notice)}", file=sys.stderr)
     if out is None:
         to_stdout(predictions)
     else:
@@ -247,8 +263,12 @@ def serve_command(
         help="The token clients send as 'Authorization: Bearer TOKEN' (default: a new random "
         "one, printed and kept in a private file).", show_default=False)] = None,
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    runtime: Annotated[str, typer.Option(help=RUNTIME_HELP)] = "native",
 ) -> None:
-    """Serve a model over HTTP with a token: /v1/predict, /v1/predict/batch, /v1/model, /docs."""
+    """Serve a model over HTTP with a token: /v1/predict, /v1/predict/batch, /v1/model, /docs.
+
+    Send a table row, an image, a text, a series or a WAV clip, as GET /v1/model's
+    schema.request says."""
     import os
 
     try:
@@ -269,14 +289,14 @@ def serve_command(
     if token is not None and len(token) < 16:
         raise InputError("--token must be at least 16 characters; omit it to get a random one")
     _check_port(host, port)
-    served = load(source, model)  # bad input fails here, before the server starts
+    served = load(source, model, runtime)  # bad input fails here, before the server starts
     if token is None:
         token, kept = new_token(config_dir())
         where = f" (also in {kept})" if kept else ""
         print(f"nnvsml: token for this server{where}: {token}", file=sys.stderr)
     os.environ.update({ENV["source"]: str(Path(source).resolve()), ENV["model"]: served.name,
-                       ENV["token"]: token})
-    print(f"nnvsml: serving {served.name} on http://{host}:{port} (docs at /docs)",
+                       ENV["token"]: token, ENV["runtime"]: runtime})
+    print(f"nnvsml: serving {served.name} ({runtime}) on http://{host}:{port} (docs at /docs)",
           file=sys.stderr)
     uvicorn.run("nnvsml.deploy.service:app_from_env", factory=True, host=host, port=port,
                 # Clients that keep a connection open between bursts should not race its close.

@@ -31,6 +31,7 @@ DIMENSIONS = (
     ("memory", "Peak memory"),
     ("model_size", "Model size"),
     ("energy", "Energy"),
+    ("deployability", "Deployability"),
     ("tuning_effort", "Tuning effort"),
     ("interpretability", "Interpretability"),
     ("feature_engineering", "Feature engineering"),
@@ -180,6 +181,35 @@ def _energy(results, best, evidence, metric, comparison):
                   note + (f" ({text})" if text else ""))
 
 
+def _deployability(results, best, evidence, metric, comparison):
+    block = _ok(evidence, "deployability")
+    if block is None:
+        return _unmeasured("deployability", evidence)
+    records = {r.get("model"): r for r in (block.get("models") or {}).values()}
+    values, texts = {}, {}
+    for f in FAMILIES:
+        record = records.get((best[f] or {}).get("name")) or {}
+        routes = [(name, r) for name, r in (record.get("routes") or {}).items()
+                  if r.get("status") == "ok" and r.get("p50_ms") is not None]
+        if not routes:
+            values[f], texts[f] = None, NOT_MEASURED
+            continue
+        route, r = min(routes, key=lambda nr: nr[1]["p50_ms"])
+        size = ((record.get("formats") or {}).get("safe" if route == "native" else "onnx")
+                or {}).get("size_kb")
+        values[f] = r["p50_ms"]
+        texts[f] = (f"{_ROUTE[route]}: {_num(r['p50_ms'])} ms p50 ({_num(r['p99_ms'])} p99), "
+                    f"{_num(r['rows_per_s'])} rows/s, cold start {_num(r['cold_start_s'])} s"
+                    + (f", {_size(size)}" if size is not None else ""))
+    note = (f"served from its files in a fresh process on {block.get('threads', 1)} thread(s): "
+            "the faster of the model's own predict and ONNX Runtime (when the ONNX copy predicts "
+            "what the model does); cold start = process start to first answer")
+    return _cells(texts, values, _lower_cost(values["traditional"], values["neural"]), note)
+
+
+_ROUTE = {"native": "native", "onnx": "ONNX Runtime"}
+
+
 def _tuning_effort(results, best, evidence, metric, comparison):
     effort = results.get("tuning_effort") or {}
     fams = effort.get("families") or {}
@@ -240,6 +270,7 @@ _ROWS = {
     "accuracy": _accuracy, "data_needed": _data_needed, "noise_sensitivity": _noise_sensitivity,
     "training_time": _training_time, "inference_latency": _inference_latency,
     "memory": _memory, "model_size": _model_size, "energy": _energy,
+    "deployability": _deployability,
     "tuning_effort": _tuning_effort, "interpretability": _interpretability,
     "feature_engineering": _feature_engineering,
 }

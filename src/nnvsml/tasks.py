@@ -198,7 +198,7 @@ def find_metric(name: str) -> Metric | None:
 #: Report sections every supervised task shows, before and after its own diagnostics.
 _SECTIONS_BEFORE = ("key-differences", "leaderboard", "pareto", "learning-curve", "data-quality",
                     "overfitting")
-_SECTIONS_AFTER = ("explanations", "gradients", "energy", "tuning")
+_SECTIONS_AFTER = ("explanations", "gradients", "energy", "deployability", "tuning")
 
 _CLASSIFICATION_METRICS = (
     Metric("accuracy", True, share=True),

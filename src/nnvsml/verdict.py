@@ -101,7 +101,7 @@ def decide(results: dict, priority: str = "accuracy", constraints: dict | None =
     run = _Run.of(results, alpha)
     models = results.get("models", [])
     finished = [m for m in models if m["status"] == "ok" and run.mean(m) is not None]
-    excluded = exclusions(finished, constraints)
+    excluded = exclusions(finished, constraints, run.evidence)
     out = {e["model"] for e in excluded}
     eligible = [m for m in finished if m["name"] not in out]
 
@@ -388,9 +388,14 @@ def _running_cost(models: list[dict], evidence: dict):
 
 
 # -- constraints -------------------------------------------------------------------------------
-def measure(model: dict, key: str) -> float | None:
-    """The model's value of a numeric constraint ``key``, in the constraint's unit."""
+def measure(model: dict, key: str, evidence: dict | None = None) -> float | None:
+    """The model's value of a numeric constraint ``key``, in the constraint's unit. Latency is
+    the served one where the deployability analysis measured it (the fastest route that
+    predicts what the model does), else the comparison's in-process single-row latency."""
     if key == "max_latency_ms":
+        served = served_latency(evidence or {}).get(model["name"])
+        if served is not None:
+            return served
         latency = _cost(model, "latency_ms")
         return latency if latency is not None else _per_row(_cost(model, "predict_ms_per_1k"))
     if key == "max_train_seconds":
@@ -399,7 +404,21 @@ def measure(model: dict, key: str) -> float | None:
     return None if kb is None else kb / 1024.0
 
 
-def exclusions(models: list[dict], constraints: dict) -> list[dict]:
+def served_latency(evidence: dict) -> dict[str, float]:
+    """Model name -> single-row p50 in ms of its fastest measured serving route."""
+    block = evidence.get("deployability") or {}
+    if block.get("status") != "ok":
+        return {}
+    out = {}
+    for record in (block.get("models") or {}).values():
+        p50s = [r["p50_ms"] for r in (record.get("routes") or {}).values()
+                if r.get("status") == "ok" and r.get("p50_ms") is not None]
+        if p50s:
+            out[record["model"]] = min(p50s)
+    return out
+
+
+def exclusions(models: list[dict], constraints: dict, evidence: dict | None = None) -> list[dict]:
     """One entry per model and constraint it breaks: ``{"model", "family", "constraint",
     "value", "limit", "reason"}``. An unmeasured value breaks nothing: it cannot be checked."""
     out = []
@@ -412,7 +431,7 @@ def exclusions(models: list[dict], constraints: dict) -> list[dict]:
                                       f"{m['name']} has no intrinsic explanation (post-hoc "
                                       f"only: {kinds})"))
                 continue
-            value = measure(m, key)
+            value = measure(m, key, evidence)
             if value is not None and value > limit:
                 flag, what, unit = LIMITS[key]
                 out.append(_entry(m, key, value, limit,
@@ -523,8 +542,8 @@ def would_change(results: dict, v: dict, eligible: list[dict], excluded: list[di
         if alt and alt != chosen["name"]:
             out.append(f"with --priority {other}: {named(alt)}")
     for key, (flag, what, unit) in LIMITS.items():
-        mine = measure(chosen, key)
-        below = [x for x in (measure(m, key) for m in eligible)
+        mine = measure(chosen, key, run.evidence)
+        below = [x for x in (measure(m, key, run.evidence) for m in eligible)
                  if x is not None and mine is not None and x < mine]
         # The loosest limit that rules the choice out keeps every model below it in play.
         alt = pick(priority, {**constraints, key: max(below)}) if below else None

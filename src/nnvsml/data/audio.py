@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from scipy.io import wavfile
@@ -34,6 +36,8 @@ N_MELS = 40
 WINDOW_MS = 25
 HOP_MS = 10
 MAX_SECONDS = 10.0  # longer clips are cropped: keeps the feature array bounded
+#: Sample rates a clip to predict may have: resampling from a stranger one costs unbounded memory.
+MIN_RATE, MAX_RATE = 1_000, 384_000
 LOG_FLOOR = 1e-10
 FEATURE = "log-mel power (natural log)"
 
@@ -118,16 +122,20 @@ def log_mel_clips(paths: list[Path], notices: list[str]) -> tuple[np.ndarray, in
     return X, sample_rate
 
 
-def read_wav(path: Path) -> tuple[int, np.ndarray]:
-    """``(sample rate, mono float64 samples in [-1, 1])``; stereo is averaged to mono."""
+def read_wav(path: Path | BinaryIO, name: str | None = None) -> tuple[int, np.ndarray]:
+    """``(sample rate, mono float64 samples in [-1, 1])``; stereo is averaged to mono.
+
+    ``path`` may also be an open binary file, which messages call ``name``.
+    """
+    name = name or str(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unknown chunks (metadata) are skipped, not a problem
             rate, data = wavfile.read(path)
-    except (ValueError, OSError, EOFError, TypeError, KeyError, IndexError) as e:
+    except (ValueError, OSError, EOFError, TypeError, KeyError, IndexError, struct.error) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise InputError(
-            f"cannot read WAV file {path} ({reason}); fix or remove the file"
+            f"cannot read WAV file {name} ({reason}); fix or remove the file"
         ) from None
     if data.dtype == np.uint8:  # 8-bit WAV is unsigned, centred on 128
         samples = (data.astype(np.float64) - 128.0) / 128.0
@@ -138,8 +146,48 @@ def read_wav(path: Path) -> tuple[int, np.ndarray]:
     if samples.ndim == 2:
         samples = samples.mean(axis=1)
     if samples.size == 0 or rate <= 0:
-        raise InputError(f"WAV file {path} holds no audio; remove it")
+        raise InputError(f"WAV file {name} holds no audio; remove it")
     return int(rate), samples
+
+
+def log_mel_like(clips: list[tuple[int, np.ndarray]], names: list[str], sample_rate: int,
+                 frames: int, notices: list[str]) -> np.ndarray:
+    """New clips ``(rate, samples)`` as a model trained on ``sample_rate`` Hz clips of
+    ``frames`` frames takes them, float32 ``(n, 40, frames)``.
+
+    Each is made as :func:`log_mel_clips` makes a training clip: resampled to the model's rate,
+    cropped at :data:`MAX_SECONDS`, padded with silence. A clip longer than ``frames`` keeps
+    its first ``frames`` frames (notice), as training keeps the first seconds of a long clip.
+    """
+    X = np.full((len(clips), N_MELS, frames), math.log(LOG_FLOOR), dtype=np.float32)
+    window, hop, n_fft = frame_sizes(sample_rate)
+    filters = mel_filterbank(sample_rate, n_fft)
+    resampled = cut = 0
+    for i, ((rate, x), name) in enumerate(zip(clips, names)):
+        if not MIN_RATE <= rate <= MAX_RATE:
+            raise InputError(f"WAV file {name} has a sample rate of {rate:,} Hz; use one from "
+                             f"{MIN_RATE:,} to {MAX_RATE:,} Hz (the model's is {sample_rate:,})")
+        if not np.isfinite(x).all():
+            raise InputError(f"WAV file {name} holds samples that are not numbers (NaN or "
+                             "infinite); fix the file")
+        if rate != sample_rate:
+            # Cut a second past where training crops first: resampling a long clip whole
+            # costs memory in proportion, and the cut is too far from the crop to change it.
+            x = _resampled(x[: int((MAX_SECONDS + 1) * rate)], rate, sample_rate)
+            resampled += 1
+        x = x[: int(MAX_SECONDS * sample_rate)]
+        if frame_count(len(x), sample_rate) > frames:
+            cut += 1
+            x = x[: window + (frames - 1) * hop]  # exactly the samples of the first frames
+        spectrogram = log_mel(x, sample_rate, filters)
+        X[i, :, : spectrogram.shape[1]] = spectrogram
+    if resampled:
+        notices.append(f"resampled {resampled} clip(s) to {sample_rate} Hz, the model's rate")
+    if cut:
+        seconds = ((frames - 1) * hop + window) / sample_rate
+        notices.append(f"cut {cut} clip(s) longer than the model's {frames} frames to their "
+                       f"first {seconds:.2f} s")
+    return X
 
 
 def _resampled(x: np.ndarray, rate: int, target: int) -> np.ndarray:

@@ -277,13 +277,11 @@ class TabularPreparer(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "input_columns_")
         X = self._select(X)
-        parts: dict[str, pd.Series] = {}
+        parts: dict[str, pd.Series | np.ndarray] = {}
         for name in self.input_columns_:
             kind, s = self.kinds[name], X[name]
             if kind == "numeric":
-                # Infinities are missing values, as inference counted them.
-                numbers = pd.to_numeric(s, errors="coerce").astype("float64")
-                parts[name] = numbers.mask(np.isinf(numbers))
+                parts[name] = _to_numbers(s)
             elif kind == "boolean":
                 parts[name] = _to_boolean(s)
             elif kind == "datetime":
@@ -311,6 +309,17 @@ class TabularPreparer(TransformerMixin, BaseEstimator):
                 "pass a table with the same columns as the training data"
             )
         return X
+
+
+def _to_numbers(s: pd.Series) -> np.ndarray:
+    """float64 values, NaN for what is no number. Infinities are missing values, as inference
+    counted them. Plain arrays: a served row pays for numpy, not for a pandas Series per
+    column."""
+    if not pd.api.types.is_numeric_dtype(s.dtype):
+        s = pd.to_numeric(s, errors="coerce")
+    values = s.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    values[np.isinf(values)] = np.nan
+    return values
 
 
 def _to_boolean(s: pd.Series) -> pd.Series:

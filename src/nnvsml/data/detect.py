@@ -168,6 +168,12 @@ def is_ucr_file(path: Path) -> bool:
     return UCR_FILE.match(path.name) is not None and _ucr_line_problem(path) is None
 
 
+def holds_ucr_lines(path: Path) -> bool:
+    """Whether the first line of ``path``, whatever its name, reads as a UCR line: numbers
+    after a first field (a label, or the series' first value), no header."""
+    return _ucr_line_problem(path) is None
+
+
 def _ucr_line_problem(path: Path) -> str | None:
     """Why the first line of ``path`` is not a UCR line (a label, then numbers), or ``None``."""
     if not path.is_file():
@@ -639,6 +645,34 @@ def flat_audio_files(folder: Path, notices: list[str]) -> LabelledFiles:
     labels = [f.stem.split("_", 1)[0] for f in files]
     check_classes(labels, files, folder, "audio")
     return LabelledFiles(files, labels)
+
+
+def unlabelled_files(path: Path, modality: str, notices: list[str]) -> tuple[Path, list[Path]]:
+    """``(root, files)``: new ``modality`` files to predict, without labels.
+
+    ``path`` is one such file, or a folder whose files (in it and in any folder nested in it:
+    class folders, train/ and test/, or none) are taken, sorted; ``root`` is what their names
+    are relative to. Inside the folder, links are skipped and never followed (notice), as
+    training does: one could pull in a file from anywhere on the disk. No file at all is an
+    :class:`InputError`.
+    """
+    suffixes = FOLDER_SUFFIXES[modality]
+    wanted = "/".join(s.lstrip(".").upper() for s in suffixes)
+    if path.is_file():
+        if path.suffix.lower() not in suffixes:
+            raise InputError(f"{path} is not a {wanted} file; pass such a file or a folder of them")
+        return path.parent, [path]
+    if not path.is_dir():
+        raise InputError(f"file not found: {path}; check the path")
+    files, links = class_folder_files(path)
+    found = [f for f in files if f.suffix.lower() in suffixes]
+    if links:
+        notices.append(f"skipped {len(links)} symbolic link(s) in {path}, which are never "
+                       f"followed (first: {links[0]}); copy the files in to use them")
+    if not found:
+        raise InputError(f"no {modality} files ({wanted}) found in {path} or its sub-folders; "
+                         f"pass a folder holding {wanted} files")
+    return path, found
 
 
 def check_classes(labels: list, paths: list[Path], folder: Path, what: str) -> None:

@@ -103,6 +103,39 @@ def read_images(paths: list[Path], notices: list[str]) -> np.ndarray:
     return X
 
 
+def read_images_like(
+    paths: list[Path], shape: tuple[int, int, int], notices: list[str]
+) -> np.ndarray:
+    """New images as a model trained on ``(height, width, channels)`` images takes them.
+
+    Each is read as :func:`read_images` read the training folder: an image of another size is
+    resized (bilinear) as training resized those off its common size, a grayscale image joins
+    a colour model as RGB, transparency is flattened onto white. A grayscale model cannot take a
+    colour image (training would have made the model a colour one): an :class:`InputError`
+    naming the file, unless its three channels are equal, which is grayscale stored as RGB.
+    """
+    height, width, channels = shape
+    X = np.empty((len(paths), height, width, channels), dtype=np.uint8)
+    resized = flattened = 0
+    for i, path in enumerate(paths):
+        size, is_colour = _header(path)
+        pixels, had_alpha = _pixels(path, (width, height), is_colour or channels == 3)
+        if channels == 1 and pixels.ndim == 3:
+            if not (pixels == pixels[..., :1]).all():
+                raise InputError(f"image {path} is in colour, but the model was trained on "
+                                 "grayscale images; convert it to grayscale or remove it")
+            pixels = pixels[..., 0]
+        X[i] = pixels.reshape(X.shape[1:])
+        resized += size != (width, height)
+        flattened += had_alpha
+    if resized:
+        notices.append(f"resized {resized} of {len(paths)} images to {width}x{height} pixels "
+                       "(width x height), the model's size (bilinear, as training resizes)")
+    if flattened:
+        notices.append(f"flattened {flattened} image(s) with transparency onto a white background")
+    return X
+
+
 def _header(path: Path) -> tuple[tuple[int, int], bool]:
     """``((width, height), is colour)`` from the file header, without decoding the pixels."""
     try:
@@ -255,6 +288,16 @@ def idx_files(folder: Path) -> dict[tuple[str, int], Path]:
             "train-labels-idx1-ubyte); add them"
         )
     return found
+
+
+def idx_images_like(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
+    """The images of one IDX file for a model of ``(height, width, channels)`` images: an IDX
+    training set is never resized, so its images must have the model's size."""
+    X = read_idx(path, 3)[..., np.newaxis]
+    if X.shape[1:] != tuple(shape):
+        raise InputError(f"{path} holds {X.shape[1]}x{X.shape[2]} grayscale images; the model "
+                         f"takes {shape[0]}x{shape[1]} images with {shape[2]} channel(s)")
+    return X
 
 
 def read_idx(path: Path, ndim: int) -> np.ndarray:

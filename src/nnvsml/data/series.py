@@ -14,17 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnvsml.data.columns import short_repr
+from nnvsml.data.columns import infer_columns, short_repr
 from nnvsml.data.dataset import ColumnInfo, Dataset
 from nnvsml.data.detect import (
     UCR_FILE,
+    holds_ucr_lines,
     labelled_dataset,
     numbered_columns,
     read_bytes,
     split_fields,
     visible_files,
 )
-from nnvsml.data.readers import MISSING_MARKERS
+from nnvsml.data.readers import MISSING_MARKERS, PARQUET_SUFFIXES, read_table
 from nnvsml.data.target import shorten_names
 from nnvsml.errors import InputError
 
@@ -278,22 +279,7 @@ def series_from_table(
     values make a shorter series; a non-number or a gap in the middle is an :class:`InputError`.
     """
     notices = notices if notices is not None else []
-    numbered = numbered_columns(list(X.columns))
-    if numbered and len(numbered) >= 2:
-        names = numbered
-    else:
-        kinds = {c.name: c.kind for c in columns}
-        names = [
-            c
-            for c in X.columns
-            if pd.api.types.is_numeric_dtype(X[c].dtype)
-            or kinds.get(c) not in ("id", "constant", "empty")
-        ]
-    others = [c for c in X.columns if c not in names]
-    if others:
-        notices.append(
-            f"ignored {len(others)} column(s) that are not part of the series: {shorten_names(others)}"
-        )
+    names = series_column_names(X, columns, notices)
     values = _numeric_values(X[names])
 
     def locate(row: int, t: int) -> str:
@@ -314,6 +300,30 @@ def series_from_table(
     )
 
 
+def series_column_names(
+    X: pd.DataFrame, columns: list[ColumnInfo], notices: list[str]
+) -> list[str]:
+    """The columns holding the series (see :func:`series_from_table`); the others are ignored
+    with a notice."""
+    numbered = numbered_columns(list(X.columns))
+    if numbered and len(numbered) >= 2:
+        names = numbered
+    else:
+        kinds = {c.name: c.kind for c in columns}
+        names = [
+            c
+            for c in X.columns
+            if pd.api.types.is_numeric_dtype(X[c].dtype)
+            or kinds.get(c) not in ("id", "constant", "empty")
+        ]
+    others = [c for c in X.columns if c not in names]
+    if others:
+        notices.append(
+            f"ignored {len(others)} column(s) that are not part of the series: {shorten_names(others)}"
+        )
+    return names
+
+
 def _numeric_values(frame: pd.DataFrame) -> np.ndarray:
     """The table as float64; a value that is not a number is an error naming row and column."""
     out = np.empty(frame.shape, dtype=np.float64)
@@ -331,3 +341,102 @@ def _numeric_values(frame: pd.DataFrame) -> np.ndarray:
             )
         out[:, j] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
     return out
+
+
+# --- new series, for a trained model -------------------------------------------------------------
+
+
+def series_like(values: np.ndarray, length: int, channels: int, notices: list[str],
+                locate: Locator) -> np.ndarray:
+    """New series ``(n, channels, T)`` (NaN: missing) as a model trained on ``length`` steps
+    takes them, float32 ``(n, channels, length)``.
+
+    A shorter series is NaN-padded at the end, as training pads the shorter series of a
+    dataset; a longer one is an :class:`InputError`, as are the gaps, empty series and
+    infinities :func:`series_array` refuses.
+    """
+    with np.errstate(over="ignore"):  # beyond float32's range is infinite, refused below
+        X = np.asarray(values).astype(np.float32)
+    if X.ndim != 3 or X.shape[1] != channels:
+        got = X.shape[1] if X.ndim == 3 else "?"
+        raise InputError(f"the series have {got} channel(s) but the model takes {channels}; "
+                         "pass series with the channels it was trained on")
+    if np.isinf(X).any():
+        row, _, t = np.argwhere(np.isinf(X))[0]
+        raise InputError(f"{locate(row, t)}: infinite value (or one beyond 3.4e38) in a "
+                         "series; fix or remove it")
+    lengths = series_lengths(X, locate)
+    if (lengths > length).any():
+        row = int(np.argmax(lengths > length))
+        raise InputError(f"{locate(row, length)}: the series holds {lengths[row]} values, more "
+                         f"than the {length} time steps the model takes; cut it to {length}")
+    out = np.full((len(X), channels, length), np.nan, dtype=np.float32)
+    kept = min(X.shape[2], length)
+    out[:, :, :kept] = X[:, :, :kept]
+    short = int((lengths < length).sum())
+    if short:
+        notices.append(f"{short} series shorter than the model's {length} time steps are "
+                       "NaN-padded at the end, as training pads shorter series")
+    return out
+
+
+def read_series_file(path: Path, length: int, channels: int, notices: list[str],
+                     target: str | None = None) -> np.ndarray:
+    """New series from one file, for a model trained on ``length`` steps (see
+    :func:`series_like`): UCR lines or a table of one series per row, as training reads them.
+
+    UCR lines (no header, numbers after a first field): the first field is a label, and
+    ignored, when the file is named like a UCR file, when some first field is not a number, or
+    when the longest line holds exactly ``length`` numbers after it; otherwise it is the
+    series' first value. Tables: the ``target`` column, when there, is ignored; the series
+    columns are chosen as training chooses them.
+    """
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; pass one file of series (UCR lines, CSV or Parquet)")
+    if channels != 1:
+        raise InputError(f"the model takes series of {channels} channels, which a file holds "
+                         "one per row only as one channel; send them to nnvsml serve instead")
+    if path.suffix.lower() not in PARQUET_SUFFIXES and holds_ucr_lines(path):
+        values, locate = _ucr_values(path, length)
+    else:
+        table = read_table(path, notices)
+        if target is not None and target in table.columns:
+            table = table.drop(columns=[target])
+        names = series_column_names(table, infer_columns(table), notices)
+        values = _numeric_values(table[names])
+
+        def locate(row: int, t: int) -> str:
+            column = f", column '{names[t]}'" if t < len(names) else ""
+            return f"row {row + 1}{column}"
+
+    return series_like(values[:, np.newaxis, :], length, channels, notices, locate)
+
+
+def _ucr_values(path: Path, length: int) -> tuple[np.ndarray, Locator]:
+    """The series of a file of UCR lines, NaN-padded to the longest, and where each comes from."""
+    labels, rows = read_ucr_file(path)
+    widest = max(len(values) for _, values in rows)
+    labelled = (UCR_FILE.match(path.name) is not None or widest == length
+                or any(not _is_value(label) for label in labels))
+    if not labelled:
+        rows = [(line, np.concatenate([[float(label)], values]))
+                for label, (line, values) in zip(labels, rows)]
+        widest += 1
+    values = np.full((len(rows), widest), np.nan)
+    for i, (_, row_values) in enumerate(rows):
+        values[i, : len(row_values)] = row_values
+
+    def locate(row: int, t: int) -> str:
+        after = " after the label" if labelled else ""
+        return f"{path.name}, line {rows[row][0]}, value {t + 1}{after}"
+
+    return values, locate
+
+
+def _is_value(field: str) -> bool:
+    """A first field that can be a series' first value: a number (a label is anything else)."""
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return field.strip() != ""

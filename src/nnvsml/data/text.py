@@ -187,6 +187,35 @@ def load_text_folder(
     )
 
 
+def documents_from_columns(frame: pd.DataFrame, names: list[str], notices: list[str]) -> np.ndarray:
+    """The documents of the text columns ``names`` of a table, made as
+    :func:`text_from_table` makes them: one column as it is, several joined per row."""
+    if len(names) == 1:
+        return as_documents(frame[names[0]], notices)
+    return _joined(frame[names], notices)
+
+
+def read_text_files(paths: list[Path], notices: list[str]) -> tuple[list[Path], np.ndarray]:
+    """``(paths kept, documents)``, read as :func:`load_text_folder` reads a class folder:
+    files holding binary data are skipped (notice), and none left is an :class:`InputError`."""
+    texts = [read_text_file(path) for path in paths]
+    kept = [path for path, text in zip(paths, texts) if text is not None]
+    if not kept:
+        raise InputError(f"none of the {len(paths)} .txt file(s) is text: they hold binary data "
+                         f"(first: {paths[0]}); pass text files (UTF-8)")
+    if len(kept) < len(paths):
+        skipped = next(path for path, text in zip(paths, texts) if text is None)
+        notices.append(f"skipped {len(paths) - len(kept)} of {len(paths)} .txt file(s) that hold "
+                       f"binary data, not text (first: {skipped})")
+    fallbacks = [path for path, text in zip(paths, texts) if text is not None and not text[1]]
+    if fallbacks:
+        notices.append(f"{len(fallbacks)} file(s) are not UTF-8 and were read as "
+                       f"Windows-1252/Latin-1 (first: {fallbacks[0]})")
+    docs = np.empty(len(kept), dtype=object)
+    docs[:] = [text[0] for text in texts if text is not None]
+    return kept, docs
+
+
 def read_text_file(path: Path) -> tuple[str, bool] | None:
     """``(text, was UTF-8)``: UTF-8 without BOM, else Windows-1252, else Latin-1; ``None`` when
     the file holds binary data."""

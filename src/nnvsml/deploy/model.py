@@ -22,6 +22,10 @@ from nnvsml.errors import InputError
 #: What an export folder's card is called; its presence tells an export folder from a run.
 CARD = "card.json"
 ROLES = tuple(safe.SUFFIXES)
+#: How a served model computes: its own ``predict`` (from the safe files), or its ONNX copy
+#: through ONNX Runtime (the copy the deployability analysis checked; the safe files still
+#: give the schema and, for a network whose graph is the network alone, its feature steps).
+RUNTIMES = ("native", "onnx")
 
 
 @dataclass
@@ -33,16 +37,38 @@ class ServedModel:
     estimator: object
     schema: dict
     card: dict
+    #: An :class:`~nnvsml.deploy.onnx_format.OnnxModel` when served through ONNX Runtime.
+    runner: object | None = None
+
+    @property
+    def runtime(self) -> str:
+        return "native" if self.runner is None else "onnx"
 
     @property
     def classes(self) -> list | None:
         return self.schema.get("classes")
 
+    def __post_init__(self) -> None:
+        if "request" not in self.schema:  # an export written before requests were described
+            self.schema["request"] = request_spec(self.schema)
+
     def predict_table(self, X: pd.DataFrame) -> pd.DataFrame:
         """``prediction`` and, for a classifier, one ``proba_<class>`` column per class."""
         check_table(self.schema, X)
+        return self.predict(X)
+
+    def predict(self, X) -> pd.DataFrame:
+        """As :meth:`predict_table`, for input already in the model's layout and checked: a
+        table, or the array of images, texts, series or spectrograms of
+        :mod:`nnvsml.deploy.inputs` and :mod:`nnvsml.deploy.requests`."""
         est = self.estimator
-        out = pd.DataFrame(index=X.index)
+        out = pd.DataFrame(index=X.index if isinstance(X, pd.DataFrame) else range(len(X)))
+        if self.runner is not None:
+            labels, proba = self.runner.predict(X)
+            out["prediction"] = labels
+            for i, label in enumerate([] if proba is None else self.runner.classes):
+                out[f"proba_{label}"] = proba[:, i]
+            return out
         if self.classes is not None and hasattr(est, "predict_proba"):
             proba = np.asarray(est.predict_proba(X))
             labels = np.asarray(est.classes_)
@@ -99,8 +125,37 @@ def input_schema(results: dict) -> dict:
     ds = results["dataset"]
     columns = [{"name": c["name"], "kind": c["kind"], "dtype": c.get("dtype")}
                for c in ds.get("columns") or [] if c.get("used")]
-    return {"modality": ds["modality"], "task": ds["task"], "target": ds.get("target"),
-            "classes": ds.get("classes"), "columns": columns, "input": ds.get("input") or {}}
+    schema = {"modality": ds["modality"], "task": ds["task"], "target": ds.get("target"),
+              "classes": ds.get("classes"), "columns": columns, "input": ds.get("input") or {}}
+    return {**schema, "request": request_spec(schema)}
+
+
+def request_spec(schema: dict) -> dict:
+    """What a client of ``nnvsml serve`` sends: the body's key for one example (``key``, to
+    ``/v1/predict``) and for a list of them (``batch_key``, to ``/v1/predict/batch``), and
+    what each example is."""
+    info = schema.get("input") or {}
+    modality = schema.get("modality")
+    if modality == "image":
+        h, w, c = (int(info.get(k) or 1) for k in ("height", "width", "channels"))
+        return {"key": "image", "batch_key": "images", "shape": [h, w] if c == 1 else [h, w, c],
+                "values": "pixel values from 0 to 255 (rounded to whole numbers), rows first"}
+    if modality == "text":
+        return {"key": "text", "batch_key": "texts", "values": "a string"}
+    if modality == "sequence":
+        length, channels = int(info.get("length") or 0), int(info.get("channels") or 1)
+        return {"key": "series", "batch_key": "series",
+                "shape": [length] if channels == 1 else [channels, length],
+                "values": f"numbers; a series shorter than {length} is padded at the end, "
+                          "null marks a missing value at the end"}
+    if modality == "audio":
+        return {"key": "audio_base64", "batch_key": "audio_base64",
+                "values": "a WAV file, base64-encoded; resampled to "
+                          f"{info.get('sample_rate')} Hz, longer clips cut to "
+                          f"{info.get('frames')} frames", "sample_rate": info.get("sample_rate")}
+    return {"key": "row", "batch_key": "rows", "values": "column -> value, as in the training "
+            "table", "upload": "POST /v1/predict/batch as multipart/form-data with the field "
+            "'file': a CSV or Parquet table"}
 
 
 def model_card(results: dict, entry: dict) -> dict:
@@ -162,21 +217,61 @@ def safe_files(folder: Path, listing: dict) -> dict[str, Path]:
     return files
 
 
-def load(folder: Path | str, model: str | None = None) -> ServedModel:
-    """The model of a run directory (the verdict's, or ``model``) or of an export folder."""
+def load(folder: Path | str, model: str | None = None, runtime: str = "native") -> ServedModel:
+    """The model of a run directory (the verdict's, or ``model``) or of an export folder,
+    computing natively or (``runtime="onnx"``) through its checked ONNX copy."""
     from nnvsml.schema import checked_results
 
+    if runtime not in RUNTIMES:
+        raise InputError(f"unknown --runtime {runtime!r}; choose one of: {', '.join(RUNTIMES)}")
     folder = Path(folder)
     if (folder / CARD).is_file():
-        return _load_export(folder, model)
+        served = _load_export(folder, model)
+        if runtime == "onnx":
+            served.runner = _onnx_runner(served, *_export_onnx(folder, served.card))
+        return served
     if not (folder / "results.json").is_file():
         raise InputError(f"{folder} is neither a run directory (no results.json) nor an "
                          f"exported model (no {CARD}); pass the --out of nnvsml compare")
     results = checked_results(folder / "results.json", "pass a run directory of nnvsml compare")
     entry = entry_of(results, model)
     estimator = _built(safe_files(folder, entry.get("artifacts") or {}))
-    return ServedModel(entry["name"], entry["family"], estimator, input_schema(results),
-                       model_card(results, entry))
+    served = ServedModel(entry["name"], entry["family"], estimator, input_schema(results),
+                         model_card(results, entry))
+    if runtime == "onnx":
+        from nnvsml.deploy.export import checked_onnx
+
+        path, record = checked_onnx(folder, results, entry["name"])
+        served.runner = _onnx_runner(served, path, record.get("scope"))
+    return served
+
+
+def _export_onnx(folder: Path, card: dict) -> tuple[Path, str | None]:
+    listing = card.get("files") or {}
+    path = artifacts.confined(folder, listing.get("onnx") or "")
+    if not listing.get("onnx") or path is None or not path.is_file():
+        raise InputError(f"{folder} holds no ONNX copy; export it with --format onnx, or "
+                         "serve it with --runtime native")
+    if artifacts.digest(path) != listing.get("onnx_sha256"):
+        raise InputError(f"{path.name} is not the file that was exported (its SHA-256 "
+                         "differs); export the model again")
+    return path, (card.get("onnx") or {}).get("scope")
+
+
+def _onnx_runner(served: ServedModel, path: Path, scope: str | None):
+    from nnvsml.deploy.onnx_format import OnnxModel, missing
+
+    reason = missing()
+    if reason is not None:
+        raise InputError(reason)
+    try:
+        # threads=0: ONNX Runtime's default, every core for a batch.
+        return OnnxModel(path, est=served.estimator if scope == "network" else None,
+                         threads=0)
+    except Exception as exc:  # onnxruntime raises its own kinds for a broken file
+        raise InputError(f"{path.name} does not load in ONNX Runtime "
+                         f"({type(exc).__name__}: {str(exc)[:160]}); export the model again") \
+            from None
 
 
 def _load_export(folder: Path, model: str | None) -> ServedModel:

@@ -1,5 +1,5 @@
-"""``nnvsml predict``: batch predictions of a saved model for a new table, written whole or not
-at all."""
+"""``nnvsml predict``: batch predictions of a saved model for new data of its modality (a
+table, a folder of images, .txt or WAV files, a file of series), written whole or not at all."""
 
 from __future__ import annotations
 
@@ -11,28 +11,31 @@ from pathlib import Path
 import pandas as pd
 
 from nnvsml.deploy import model as served
+from nnvsml.deploy.inputs import read_inputs
 from nnvsml.errors import InputError
 
 WRITERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def predict(source: Path | str, data: Path | str, out: Path | str | None = None,
-            model: str | None = None) -> pd.DataFrame:
+            model: str | None = None, notices: list[str] | None = None,
+            runtime: str = "native") -> pd.DataFrame:
     """Predictions of the model in ``source`` (a run directory or an export folder) for the
-    table ``data``; written to ``out`` (CSV or Parquet, by its suffix) when given."""
-    from nnvsml.data.readers import read_table
-
+    examples at ``data`` (see :mod:`nnvsml.deploy.inputs`); written to ``out`` (CSV or Parquet,
+    by its suffix) when given. Files read from a folder are named in a first column ``file``.
+    What was done to the data on the user's behalf is appended to ``notices``. ``runtime``:
+    the model's own ``predict`` or its checked ONNX copy (:data:`~nnvsml.deploy.model.RUNTIMES`)."""
+    notices = notices if notices is not None else []
     if out is not None and Path(out).suffix.lower() not in WRITERS:
         raise InputError(f"--out {out}: write predictions to a .csv or .parquet file")
-    loaded = served.load(source, model)
-    if loaded.schema.get("modality") != "tabular":
-        raise InputError(f"this model reads {loaded.schema.get('modality')} data; nnvsml "
-                         "predict reads tables only so far")
-    table = read_table(data)
-    target = loaded.schema.get("target")
-    if target in table.columns:
-        table = table.drop(columns=target)
-    predictions = loaded.predict_table(table)
+    loaded = served.load(source, model, runtime)
+    inputs = read_inputs(loaded.schema, data, notices)
+    if isinstance(inputs.X, pd.DataFrame):
+        predictions = loaded.predict_table(inputs.X)
+    else:
+        predictions = loaded.predict(inputs.X)
+    if inputs.files is not None:
+        predictions.insert(0, "file", inputs.files)
     if out is not None:
         write(predictions, Path(out))
     return predictions

@@ -47,7 +47,7 @@ def save(est, stem: Path) -> dict[str, Path]:
         files["network"] = _path(stem, "network")
         state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
         save_file(state, str(files["weights"]))
-        files["network"].write_text(json.dumps(description, indent=2) + "\n")
+        files["network"].write_text(json.dumps(description, indent=2, default=_plain) + "\n")
     sio.dump(est, files["pipeline"])
     return files
 
@@ -71,6 +71,14 @@ def load(files: dict[str, Path]):
     return est
 
 
+def _plain(value):
+    """Arrays in a module's arguments (an image network's channel means) as nested lists:
+    the module turns them back into tensors when it is rebuilt."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not plain data")
+
+
 def _path(stem: Path, role: str) -> Path:
     return stem.with_name(stem.name + SUFFIXES[role])
 
@@ -88,7 +96,7 @@ def _without_network(est):
         "n_out": _n_out(final),
         "n_parameters": int(sum(p.numel() for p in final.net_.module_.parameters())),
     }
-    json.dumps(description)  # a size that is not plain data fails here, at save time
+    json.dumps(description, default=_plain)  # what is not plain data fails here, at save time
     bare = copy.copy(final)
     del bare.net_
     if hasattr(bare, "callbacks"):

@@ -1,15 +1,19 @@
 """``nnvsml serve``: a model behind HTTP (FastAPI on uvicorn), every prediction behind a token.
 
-``POST /v1/predict`` takes one row, ``POST /v1/predict/batch`` up to :data:`MAX_ROWS`; both
-answer ``{"predictions": [{"prediction": ..., "probabilities": {class: p}}]}`` in input order.
-``GET /v1/model`` gives the schema and the model card, ``GET /health`` says it is up (no token),
-``/docs`` the OpenAPI. Input that does not match the schema is a 422 naming the field; a body
-over :data:`MAX_BODY_BYTES` a 413. Tokens are compared in constant time.
+``POST /v1/predict`` takes one example, ``POST /v1/predict/batch`` up to :data:`MAX_ROWS`, in
+the body of the model's modality (:mod:`.requests`: a table row, an image, a text, a series, a
+WAV clip; a table may also be uploaded as a CSV or Parquet file); both answer
+``{"predictions": [{"prediction": ..., "probabilities": {class: p}}]}`` in input order.
+``GET /v1/model`` gives the schema (its ``request`` says what to send) and the model card,
+``GET /health`` says it is up (no token), ``/docs`` the OpenAPI. Input the model cannot take is
+a 422 naming the field; a body over :data:`MAX_BODY_BYTES` a 413. Tokens are compared in
+constant time.
 """
 
 from __future__ import annotations
 
 import hmac
+import json
 import math
 import os
 import secrets
@@ -19,48 +23,56 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import UploadFile
 
 from nnvsml import __version__
 from nnvsml.artifacts import create_private
 from nnvsml.deploy.model import ColumnError, ServedModel, load
+from nnvsml.deploy.requests import MAX_ROWS  # noqa: F401  (documented here, kept there)
+from nnvsml.deploy.requests import BODIES, Row, Rows, Value, examples, read_upload
 from nnvsml.errors import InputError
 
 MAX_BODY_BYTES = 5 * 2**20
-MAX_ROWS = 10_000
 #: Where a generated token is kept (mode 0600), beside the signing key.
 TOKEN_FILE = "serve.token"
 #: How ``nnvsml serve`` hands the model to each of several worker processes.
 ENV = {"source": "NNVSML_SERVE_SOURCE", "model": "NNVSML_SERVE_MODEL",
-       "token": "NNVSML_SERVE_TOKEN"}
-
-Value = str | float | int | bool | None
-
-
-class Row(BaseModel):
-    row: dict[str, Value] = Field(description="column -> value, as in the training table")
-
-
-class Rows(BaseModel):
-    rows: list[dict[str, Value]] = Field(min_length=1, max_length=MAX_ROWS)
+       "token": "NNVSML_SERVE_TOKEN", "runtime": "NNVSML_SERVE_RUNTIME"}
+#: The batch endpoint of a table model reads its body itself (JSON rows or a file), so its
+#: OpenAPI says what it takes.
+TABLE_BATCH_OPENAPI = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": Rows.model_json_schema()},
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary",
+                                "description": "a CSV or Parquet table"}}}}}}}
 
 
 class Prediction(BaseModel):
     prediction: Value
-    probabilities: dict[str, float] | None = None
+    probabilities: dict[str, float | None] | None = None
 
 
 class Predictions(BaseModel):
     predictions: list[Prediction]
 
 
+def refused(message: str, where: tuple) -> HTTPException:
+    """A 422 in FastAPI's own shape, locating the value at fault in the body."""
+    return HTTPException(422, [{"loc": ["body", *where], "msg": message, "type": "value_error"}])
+
+
 def create_app(model: ServedModel, token: str) -> FastAPI:
     if not token:
         raise ValueError("a token is required")
     app = FastAPI(title=f"nnvsml: {model.name}", version=__version__,
-                  description=f"Predictions of {model.name} ({model.family}).")
+                  description=f"Predictions of {model.name} ({model.family}); "
+                  f"GET /v1/model says what to send.")
     bearer = HTTPBearer(auto_error=False)
     expected = token.encode()
 
@@ -69,6 +81,15 @@ def create_app(model: ServedModel, token: str) -> FastAPI:
         if not hmac.compare_digest(given, expected):
             raise HTTPException(401, "missing or wrong token: send 'Authorization: Bearer TOKEN'",
                                 headers={"WWW-Authenticate": "Bearer"})
+
+    guarded = {"response_model": Predictions, "dependencies": [Depends(authorised)]}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes the input, which fails to render when it holds NaN or
+        # Infinity (Python's JSON reads them): where and what only.
+        return JSONResponse({"detail": [{k: e[k] for k in ("type", "loc", "msg") if k in e}
+                                        for e in exc.errors()]}, status_code=422)
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
@@ -81,42 +102,91 @@ def create_app(model: ServedModel, token: str) -> FastAPI:
                                      "fewer rows per request"}, status_code=413)
         return await call_next(request)
 
-    def answer(rows: list[dict], field: str) -> Predictions:
-        X = pd.DataFrame.from_records(rows)
+    def answer_table(X: pd.DataFrame, field: str) -> Predictions:
         try:
             table = model.predict_table(X)
         except InputError as exc:
-            where = ["body", field] + ([exc.column] if isinstance(exc, ColumnError) else [])
-            raise HTTPException(422, [{"loc": where, "msg": str(exc),
-                                       "type": "value_error"}]) from None
+            raise refused(str(exc), (field, exc.column) if isinstance(exc, ColumnError)
+                          else (field,)) from None
         return Predictions(predictions=_predictions(table))
 
-    @app.post("/v1/predict", response_model=Predictions, dependencies=[Depends(authorised)])
-    def predict_one(body: Row) -> Predictions:
-        return answer([body.row], "row")
+    def answer(body: BaseModel, many: bool) -> Predictions:
+        try:
+            X = examples(model.schema, body, many)
+        except InputError as exc:
+            raise refused(str(exc), getattr(exc, "loc", ())) from None
+        return Predictions(predictions=_predictions(model.predict(X)))
 
-    @app.post("/v1/predict/batch", response_model=Predictions,
-              dependencies=[Depends(authorised)])
-    def predict_batch(body: Rows) -> Predictions:
-        return answer(body.rows, "rows")
+    if model.schema.get("modality", "tabular") == "tabular":
+        @app.post("/v1/predict", **guarded)
+        def predict_row(body: Row) -> Predictions:
+            return answer_table(pd.DataFrame.from_records([body.row]), "row")
 
-    @app.get("/v1/model", dependencies=[Depends(authorised)])
+        @app.post("/v1/predict/batch", **guarded, openapi_extra=TABLE_BATCH_OPENAPI)
+        async def predict_rows(request: Request) -> Predictions:
+            X, field = await _table_batch(request, model.schema.get("target"))
+            return await run_in_threadpool(answer_table, X, field)
+    else:
+        one, several = BODIES[model.schema["modality"]]
+
+        def predict_one(body) -> Predictions:
+            return answer(body, many=False)
+
+        def predict_batch(body) -> Predictions:
+            return answer(body, many=True)
+
+        # The body's model depends on the modality, so it is given here, not in the source.
+        predict_one.__annotations__["body"] = one
+        predict_batch.__annotations__["body"] = several
+        app.post("/v1/predict", **guarded)(predict_one)
+        app.post("/v1/predict/batch", **guarded)(predict_batch)
+
+    @app.get("/v1/model", dependencies=guarded["dependencies"])
     def describe() -> dict[str, Any]:
-        return {"model": model.name, "family": model.family, "schema": model.schema,
-                "card": model.card}
+        return {"model": model.name, "family": model.family, "runtime": model.runtime,
+                "schema": model.schema, "card": model.card}
 
     @app.get("/health")
     def health() -> dict[str, str]:
-        return {"status": "ok", "model": model.name}
+        return {"status": "ok", "model": model.name, "runtime": model.runtime}
 
     return app
+
+
+async def _table_batch(request: Request, target: str | None) -> tuple[pd.DataFrame, str]:
+    """The rows of a table model's batch request: a CSV or Parquet file in the multipart field
+    ``file``, or JSON ``{"rows": [...]}``."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=10) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise refused("send the table as a file in the multipart field 'file'", ("file",))
+            data = await upload.read()
+        try:
+            table = await run_in_threadpool(read_upload, data)
+        except InputError as exc:
+            raise refused(str(exc), getattr(exc, "loc", ("file",))) from None
+        return (table.drop(columns=target) if target in table.columns else table), "file"
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, RecursionError) as exc:
+        raise HTTPException(422, [{"loc": ["body", getattr(exc, "pos", 0)],
+                                   "msg": "JSON decode error", "type": "json_invalid"}]) from None
+    try:
+        rows = Rows.model_validate(body)
+    except ValidationError as exc:
+        raise HTTPException(422, [{"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+                                  for e in exc.errors()]) from None
+    return pd.DataFrame.from_records(rows.rows), "rows"
 
 
 def _predictions(table: pd.DataFrame) -> list[Prediction]:
     proba = [c for c in table.columns if c.startswith("proba_")]
     out = []
     for record in table.to_dict("records"):
-        probabilities = {c[len("proba_"):]: float(record[c]) for c in proba} or None
+        # A NaN probability (a network fed values far outside its training range) is null:
+        # JSON has no NaN, and a 500 would hide the other rows' answers.
+        probabilities = {c[len("proba_"):]: _plain(float(record[c])) for c in proba} or None
         out.append(Prediction(prediction=_plain(record["prediction"]),
                               probabilities=probabilities))
     return out
@@ -133,7 +203,8 @@ def _plain(value):
 def app_from_env() -> FastAPI:
     """The app of each uvicorn worker process, from what ``nnvsml serve`` put in the
     environment."""
-    return create_app(load(os.environ[ENV["source"]], os.environ.get(ENV["model"]) or None),
+    return create_app(load(os.environ[ENV["source"]], os.environ.get(ENV["model"]) or None,
+                           os.environ.get(ENV["runtime"]) or "native"),
                       os.environ[ENV["token"]])
 
 

@@ -93,7 +93,19 @@ The contract (what the verdict and the report read)::
         "power_model": {"cpu_watts_per_core", "memory_watts_per_gb", "gpu_watts",
                         "grid_g_co2_per_kwh", "text"},
         "models": [{"name", "family", "fit_wh", "fit_g_co2", "predict_wh_per_1k",
-                    "predict_g_co2_per_1k", "cpu_seconds", "gpu_seconds"}]}
+                    "predict_g_co2_per_1k", "cpu_seconds", "gpu_seconds"}]},
+
+      "deployability": {status, reason, seconds,
+        "threads": 1,                                # each route's threads (both the same)
+        "rows": n,                                   # validation rows timed as a batch
+        "onnx_runtime": version | None,
+        "models": {FAMILY: {"model": NAME,
+            "formats": {"joblib" | "safe" | "onnx": {"status", "reason", "size_kb",
+                        "files": [paths in the run], "parity": {...} (safe, onnx),
+                        "scope": "pipeline" | "network" (onnx: what the ONNX graph holds)}},
+            "routes": {"native" | "onnx": {"status", "reason", "cold_start_s",
+                       "load_and_first_s", "p50_ms", "p99_ms", "single_calls", "rows_per_s",
+                       "batch_rows", "peak_memory_mb"}}}}}
     }
 """
 
@@ -101,5 +113,5 @@ from __future__ import annotations
 
 #: Every analysis, in the order they run: the cheapest first, so that the time they leave
 #: unused goes to the learning curves, the costliest, last.
-ANALYSES = ("energy", "gradients", "overfitting", "explanations", "data_quality",
-            "learning_curve")
+ANALYSES = ("energy", "deployability", "gradients", "overfitting", "explanations",
+            "data_quality", "learning_curve")

@@ -17,9 +17,10 @@ from nnvsml.models import Candidate
 from nnvsml.protocol.runner import run_isolated
 from nnvsml.ranking import best_of_family
 
-#: Shares of the analysis time, by what each costs (in refits of the two models).
+#: Shares of the analysis time, by what each costs (in refits of the two models; deployability
+#: pays for four fresh processes, each importing the model's libraries).
 WEIGHTS = {"learning_curve": 0.35, "data_quality": 0.25, "overfitting": 0.15, "gradients": 0.1,
-           "explanations": 0.15, "energy": 0.0}
+           "explanations": 0.15, "energy": 0.0, "deployability": 0.3}
 #: Analyses computed from results.json alone, in this process.
 PURE = {"energy"}
 NEEDS_NETWORK = {"gradients"}
@@ -110,6 +111,10 @@ def run_evidence(
         weights_left -= WEIGHTS[name]
         if name == "overfitting":
             block["models"] = overfitting.gaps(results)
+        if name == "deployability":
+            from nnvsml.evidence.deployability import record_formats
+
+            record_formats(results, block)
         evidence[name] = block
         evidence["seconds"] = round(time.monotonic() - started, 3)
         save(evidence)

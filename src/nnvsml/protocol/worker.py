@@ -246,8 +246,15 @@ class _Work:
                 **{f"safe_{role}_sha256": artifacts.digest(path)
                    for role, path in safe_files.items()},
             },
-            "formats": {"safe": safe_record},
+            "formats": {"safe": safe_record, "onnx": ONNX_LATER},
         }
+
+
+#: Every model has a safe copy; ONNX conversion costs seconds per model, so it is made where it
+#: is used: for each family's best, by the deployability analysis.
+ONNX_LATER = {"status": "not_written", "reason": "ONNX copies are made and checked for each "
+              "family's best model by the deployability analysis (--analyses deployability); "
+              "nnvsml export --format onnx hands them over", "parity": None}
 
 
 def secure(w: _Work) -> dict:

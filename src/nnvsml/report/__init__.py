@@ -35,6 +35,7 @@ SECTIONS = {build.section_id: build for build in (
     analyses.explanations,
     analyses.gradients,
     analyses.energy,
+    analyses.deployability,
     analyses.tuning,
 )}
 

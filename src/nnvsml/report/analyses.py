@@ -292,6 +292,62 @@ def energy(out: Section, run: Run, block: dict) -> None:
         out.blocks.append(Note(f"Power model: {power}"))
 
 
+# ---------------------------------------------------------------- deployability
+
+
+@section("deployability", "Deployability",
+         "Claim tested: traditional models are easier to deploy, networks need optimized "
+         "inference frameworks. Each family's best model served from its files in a fresh "
+         "process: size per format, cold start, single-row latency and batch throughput, "
+         "natively and through ONNX Runtime.",
+         analysis="deployability")
+def deployability(out: Section, run: Run, block: dict) -> None:
+    table = Table(["family", "model", "route", "file", "size", "cold start s", "p50 ms",
+                   "p99 ms", "rows/s", "peak MB"], [])
+    notes = []
+    for family, record in (block.get("models") or {}).items():
+        formats = record.get("formats") or {}
+        for route, r in (record.get("routes") or {}).items():
+            fmt = formats.get("safe" if route == "native" else "onnx") or {}
+            head = [Cell(family, f"fam fam-{family}"), Cell(as_text(record.get("model")), "model"),
+                    Cell("ONNX Runtime" if route == "onnx" else "native"),
+                    Cell(_format_text(route, fmt))]
+            if r.get("status") != "ok":
+                table.rows.append(head + [Cell(as_text(f"{r.get('status')}: {r.get('reason')}"))]
+                                  + [Cell("")] * 5)
+                continue
+            table.rows.append(head + [Cell(_kb(fmt.get("size_kb")), "num")] + [
+                Cell(num(r.get(k)), "num") for k in ("cold_start_s", "p50_ms", "p99_ms",
+                                                     "rows_per_s", "peak_memory_mb")])
+        onnx = formats.get("onnx") or {}
+        if onnx.get("status") != "ok" and onnx.get("reason"):
+            notes.append(f"{record.get('model')}: no ONNX copy ({onnx['reason']})")
+        elif (onnx.get("parity") or {}).get("max_abs_diff") is not None:
+            notes.append(f"{record.get('model')}: the ONNX copy agrees with the model on "
+                         f"{onnx['parity'].get('rows')} rows (largest probability difference "
+                         f"{onnx['parity']['max_abs_diff']:.1e})")
+    out.blocks.append(table)
+    if notes:
+        out.blocks.append(Bullets(notes))
+    out.blocks.append(Note(
+        f"Each route ran on {block.get('threads', 1)} thread(s), ONNX Runtime "
+        f"{block.get('onnx_runtime') or 'not installed'}; latency over single-row calls, "
+        f"throughput over {num(block.get('rows'))} rows in one call; peak MB is the serving "
+        "process's resident memory, libraries included."))
+
+
+def _format_text(route: str, fmt: dict) -> str:
+    if route == "native":
+        return "skops + safetensors" if len(fmt.get("files") or []) > 1 else "skops"
+    return "ONNX (whole pipeline)" if fmt.get("scope") == "pipeline" else "ONNX (network only)"
+
+
+def _kb(kb) -> str:
+    if kb is None:
+        return "—"
+    return f"{kb / 1024:.1f} MB" if kb >= 1024 else f"{kb:.0f} KB"
+
+
 # ---------------------------------------------------------------- tuning
 
 
