@@ -23,8 +23,16 @@ def start(tmp_path: Path, cancer_csv: Path) -> tuple[subprocess.Popen, Path]:
            "--out", str(out), "--trials", "500", "--search", "random", "--models", "mlp",
            "--analyses", "none", "--no-report", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_as_a_terminal_starts_it)
     return proc, out
+
+
+def _as_a_terminal_starts_it() -> None:
+    """Ctrl-C reaches the command: a shell without job control starts background jobs with
+    SIGINT ignored (a CI runner, `make test &`), and the command would inherit that through
+    pytest; a terminal starts a command with SIGINT at its default and unblocked."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_worker(proc: subprocess.Popen, out: Path) -> list[psutil.Process]:
