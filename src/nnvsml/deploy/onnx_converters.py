@@ -74,6 +74,14 @@ def _concat(scope, container, inputs: list[str], base: str) -> str:
     return out
 
 
+def _join(scope, container, parts: list[str], out: str) -> None:
+    """Columns side by side into the named output (one part passes through)."""
+    if len(parts) == 1:
+        _node(scope, container, "Identity", parts, [out])
+    else:
+        _node(scope, container, "Concat", parts, [out], axis=1)
+
+
 def _width(variable) -> int | None:
     shape = getattr(variable.type, "shape", None)
     return shape[1] if shape and len(shape) == 2 else None
@@ -219,10 +227,7 @@ def _convert_string_lookup(scope, operator, container):
               default_float=unseen)
         _node(scope, container, "Cast", [codes], [out], to=TensorProto.DOUBLE)
         outs.append(out)
-    if len(outs) == 1:
-        _node(scope, container, "Identity", outs, [operator.outputs[0].full_name])
-    else:
-        _node(scope, container, "Concat", outs, [operator.outputs[0].full_name], axis=1)
+    _join(scope, container, outs, operator.outputs[0].full_name)
 
 
 # ---- TargetEncoder (per-call override) -----------------------------------------------------------
@@ -265,10 +270,7 @@ def _convert_target_encoder(scope, operator, container):
               [picked], axis=0)
         _node(scope, container, "Reshape", [picked, shape], [out])
         outs.append(out)
-    if len(outs) == 1:
-        _node(scope, container, "Identity", outs, [operator.outputs[0].full_name])
-    else:
-        _node(scope, container, "Concat", outs, [operator.outputs[0].full_name], axis=1)
+    _join(scope, container, outs, operator.outputs[0].full_name)
 
 
 # ---- SimpleImputer (per-call override) -----------------------------------------------------------
