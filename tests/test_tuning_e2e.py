@@ -76,10 +76,17 @@ def test_results_carry_tuning_uncertainty_and_the_comparison(tmp_path, cancer_df
     for family, spent in by_family.items():
         assert spent["planned"] > 0 and spent["spent"] <= spent["planned"] + 5
         assert spent["tuning"] <= spent["spent"]
+    tuned = set()
     for m in r["models"]:
         t = m["tuning"]
         assert {"strategy", "trials", "seconds", "best_params", "history"} <= set(t)
-        assert t["strategy"] == "random" and t["trials"] >= 1, (m["name"], t.get("reason"))
+        if m["name"] == "mlp" and t["strategy"] == "none":
+            # The network's share is about 13 s: on a busy machine its first fit can say that
+            # five trials would not fit beside its folds. It then trains untuned and says why.
+            assert "fewer than 5 trials" in t["reason"] and m["evaluation"]["folds"] == 3
+        else:
+            assert t["strategy"] == "random" and t["trials"] >= 1, (m["name"], t.get("reason"))
+            tuned.add(m["family"])
         assert all(len(point) == 2 for point in t["history"])
         lo, hi = m["test_ci"]["accuracy"]["low"], m["test_ci"]["accuracy"]["high"]
         assert lo <= m["test"]["accuracy"] <= hi
@@ -91,7 +98,7 @@ def test_results_carry_tuning_uncertainty_and_the_comparison(tmp_path, cancer_df
     assert rows["test"].startswith("McNemar") and 0 <= rows["p_value"] <= 1
     assert isinstance(rows["agrees"], bool)
     effort = r["tuning_effort"]["families"]
-    assert set(effort) == {"traditional", "neural"}
+    assert "traditional" in tuned and set(effort) == tuned
     assert all(len(f["curve"]) == 11 and f["curve"][-1][1] >= 0 for f in effort.values())
     assert any("Tuning (random)" in reason for reason in r["verdict"]["reasons"])
 
@@ -114,11 +121,11 @@ def test_a_killed_run_resumes_its_studies(tmp_path, cancer_csv):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "nnvsml", "compare", str(cancer_csv), "--target", "diagnosis",
            "--out", str(out), "--quiet", "--cv-folds", "3", "--search", "random", "--trials",
-           "25", "--models", "naive_bayes,svm", "--analyses", "none", "--no-report"]
+           "12", "--models", "naive_bayes,svm", "--analyses", "none", "--no-report"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + 120
-    while _studies(out / "tuning.db").get("svm", 0) < 5 and time.monotonic() < deadline \
+    while _studies(out / "tuning.db").get("svm", 0) < 4 and time.monotonic() < deadline \
             and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, "the run ended before it could be killed"
@@ -131,9 +138,9 @@ def test_a_killed_run_resumes_its_studies(tmp_path, cancer_csv):
     models = {m["name"]: m for m in json.loads((out / "results.json").read_text())["models"]}
     svm = models["svm"]["tuning"]
     # The trials finished before the kill were kept: only the rest ran.
-    assert svm["trials"] == 25
-    assert _studies(out / "tuning.db")["svm"] <= 25 + 1  # at most the one cut short
-    assert before >= 5
+    assert svm["trials"] == 12
+    assert _studies(out / "tuning.db")["svm"] <= 12 + 1  # at most the one cut short
+    assert before >= 4
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -25,14 +25,14 @@ import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
 from nnvsml import __version__
 from nnvsml.artifacts import create_private
-from nnvsml.deploy.model import ColumnError, ServedModel, load
+from nnvsml.deploy.model import ColumnError, ServedModel, check_table, load
 from nnvsml.deploy.requests import MAX_ROWS  # noqa: F401  (documented here, kept there)
 from nnvsml.deploy.requests import BODIES, Row, Rows, Value, examples, read_upload
 from nnvsml.errors import InputError
@@ -102,37 +102,37 @@ def create_app(model: ServedModel, token: str) -> FastAPI:
                                      "fewer rows per request"}, status_code=413)
         return await call_next(request)
 
-    def answer_table(X: pd.DataFrame, field: str) -> Predictions:
+    def answer_table(X: pd.DataFrame, field: str) -> Response:
         try:
-            table = model.predict_table(X)
+            check_table(model.schema, X)
+            return _answer(*model.outputs(X))
         except InputError as exc:
             raise refused(str(exc), (field, exc.column) if isinstance(exc, ColumnError)
                           else (field,)) from None
-        return Predictions(predictions=_predictions(table))
 
-    def answer(body: BaseModel, many: bool) -> Predictions:
+    def answer(body: BaseModel, many: bool) -> Response:
         try:
             X = examples(model.schema, body, many)
         except InputError as exc:
             raise refused(str(exc), getattr(exc, "loc", ())) from None
-        return Predictions(predictions=_predictions(model.predict(X)))
+        return _answer(*model.outputs(X))
 
     if model.schema.get("modality", "tabular") == "tabular":
         @app.post("/v1/predict", **guarded)
-        def predict_row(body: Row) -> Predictions:
+        def predict_row(body: Row) -> Response:
             return answer_table(pd.DataFrame.from_records([body.row]), "row")
 
         @app.post("/v1/predict/batch", **guarded, openapi_extra=TABLE_BATCH_OPENAPI)
-        async def predict_rows(request: Request) -> Predictions:
+        async def predict_rows(request: Request) -> Response:
             X, field = await _table_batch(request, model.schema.get("target"))
             return await run_in_threadpool(answer_table, X, field)
     else:
         one, several = BODIES[model.schema["modality"]]
 
-        def predict_one(body) -> Predictions:
+        def predict_one(body) -> Response:
             return answer(body, many=False)
 
-        def predict_batch(body) -> Predictions:
+        def predict_batch(body) -> Response:
             return answer(body, many=True)
 
         # The body's model depends on the modality, so it is given here, not in the source.
@@ -180,20 +180,23 @@ async def _table_batch(request: Request, target: str | None) -> tuple[pd.DataFra
     return pd.DataFrame.from_records(rows.rows), "rows"
 
 
-def _predictions(table: pd.DataFrame) -> list[Prediction]:
-    proba = [c for c in table.columns if c.startswith("proba_")]
-    out = []
-    for record in table.to_dict("records"):
+def _answer(labels: np.ndarray, proba: np.ndarray | None, classes: list) -> Response:
+    """The body of :class:`Predictions`, written straight from the arrays: validating the
+    answer through its pydantic model cost more than the model's prediction."""
+    names = [str(c) for c in classes]
+    predictions = []
+    for i, label in enumerate(labels.tolist()):
         # A NaN probability (a network fed values far outside its training range) is null:
         # JSON has no NaN, and a 500 would hide the other rows' answers.
-        probabilities = {c[len("proba_"):]: _plain(float(record[c])) for c in proba} or None
-        out.append(Prediction(prediction=_plain(record["prediction"]),
-                              probabilities=probabilities))
-    return out
+        probabilities = (None if proba is None else
+                         {n: _finite(p) for n, p in zip(names, proba[i].tolist())})
+        predictions.append({"prediction": _finite(label), "probabilities": probabilities})
+    return Response(json.dumps({"predictions": predictions}, allow_nan=False),
+                    media_type="application/json")
 
 
-def _plain(value):
-    if isinstance(value, np.generic):
+def _finite(value):
+    if isinstance(value, np.generic):  # an object array's labels stay numpy scalars
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None

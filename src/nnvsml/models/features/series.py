@@ -18,6 +18,8 @@ The kernels here compile lazily once and are cached on disk (``cache=True``).
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -29,6 +31,13 @@ from nnvsml.errors import InputError
 STAT_NAMES = ("mean", "std", "min", "max", "q05", "q25", "q50", "q75", "q95", "skewness",
               "kurtosis", "slope", "mean_abs_diff", "autocorr_lag1", "argmax_pos", "argmin_pos")
 QUANTILES = (0.05, 0.25, 0.50, 0.75, 0.95)
+
+# numba's default OpenMP threads and torch's spin against each other: after one parallel ROCKET
+# or DTW call, a network trained in the same process (a run's evidence, the test suite) ran 4 to
+# 9 times slower. The workqueue layer has threads of its own; it must not be entered by two
+# threads at once (a service answers requests from a thread pool), hence the lock.
+numba.config.THREADING_LAYER = "workqueue"
+_PARALLEL = threading.Lock()
 
 
 def _check_series(X, fitted: tuple | None = None) -> np.ndarray:
@@ -199,9 +208,9 @@ class Rocket(TransformerMixin, BaseEstimator):
     def transform(self, X):
         X = _check_series(X, (self.n_channels_,))
         X = fill_gaps(X)
-        _set_threads(self.n_jobs)
-        parts = [_rocket_apply(np.ascontiguousarray(X[:, c]), *self.kernels_)
-                 for c in range(X.shape[1])]
+        with _parallel(self.n_jobs):
+            parts = [_rocket_apply(np.ascontiguousarray(X[:, c]), *self.kernels_)
+                     for c in range(X.shape[1])]
         return np.concatenate(parts, axis=1).astype(np.float32)
 
 
@@ -274,8 +283,8 @@ class DTWNeighbors(ClassifierMixin, BaseEstimator):
         X = _check_series(X, (self.n_channels_,))
         lengths = valid_lengths(X)
         X = np.ascontiguousarray(fill_gaps(X))
-        _set_threads(self.n_jobs)
-        return _dtw_nearest(X, lengths, self.X_, self.lengths_, float(self.window))
+        with _parallel(self.n_jobs):
+            return _dtw_nearest(X, lengths, self.X_, self.lengths_, float(self.window))
 
     def predict(self, X):
         return self.classes_[self.y_index_[self.kneighbor(X)[1]]]
@@ -360,7 +369,11 @@ def _dtw_nearest(Q, q_len, R, r_len, window):
     return dist, index
 
 
-def _set_threads(n_jobs: int | None) -> None:
+@contextmanager
+def _parallel(n_jobs: int | None):
+    """One parallel kernel at a time, on ``n_jobs`` numba threads (-1: all)."""
     limit = numba.config.NUMBA_NUM_THREADS
     n = limit if n_jobs is not None and n_jobs < 0 else (n_jobs or 1)
-    numba.set_num_threads(max(1, min(int(n), limit)))
+    with _PARALLEL:
+        numba.set_num_threads(max(1, min(int(n), limit)))
+        yield
