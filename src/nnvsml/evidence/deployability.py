@@ -107,10 +107,10 @@ def _formats(ctx, subject, run_dir: Path, X, missing: str | None) -> dict:
         formats["onnx"] = {"status": "skipped",
                            "reason": "the model has no safe file to convert from"}
         return record
-    est = served.load(run_dir, entry["name"]).estimator
     if missing is not None:
         formats["onnx"] = {"status": "skipped", "reason": missing}
         return record
+    est = served.load(run_dir, entry["name"]).estimator
     y_pred, proba = _outputs(est, ctx.task, X)
     stem = Path(listing["model"]).stem
     path, onnx_record = onnx_format.save_checked(est, run_dir / "models" / f"{stem}.onnx",
