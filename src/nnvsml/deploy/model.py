@@ -68,6 +68,22 @@ class ServedModel:
             out[f"proba_{label}"] = proba[:, i]
         return out
 
+    def outputs_row(self, row: dict) -> tuple[np.ndarray, np.ndarray | None, list]:
+        """:meth:`outputs` of one table row given as column -> value (a service's request),
+        checked as :func:`check_table` checks a table; through ONNX Runtime without building
+        the one-row table where the values are plain numbers and words."""
+        check_columns(self.schema, row)
+        if self.runner is not None and not any(c["kind"] == "datetime"
+                                               for c in self.schema.get("columns", [])):
+            answer = self.runner.predict_row(row)
+            if answer is not None:
+                labels, proba = answer
+                return (np.asarray(labels), proba,
+                        [] if proba is None else list(self.runner.classes))
+        X = pd.DataFrame.from_records([row])
+        check_table(self.schema, X)
+        return self.outputs(X)
+
     def outputs(self, X) -> tuple[np.ndarray, np.ndarray | None, list]:
         """The predictions, the probabilities (None for regression) and their classes, as
         arrays: what :meth:`predict` lays out as a table (a service answering one row at a

@@ -561,6 +561,9 @@ class OnnxModel:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle worker threads spin by default, waiting for the next run: in a service between
+        # requests (and beside the user's other work) that burns a core for nothing.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options,
                                             providers=["CPUExecutionProvider"])
         document = self.session.get_modelmeta().custom_metadata_map.get(META_KEY)
@@ -595,6 +598,12 @@ class OnnxModel:
             return {spec["name"]: X.astype(str).astype(object).reshape(-1, 1)}
         return {spec["name"]: np.ascontiguousarray(X, dtype=spec["type"])}
 
+    def predict_row(self, row: dict) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """:meth:`predict` of one JSON row (column -> value, the model's columns all present),
+        or None when only :meth:`predict` of its table can read it."""
+        feed = None if self._table is None or self.scope == "network" else self._table.row(row)
+        return None if feed is None else self._outputs(self.session.run(self._output, feed)[0])
+
     def predict(self, X) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels and probabilities (None for regression), as the native model gives them;
         many rows go through ONNX Runtime in parts of ``batch_rows`` (a k-nearest-neighbour
@@ -608,7 +617,9 @@ class OnnxModel:
         return labels, None if parts[0][1] is None else np.concatenate([p[1] for p in parts])
 
     def _predict(self, X) -> tuple[np.ndarray, np.ndarray | None]:
-        out = self.session.run(self._output, self._feed(X))[0]
+        return self._outputs(self.session.run(self._output, self._feed(X))[0])
+
+    def _outputs(self, out) -> tuple[np.ndarray, np.ndarray | None]:
         if "head" in self.meta:  # a network's logits (its graph alone, or with its steps)
             head = self.meta["head"]
             if head["kind"] == "scale":
@@ -672,6 +683,31 @@ class _TableFeed:
         feed = {}
         for spec, p in zip(self.inputs, self._positions):
             feed[spec["name"]] = _column(X, values, p, kinds[p], spec["kind"]).reshape(-1, 1)
+        return feed
+
+
+    def row(self, row: dict) -> dict | None:
+        """The tensors of one JSON row, as :meth:`__call__` makes them from its one-row table,
+        without building the table (that was most of a served request's time); None when a
+        value needs pandas' parsing (text in a number column), so the caller builds the table."""
+        feed = {}
+        for spec in self.inputs:
+            value = row[spec["column"]]
+            if spec["kind"] == "numeric":
+                if not (value is None or isinstance(value, (int, float))):
+                    return None
+                value = np.nan if value is None else float(value)
+                feed[spec["name"]] = np.array([[value]], dtype=np.float64)
+            elif spec["kind"] == "boolean":
+                from nnvsml.data.columns import _boolean_value
+
+                value = np.nan if _is_missing(value) else _boolean_value(value)
+                feed[spec["name"]] = np.array([[value]], dtype=np.float64)
+            else:
+                from nnvsml.data.columns import _label
+
+                feed[spec["name"]] = np.array([["" if _is_missing(value) else _label(value)]],
+                                              dtype=object)
         return feed
 
 
