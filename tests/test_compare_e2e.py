@@ -77,7 +77,9 @@ def test_results_json_keeps_the_contract(cancer_run):
         assert set(t["best_params"]) == set(REGISTRY[m["name"]].space)
         assert (t["strategy"] == "bayesian" or "fewer than 5 trials" in t["reason"]
                 or m["evaluation"]["level"] == "validation_only")
-    assert any(m["tuning"]["strategy"] == "bayesian" for m in r["models"])
+    # Whether any of the nine has time for 5 trials in 60 s depends on the machine (on a slow
+    # one none had, each saying why above); that TPE tunes is tested where the time is sized
+    # for it (test_tuning_e2e.py).
     assert sum(m["evaluation"]["level"] == "cross_validated" for m in r["models"]) >= 5
 
 
@@ -179,6 +181,13 @@ def test_evidence_on_each_familys_best(cancer_run):
         assert lc["repeats"] >= 2 and all(len(p["scores"]) == lc["repeats"] for p in fam["points"])
         # More rows help: the largest size scores better than the smallest.
         assert fam["points"][-1]["mean"] > fam["points"][0]["mean"]
+        # What each fit cost, and the law fitted to it (at a few hundred rows a fit's fixed
+        # costs dominate, so the exponent may be near 0 here; its recovery is tested on known
+        # laws in test_evidence.py).
+        assert all(p["fit_seconds"] > 0 and p["fit_peak_mb"] >= 0 for p in fam["points"])
+        growth = fam["growth"]
+        assert growth["rows_projected"] == 10 * lc["available_rows"]
+        assert np.isfinite(growth["time"]["exponent"]) and growth["time"]["at_10x"] > 0
     assert lc["crossing"]["status"] in ("measured", "extrapolated", "none")
     assert lc["crossing"]["sentence"]
 

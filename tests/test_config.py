@@ -48,6 +48,8 @@ BAD = [
     ("trials", True, "--trials must be a whole number of at least 1"),
     ("storage", "studies.db", "--storage must be a database URL"),
     ("storage", 5, "--storage must be a database URL"),
+    ("mlflow", "mlruns", "--mlflow must be a tracking server URL"),
+    ("mlflow", 5, "--mlflow must be a tracking server URL"),
     ("analyses", "learning", "unknown analysis 'learning'"),
     ("analysis_budget", 0, "--analysis-budget must be a positive number of seconds, got 0"),
     ("priority", "sped", "did you mean 'speed'"),

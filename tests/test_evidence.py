@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,8 @@ from nnvsml.evidence import ANALYSES, energy
 from nnvsml.evidence.data_quality import _imbalanced, _missing, _noisy_labels, damage
 from nnvsml.evidence.explanations import RawCoder, agreement, origin, shares
 from nnvsml.evidence.gradients import EXPLODING, flags
-from nnvsml.evidence.learning_curve import _law, _smallest, crossing, fit_power_law
+from nnvsml.evidence.learning_curve import (FitMeter, _law, _smallest, cost_growth,
+                                             crossing, fit_power_law)
 from nnvsml.evidence.parts import Parts, lime_over_parts
 from nnvsml.evidence.runner import check_analyses
 
@@ -62,6 +64,28 @@ def block(trad, neur):
     for f in fams.values():
         f["fit"] = fit_power_law(f["points"])
     return {"families": fams}
+
+
+def test_cost_growth_recovers_the_exponent_and_projects_ten_times_the_rows():
+    sizes = [100, 200, 400, 800, 1600]
+    pts = [{"size": n, "fit_seconds": 2e-5 * n ** 1.5, "fit_peak_mb": 0.01 * n}
+           for n in sizes]
+    growth = cost_growth(pts, available=1600)
+    assert growth["time"]["exponent"] == pytest.approx(1.5, abs=1e-3)
+    assert growth["time"]["at_10x"] == pytest.approx(2e-5 * 16000 ** 1.5, rel=1e-2)
+    # Memory under 1 MB at the small sizes is noise: fitted over the three that reach it.
+    assert growth["memory"]["exponent"] == pytest.approx(1.0, abs=1e-3)
+    assert cost_growth(pts[:2], available=200) is None
+    tiny = [{**p, "fit_peak_mb": 0.0} for p in pts]
+    assert cost_growth(tiny, available=1600)["memory"] is None
+
+
+def test_the_fit_meter_sees_memory_allocated_outside_python():
+    with FitMeter() as meter:
+        block = np.ones(40 * 2**20 // 8)  # 40 MB
+        time.sleep(0.05)
+    assert meter.peak_mb >= 35 and meter.seconds >= 0.05
+    del block
 
 
 def test_a_measured_crossing_lies_between_the_sizes_where_the_lead_changed():

@@ -31,7 +31,7 @@ CLASSIFICATION_IDS = ["verdict", "key-differences", "leaderboard", "pareto", "le
                       "energy", "deployability", "tuning"]
 REGRESSION_IDS = [s if s != "confusion-roc" else "residuals" for s in CLASSIFICATION_IDS]
 #: plots per section when every analysis succeeded
-PLOTS = {"pareto": 1, "learning-curve": 1, "data-quality": 1, "overfitting": 2,
+PLOTS = {"pareto": 1, "learning-curve": 2, "data-quality": 1, "overfitting": 2,
          "confusion-roc": 2, "residuals": 1, "explanations": 2, "gradients": 1, "tuning": 1}
 VERDICT_BG = (0xE7, 0xF4, 0xEA)  # the verdict box's background in the template's CSS
 FAMILY_RGB = {"traditional": (0x1F, 0x77, 0xB4), "neural": (0xFF, 0x7F, 0x0E)}
@@ -141,9 +141,9 @@ def test_leaderboard_lists_every_model_with_its_reason(report):
 
 
 @pytest.mark.parametrize("task, ids, expected", [
-    ("binary", CLASSIFICATION_IDS, 11),
-    ("multiclass", CLASSIFICATION_IDS, 12),  # + the network's saliency maps
-    ("regression", REGRESSION_IDS, 10),
+    ("binary", CLASSIFICATION_IDS, 12),
+    ("multiclass", CLASSIFICATION_IDS, 13),  # + the network's saliency maps
+    ("regression", REGRESSION_IDS, 11),
 ])
 def test_every_plot_is_drawn(report, task, ids, expected):
     html = report(task)
@@ -154,6 +154,13 @@ def test_every_plot_is_drawn(report, task, ids, expected):
         want = PLOTS.get(sid, 0) + (1 if task == "multiclass" and sid == "explanations" else 0)
         assert len(images(parts[sid])) == want, sid
     assert 'class="problem' not in html  # every analysis succeeded: no status boxes
+
+
+def test_the_learning_curve_says_how_each_familys_cost_grows(report):
+    html = sections(report())["learning-curve"]
+    assert "How cost grows with rows" in html
+    # the exponents and the projection to ten times the rows, per family
+    assert "1.2" in html and "4,550" in html
 
 
 def test_multiclass_roc_is_macro_one_vs_rest(report):

@@ -103,6 +103,10 @@ def compare(
         All the options at once, instead of keywords (giving both is a ``TypeError``).
     name : str, optional
         Names the data in the results and the default run directory.
+    mlflow : str, optional
+        An MLflow tracking URI (``http://host:5000`` or ``sqlite:///mlflow.db``): the finished
+        run is logged there, one parent run and one nested run per candidate (needs the
+        ``mlflow`` extra). An unreachable one is an error before anything trains.
     progress : bool
         Print what happens with Rich: notices, one line per finished model, the leaderboard and
         the verdict (the command line turns it on). ``live`` adds the animated progress bar.
@@ -140,7 +144,30 @@ def compare(
         reporter = RichReporter(live=live)
     results, run_dir = run_comparison(dataset, config, reporter=reporter, started=started,
                                       protocol=checked.protocol, candidates=checked.candidates)
+    if config.mlflow is not None:
+        _track(config.mlflow, results, run_dir, reporter)
     return CompareResult(leaderboard(results), results["verdict"], run_dir, results)
+
+
+def _track(uri: str, results: dict, run_dir, reporter) -> None:
+    """Log the finished run to MLflow; a tracker that fails now costs the log, not the run."""
+    import warnings
+
+    from nnvsml.tracking import log_comparison
+
+    try:
+        run_id = log_comparison(uri, results, run_dir)
+    except Exception as exc:  # the tracker's own errors (HTTP, database) are many kinds
+        message = (f"the run is complete in {run_dir}, but logging it to MLflow at {uri} failed "
+                   f"({type(exc).__name__}: {str(exc)[:200]}); run the same command again to "
+                   "log it (finished models are kept)")
+        if reporter is not None:
+            reporter.notice(message)
+        else:
+            warnings.warn(message, stacklevel=3)
+        return
+    if reporter is not None:
+        reporter.notice(f"logged to MLflow at {uri} (run {run_id})")
 
 
 @dataclass
@@ -179,6 +206,7 @@ def plan(data=None, target: str | None = None, budget: float | None = None,
     if config.out is not None:
         check_out(config.out)
     config.check_storage()
+    config.check_tracking()
     dataset = load_dataset(data, target=config.target, task=config.task, name=config.name,
                            modality=config.modality)
     config = config.with_data_defaults(data)

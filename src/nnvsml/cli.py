@@ -98,6 +98,11 @@ def compare(
         help="Optuna storage URL for the tuning studies, e.g. "
         "postgresql+psycopg://user@host/db to share them between machines. Default: "
         "tuning.db (SQLite) in the run directory.", show_default=False)] = None,
+    mlflow: Annotated[Optional[str], typer.Option(
+        help="Log the finished run to MLflow: a tracking server URL (http://127.0.0.1:5000) or "
+        "sqlite:///mlflow.db; one parent run, one nested run per candidate, the verdict, the "
+        "report and the chosen model's safe files. Needs the mlflow extra.",
+        show_default=False)] = None,
     analyses: Annotated[Optional[list[str]], typer.Option(
         help="Evidence gathered on each family's best model: all, none, or a list of "
         "learning_curve, data_quality, overfitting, gradients, explanations, energy, "
@@ -135,7 +140,7 @@ def compare(
         models=models, families=families, cv_folds=cv_folds, validation=validation,
         test_fraction=test_fraction, metric=metric, max_memory_mb=max_memory_mb,
         retry_failed=retry_failed, search=search, trials=trials, storage=storage,
-        executor=executor, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
+        executor=executor, mlflow=mlflow, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
         priority=priority, max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
         max_model_mb=max_model_mb, require_explanations=require_explanations, report=report)
     if dry_run:

@@ -55,6 +55,8 @@ class Reporter:
 
     def finish(self, results: dict, run_dir: Path) -> None: ...
 
+    def notice(self, message: str) -> None: ...
+
 
 def default_run_dir(name: str, root: Path = Path("nnvsml-runs")) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -194,6 +194,12 @@ def _executor(value):
     return value
 
 
+def _mlflow(value) -> str:
+    from nnvsml.tracking import check_scheme
+
+    return check_scheme(value)
+
+
 def _analyses(value) -> tuple[str, ...]:
     from nnvsml.evidence.runner import check_analyses
 
@@ -267,6 +273,8 @@ class RunConfig:
     name: str | None = None
     #: Where candidates run: ``local`` (isolated processes on this machine).
     executor: str = "local"
+    #: An MLflow tracking URI (server URL or ``sqlite:///file``) the finished run is logged to.
+    mlflow: str | None = None
 
     #: The rule of every option (a missing one would be a bug: a test checks they match).
     _parameter_constraints: ClassVar[dict[str, Rule]] = {
@@ -312,6 +320,7 @@ class RunConfig:
         "require_explanations": Rule((Check(_limit("require_explanations")),)),
         "report": Rule((Type((bool,)),), "--report must be true or false, got {value}"),
         "name": Rule((_OPTIONAL, Type((str,))), "the run's name must be text, got {value}"),
+        "mlflow": Rule((_OPTIONAL, Check(_mlflow))),
     }
     #: Checks across options, run once each option has passed its own rule.
     _joint_constraints: ClassVar[tuple[Callable[[RunConfig], None], ...]] = (_tuning,)
@@ -368,6 +377,14 @@ class RunConfig:
             from nnvsml.tuning.storage import open_storage
 
             open_storage(self.storage)
+
+    def check_tracking(self) -> None:
+        """Reach a given ``mlflow`` tracking store now: an unreachable one is reported before
+        anything trains, not after the comparison."""
+        if self.mlflow is not None:
+            from nnvsml.tracking import check_uri
+
+            check_uri(self.mlflow)
 
 
 class _Values:

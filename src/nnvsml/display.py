@@ -102,6 +102,9 @@ class RichReporter(Reporter):
                        "models/)")
 
     # -- helpers --------------------------------------------------------------------------
+    def notice(self, message: str) -> None:
+        self.err.print(f"[yellow]notice:[/] {safe(message)}")
+
     def _refresh(self, message: str | None) -> None:
         if self.progress is None or self.budget is None:
             return

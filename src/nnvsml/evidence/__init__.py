@@ -21,8 +21,11 @@ The contract (what the verdict and the report read)::
         "repeats": 3,
         "n_train": 24000,                            # rows the models were compared on
         "families": {FAMILY: {"model": NAME,
-            "points": [{"size": n, "scores": [..one per repeat..], "mean": x, "std": s}, ...],
-            "fit": {"form": "score = c - a * n^(-b)", "a", "b", "c", "r2"} | None}},
+            "points": [{"size": n, "scores": [..one per repeat..], "mean": x, "std": s,
+                        "fit_seconds": median s, "fit_peak_mb": median MB added}, ...],
+            "fit": {"form": "score = c - a * n^(-b)", "a", "b", "c", "r2"} | None,
+            "growth": {"form": "cost = k * n^e", "rows_projected": 10 * available rows,
+                       "time" | "memory": {"exponent", "k", "r2", "at_10x"} | None} | None}},
         "crossing": {"status": "measured" | "extrapolated" | "none",
             "size": float | None, "low": float | None, "high": float | None,   # rows, 90% band
             "ratio": size / n_train | None, "leader_now": FAMILY, "leader_then": FAMILY | None,

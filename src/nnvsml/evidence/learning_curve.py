@@ -47,7 +47,7 @@ def run(ctx: AnalysisContext) -> dict:
     fits_left = len(sizes) * len(families) * repeats
     for size in sizes:
         for family in families:
-            scores = []
+            scores, costs = [], []
             for r in range(repeats):
                 if ctx.out_of_time():
                     break
@@ -56,20 +56,29 @@ def run(ctx: AnalysisContext) -> dict:
                 # Small sizes end early and leave their time to the large ones.
                 est = ctx.build(family, size, fits_left=fits_left)
                 fits_left -= 1
-                est.fit(take(ctx.X, rows), ctx.y[rows])
+                with FitMeter() as meter:
+                    est.fit(take(ctx.X, rows), ctx.y[rows])
+                costs.append((meter.seconds, meter.peak_mb))
                 scores.append(ctx.score(est, X_eval, y_eval))
             scores = [s for s in scores if s is not None]
             if scores:
                 block["families"][family]["points"].append(
                     {"size": size, "scores": scores, "mean": float(np.mean(scores)),
-                     "std": float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0})
-        # Kept if the time runs out: the curves so far, without their crossing (its bootstrap
-        # band costs seconds, which every size would pay).
-        ctx.partial({**block, "status": "timeout", "reason": f"ran out of time after {size:,} rows",
+                     "std": float(np.std(scores, ddof=1)) if len(scores) > 1 else 0.0,
+                     "fit_seconds": round(float(np.median([c[0] for c in costs])), 4),
+                     "fit_peak_mb": round(float(np.median([c[1] for c in costs])), 1)})
+        # Kept if the time runs out: the curves so far and how their cost grew, without their
+        # crossing (its bootstrap band costs seconds, which every size would pay).
+        grown = {f: {**b, "growth": cost_growth(b["points"], full)}
+                 for f, b in block["families"].items()}
+        ctx.partial({**block, "families": grown, "status": "timeout",
+                     "reason": f"ran out of time after {size:,} rows",
                      "crossing": _not_looked_for(size),
                      "seconds": round(time.monotonic() - started, 3)})
     for family in families:
         block["families"][family]["fit"] = fit_power_law(block["families"][family]["points"])
+        block["families"][family]["growth"] = cost_growth(block["families"][family]["points"],
+                                                          full)
     block["crossing"] = crossing(block, ctx.higher_is_better, full, ctx.n_train)
     measured = min(len(f["points"]) for f in block["families"].values())
     if measured < len(sizes):
@@ -82,6 +91,62 @@ def run(ctx: AnalysisContext) -> dict:
     block.update(status="ok" if measured >= 3 else "timeout",
                  seconds=round(time.monotonic() - started, 3))
     return block
+
+
+class FitMeter:
+    """Wall seconds of a fit and the most resident memory it added over what the process held
+    before it (sampled every 10 ms by a thread: a fit's allocations are mostly outside Python,
+    in numpy, LightGBM or torch, where tracemalloc cannot see them all)."""
+
+    INTERVAL = 0.01
+
+    def __enter__(self) -> FitMeter:
+        import threading
+
+        import psutil
+
+        self._process = psutil.Process()
+        self._base = self._peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        self._start = time.perf_counter()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.INTERVAL):
+            self._peak = max(self._peak, self._process.memory_info().rss)
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self._start
+        self._stop.set()
+        self._thread.join()
+        self._peak = max(self._peak, self._process.memory_info().rss)
+        self.peak_mb = max(0.0, (self._peak - self._base) / 2**20)
+
+
+def cost_growth(points: list[dict], available: int) -> dict | None:
+    """How fit time and memory grow with rows: ``cost = k * n^e`` by least squares in log-log
+    over the measured sizes, and what it projects for ten times the rows at hand. None below
+    three sizes. Memory is fitted only where the fits added a measurable amount (1 MB)."""
+    if len(points) < 3:
+        return None
+    n = np.array([p["size"] for p in points], dtype=float)
+    out = {"form": "cost = k * n^e", "rows_projected": 10 * available}
+    for key, name, least in (("fit_seconds", "time", 1e-4), ("fit_peak_mb", "memory", 1.0)):
+        y = np.array([p.get(key, 0.0) for p in points], dtype=float)
+        keep = y >= least
+        if keep.sum() < 3:
+            out[name] = None
+            continue
+        e, log_k = np.polyfit(np.log(n[keep]), np.log(y[keep]), 1)
+        pred = log_k + e * np.log(n[keep])
+        ss_res = float(np.sum((np.log(y[keep]) - pred) ** 2))
+        ss_tot = float(np.sum((np.log(y[keep]) - np.log(y[keep]).mean()) ** 2))
+        out[name] = {"exponent": round(float(e), 3), "k": float(np.exp(log_k)),
+                     "r2": round(1.0 - ss_res / ss_tot, 3) if ss_tot > 0 else None,
+                     "at_10x": round(float(np.exp(log_k) * (10 * available) ** e), 3)}
+    return out
 
 
 def _not_looked_for(size: int) -> dict:

@@ -52,6 +52,36 @@ def learning_curve(out: Section, run: Run, block: dict) -> None:
     out.blocks.append(Note(f"{block.get('repeats') or '?'} repeats per size; the models were "
                            f"compared on {num(block.get('n_train'))} training rows."))
     _scored_on(out, run)
+    _cost_growth(out, block)
+
+
+def _cost_growth(out: Section, block: dict) -> None:
+    """Claim tested: networks are less scalable. How each family's fit time and memory grew
+    over the curve's sizes, and what the fitted exponent projects for ten times the rows."""
+    families = block.get("families") or {}
+    out.plot(plots.cost_growth(families),
+             "Fit seconds and memory added against training rows (log-log), per family, with "
+             "the fitted k·n^e")
+    table = Table(["family", "model", "time exponent", "fit s at 10x rows", "memory exponent",
+                   "MB at 10x rows"], [], compact=True,
+                  title="How cost grows with rows (cost = k · n^e over the measured sizes)")
+    for family, fam in families.items():
+        growth = fam.get("growth") or {}
+        time_law, memory_law = growth.get("time") or {}, growth.get("memory") or {}
+        table.rows.append([Cell(family, f"fam fam-{family}"), Cell(as_text(fam.get("model"))),
+                           Cell(num(time_law.get("exponent")), "num"),
+                           Cell(num(time_law.get("at_10x")), "num"),
+                           Cell(num(memory_law.get("exponent")), "num"),
+                           Cell(num(memory_law.get("at_10x")), "num")])
+    if any(fam.get("growth") for fam in families.values()):
+        out.blocks.append(table)
+        rows = next((f["growth"]["rows_projected"] for f in families.values()
+                     if f.get("growth")), None)
+        out.blocks.append(Note(
+            f"Projected to {num(rows)} rows. A network's fits here are time-bounded (its epochs "
+            "may be cut short at the larger sizes), so its time exponent is a lower bound; "
+            "memory is the resident memory a fit added, sampled every 10 ms, and is left "
+            "blank where fits added under 1 MB."))
 
 
 # ---------------------------------------------------------------- data quality

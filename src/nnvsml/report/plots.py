@@ -160,6 +160,40 @@ def learning_curve(families: dict, metric: str, crossing: dict | None,
     return fig
 
 
+@styled
+def cost_growth(families: dict) -> Figure | None:
+    """Fit seconds and added memory against training rows (log-log), per family, with the
+    fitted ``k * n^e`` line: the slope is the exponent."""
+    drawn = {f: b for f, b in families.items()
+             if any(p.get("fit_seconds") is not None for p in b.get("points") or [])}
+    if not drawn:
+        return None
+    fig = Figure(figsize=(8.4, 3.4))
+    axes = fig.subplots(1, 2)
+    for ax, key, law, label in ((axes[0], "fit_seconds", "time", "fit seconds"),
+                                (axes[1], "fit_peak_mb", "memory", "memory added (MB)")):
+        for family, block in drawn.items():
+            pts = [p for p in block["points"] if (p.get(key) or 0) > 0]
+            if not pts:
+                continue
+            x = np.array([p["size"] for p in pts], dtype=float)
+            y = np.array([p[key] for p in pts], dtype=float)
+            color = _color(family)
+            ax.plot(x, y, marker="o", linestyle="none", color=color,
+                    label=f"{family} ({short(block.get('model'))})")
+            fit = (block.get("growth") or {}).get(law)
+            if fit:
+                grid = np.geomspace(x.min(), x.max(), 50)
+                ax.plot(grid, fit["k"] * grid ** fit["exponent"], color=color, linewidth=1.2,
+                        linestyle="--", label=f"{family}: n^{fit['exponent']:.2f}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training rows (log scale)")
+        ax.set_ylabel(label)
+        ax.legend(fontsize="small")
+    return fig
+
+
 # ---------------------------------------------------------------- data quality
 
 
