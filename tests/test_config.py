@@ -50,6 +50,7 @@ BAD = [
     ("storage", 5, "--storage must be a database URL"),
     ("mlflow", "mlruns", "--mlflow must be a tracking server URL"),
     ("mlflow", 5, "--mlflow must be a tracking server URL"),
+    ("ray_address", 6379, "--ray-address must be auto or HOST:PORT"),
     ("analyses", "learning", "unknown analysis 'learning'"),
     ("analysis_budget", 0, "--analysis-budget must be a positive number of seconds, got 0"),
     ("priority", "sped", "did you mean 'speed'"),

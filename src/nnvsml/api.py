@@ -207,6 +207,7 @@ def plan(data=None, target: str | None = None, budget: float | None = None,
         check_out(config.out)
     config.check_storage()
     config.check_tracking()
+    config.check_executor()
     dataset = load_dataset(data, target=config.target, task=config.task, name=config.name,
                            modality=config.modality)
     config = config.with_data_defaults(data)

@@ -88,8 +88,12 @@ def compare(
         help="How every candidate is tuned: bayesian (TPE), random, grid, hyperband (random "
         "draws pruned per epoch / boosting round) or none (defaults).")] = RunConfig.search,
     executor: Annotated[str, typer.Option(
-        help="Where the candidates run: local (isolated processes on this machine).")
+        help="Where the candidates run: local (isolated processes on this machine) or ray "
+        "(a Ray cluster; the run directory must be on a filesystem its nodes share).")
     ] = RunConfig.executor,
+    ray_address: Annotated[Optional[str], typer.Option(
+        "--ray-address", help="The Ray cluster of --executor ray: auto or HOST:PORT. Default: "
+        "RAY_ADDRESS, else a new local one.", show_default=False)] = None,
     trials: Annotated[Optional[int], typer.Option(
         help="Tuning trials per candidate instead of a share of the seconds; training then runs "
         "without a clock, so the same seed and --trials repeat the same results. --budget only "
@@ -140,7 +144,7 @@ def compare(
         models=models, families=families, cv_folds=cv_folds, validation=validation,
         test_fraction=test_fraction, metric=metric, max_memory_mb=max_memory_mb,
         retry_failed=retry_failed, search=search, trials=trials, storage=storage,
-        executor=executor, mlflow=mlflow, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
+        executor=executor, ray_address=ray_address, mlflow=mlflow, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
         priority=priority, max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
         max_model_mb=max_model_mb, require_explanations=require_explanations, report=report)
     if dry_run:

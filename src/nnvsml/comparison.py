@@ -128,9 +128,10 @@ def _run(dataset: Dataset, config: RunConfig, reporter: Reporter, started: float
         data_path = _write_data_cache(run_dir, dataset, protocol)
         _write_truth(run_dir, dataset, protocol)
 
-        executor = get_executor(config.executor)
+        executor = get_executor(config.executor, ray_address=config.ray_address)
         # Processes and imports are paid for here, before any candidate's clock starts.
         executor.start()
+        store.update(protocol={**store.results["protocol"], "executor": executor.describe()})
         present = [f for f in FAMILIES if any(c.family == f for c in candidates)]
         spent_before = {f: sum((m.get("cost") or {}).get("wall_seconds") or 0.0
                                for m in kept.values() if m["family"] == f) for f in present}
@@ -155,7 +156,10 @@ def _run(dataset: Dataset, config: RunConfig, reporter: Reporter, started: float
             memory_limit_mb=memory_limit, metric=protocol.primary_metric,
             n_fits=len(protocol.folds) + (0 if holdout else 1), n_train=len(protocol.train_idx),
             holdout=holdout)
-        schedule.run(kept)
+        try:
+            schedule.run(kept)
+        finally:
+            executor.close()
         _close_comparison(store, budget, present, dataset, protocol, run_dir, config.seed)
         if config.analyses:
             run_evidence(

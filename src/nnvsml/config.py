@@ -273,6 +273,9 @@ class RunConfig:
     name: str | None = None
     #: Where candidates run: ``local`` (isolated processes on this machine).
     executor: str = "local"
+    #: The Ray cluster of ``executor="ray"`` (``auto``, ``HOST:PORT``; default ``RAY_ADDRESS``,
+    #: else a new local one).
+    ray_address: str | None = None
     #: An MLflow tracking URI (server URL or ``sqlite:///file``) the finished run is logged to.
     mlflow: str | None = None
 
@@ -321,6 +324,8 @@ class RunConfig:
         "report": Rule((Type((bool,)),), "--report must be true or false, got {value}"),
         "name": Rule((_OPTIONAL, Type((str,))), "the run's name must be text, got {value}"),
         "mlflow": Rule((_OPTIONAL, Check(_mlflow))),
+        "ray_address": Rule((_OPTIONAL, Type((str,))),
+                            "--ray-address must be auto or HOST:PORT, got {value}"),
     }
     #: Checks across options, run once each option has passed its own rule.
     _joint_constraints: ClassVar[tuple[Callable[[RunConfig], None], ...]] = (_tuning,)
@@ -377,6 +382,13 @@ class RunConfig:
             from nnvsml.tuning.storage import open_storage
 
             open_storage(self.storage)
+
+    def check_executor(self) -> None:
+        """Reach a given Ray cluster now, before any data is read or any file written."""
+        if self.executor == "ray" and self.ray_address is not None:
+            from nnvsml.protocol.ray_executor import check_address
+
+            check_address(self.ray_address)
 
     def check_tracking(self) -> None:
         """Reach a given ``mlflow`` tracking store now: an unreachable one is reported before

@@ -35,6 +35,9 @@ class Executor(ABC):
         """Where the work ran, for the results."""
         return {"executor": self.name, "host": platform.node()}
 
+    def close(self) -> None:
+        """Let go of what :meth:`start` took (a cluster connection); the run is over."""
+
 
 class LocalProcesses(Executor):
     name = "local"
@@ -48,13 +51,22 @@ class LocalProcesses(Executor):
                             target=target, keep_partial=keep_partial, hard_limit=hard_limit)
 
 
-EXECUTORS: dict[str, type[Executor]] = {"local": LocalProcesses}
+def _ray(**options) -> Executor:
+    from nnvsml.protocol.ray_executor import RayCluster
+
+    return RayCluster(options.get("ray_address"))
 
 
-def get_executor(name: str | Executor = "local") -> Executor:
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": lambda **options: LocalProcesses(),
+                                                 "ray": _ray}
+
+
+def get_executor(name: str | Executor = "local", **options) -> Executor:
+    """The executor called ``name``, made with the options it takes (``ray_address``)."""
     if isinstance(name, Executor):
         return name
     try:
-        return EXECUTORS[name]()
+        make = EXECUTORS[name]
     except KeyError:
         raise InputError(f"unknown executor '{name}'; choose from: {', '.join(EXECUTORS)}") from None
+    return make(**options)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import resource
 import signal
 import sys
@@ -226,6 +227,7 @@ class _Work:
                 "peak_memory_mb": round(max(0.0, _peak_rss_mb() - self.base_mb), 1),
                 "model_size_kb": round(size_kb, 1),
                 "cv_seconds": round(cv_seconds, 4),
+                "host": platform.node(),  # where it ran: this machine, or a cluster's node
             },
             "params": {
                 **_simple_params(final),

@@ -1,0 +1,168 @@
+"""Candidates run on a Ray cluster (``--executor ray``): each piece of work is sent to a runner
+actor on the cluster, which runs it exactly as the local executor does (its own process, under
+the same time and memory limits, from a process server that preloaded the libraries once) and
+sends back the same :class:`~nnvsml.protocol.runner.Outcome`. The protocol, the budget rule and
+the results do not change with the executor.
+
+Networks go to a runner holding a GPU when the cluster has one, everything else to a runner
+holding one CPU. A runner whose node dies takes its work with it: that work is recorded as
+failed with the reason, a new runner is started for the next, and a later run with the same
+``--out`` resumes.
+
+The run directory (and the data cache in it) must be on a filesystem every node sees (one
+machine, or a shared mount): the work reads the data and writes its model files there.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+
+from nnvsml.errors import InputError
+from nnvsml.protocol.executor import Executor
+from nnvsml.protocol.runner import Outcome
+from nnvsml.protocol.worker import main
+
+#: Seconds between looks at a running task (the progress display's heartbeat).
+POLL_SECONDS = 0.2
+
+
+def missing() -> str | None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return "--executor ray needs Ray: pip install 'nnvsml[ray]'"
+    return None
+
+
+def check_address(address: str | None) -> None:
+    """An :class:`InputError` when a ``HOST:PORT`` address does not answer (Ray itself retries
+    for minutes before giving up)."""
+    import socket
+
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--ray-address must be auto or HOST:PORT, got '{address}'")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise InputError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc}); "
+                         "start it with 'ray start --head' there, or pass the address it "
+                         "printed") from None
+
+
+class _Runner:
+    """Lives on a node of the cluster; runs one piece of work at a time, isolated."""
+
+    def warm_up(self) -> str:
+        from nnvsml.protocol.runner import warm_up
+
+        warm_up()
+        return platform.node()
+
+    def run(self, job, memory_limit_mb, target, keep_partial, hard_limit) -> tuple:
+        from nnvsml.protocol.runner import run_isolated
+
+        outcome = run_isolated(job, memory_limit_mb=memory_limit_mb, target=target,
+                               keep_partial=keep_partial, hard_limit=hard_limit)
+        return outcome, platform.node()
+
+
+class RayCluster(Executor):
+    name = "ray"
+
+    def __init__(self, address: str | None = None) -> None:
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self._runners: dict[str, object] = {}
+        self._connected = False
+        self._gpus = 0.0
+        self.hosts: dict[str, str] = {}
+
+    def start(self) -> None:
+        reason = missing()
+        if reason is not None:
+            raise InputError(reason)
+        import ray
+
+        self._connected = not ray.is_initialized()
+        if self._connected:
+            check_address(self.address)
+            try:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False, logging_level="ERROR")
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                where = self.address or "a new local cluster"
+                raise InputError(f"cannot connect to the Ray cluster at {where} "
+                                 f"({str(exc).splitlines()[0][:160]}); start it with 'ray start "
+                                 "--head' or pass --ray-address HOST:PORT") from None
+        self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        # Each runner starts its process server and imports the libraries now, before any
+        # candidate's clock starts.
+        for kind in ("cpu", "gpu") if self._gpus else ("cpu",):
+            self._runner(kind)
+
+    def _runner(self, kind: str):
+        import ray
+
+        if kind not in self._runners:
+            actor = ray.remote(_Runner).options(
+                num_cpus=1, num_gpus=1 if kind == "gpu" else 0, max_concurrency=1)
+            runner = actor.remote()
+            ray.get(runner.warm_up.remote())
+            self._runners[kind] = runner
+        return self._runners[kind]
+
+    def run(self, job, *, memory_limit_mb, on_progress: Callable | None = None, target=main,
+            keep_partial=False, hard_limit=None) -> Outcome:
+        import ray
+
+        candidate = getattr(job, "candidate", None)
+        kind = "gpu" if self._gpus and getattr(candidate, "family", None) == "neural" else "cpu"
+        label = getattr(job, "name", None) or candidate.name
+        started = time.monotonic()
+        try:
+            runner = self._runner(kind)
+            ref = runner.run.remote(job, memory_limit_mb, target, keep_partial, hard_limit)
+            while True:
+                done, _ = ray.wait([ref], timeout=POLL_SECONDS)
+                if done:
+                    break
+                if on_progress:
+                    on_progress(None)
+            outcome, host = ray.get(ref)
+        except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
+                ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
+            self._runners.pop(kind, None)  # the next piece of work gets a new runner
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            return Outcome("failed", f"the Ray worker running it died ({type(exc).__name__}"
+                           f"{': ' + first if first else ''}); run again with the same --out "
+                           "to resume", None, time.monotonic() - started, 0.0)
+        self.hosts[label] = host
+        return outcome
+
+    def describe(self) -> dict:
+        import ray
+
+        nodes = [{"host": n.get("NodeManagerHostname"), "address": n.get("NodeManagerAddress"),
+                  "cpus": n.get("Resources", {}).get("CPU"),
+                  "gpus": n.get("Resources", {}).get("GPU", 0.0)}
+                 for n in ray.nodes() if n.get("Alive")] if ray.is_initialized() else []
+        return {"executor": self.name, "host": platform.node(),
+                "address": self.address or "local", "nodes": nodes}
+
+    def close(self) -> None:
+        import ray
+
+        for runner in self._runners.values():
+            try:
+                ray.kill(runner)
+            except Exception:  # already gone with its node
+                pass
+        self._runners.clear()
+        if self._connected and ray.is_initialized():
+            ray.shutdown()
+        self._connected = False

@@ -1,0 +1,133 @@
+"""The Ray executor on a real two-node Ray cluster started by the test (a head and a second
+worker node, separate processes of ``ray start`` on this machine, behind a random token):
+the same comparison as the local executor under --trials, and a runner killed mid-run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+import nnvsml
+
+# Not imported here: Ray reads its authentication settings when it is first imported, and the
+# cluster's token only exists once the fixture has started it.
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("the ray extra is not installed", allow_module_level=True)
+
+MODELS = ["logistic_regression", "mlp"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    ray_bin = Path(sys.executable).with_name("ray")
+    # Ray's sockets live under its temp folder, whose path must stay short (108 bytes).
+    temp = Path(f"/tmp/nnvsml-ray-{secrets.token_hex(4)}")
+    port = _free_port()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
+    try:
+        subprocess.run([str(ray_bin), "start", "--head", f"--port={port}",
+                        "--include-dashboard=false", f"--temp-dir={temp}", *common],
+                       env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run([str(ray_bin), "start", f"--address=127.0.0.1:{port}", *common],
+                       env=env, check=True, capture_output=True, timeout=120)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True)
+        pytest.skip(f"Ray could not start here: {getattr(exc, 'stderr', b'')[-300:]!r}")
+    old = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=env["RAY_AUTH_TOKEN"])
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        subprocess.run([str(ray_bin), "stop", "--force"], env=env, capture_output=True,
+                       timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _compare(data, out, **options):
+    return nnvsml.compare(str(data), target="diagnosis", out=out, models=MODELS, trials=2,
+                          search="random", analyses="none", report=False, seed=0, **options)
+
+
+def test_a_two_node_cluster_gives_the_local_executors_results(cluster, cancer_csv, tmp_path):
+    on_ray = _compare(cancer_csv, tmp_path / "ray", executor="ray", ray_address=cluster)
+    local = _compare(cancer_csv, tmp_path / "local")
+    where = on_ray.results["protocol"]["executor"]
+    assert where["executor"] == "ray" and where["address"] == cluster
+    assert len(where["nodes"]) == 2 and all(n["cpus"] == 1 for n in where["nodes"])
+    assert local.results["protocol"]["executor"]["executor"] == "local"
+    for a, b in zip(on_ray.results["models"], local.results["models"]):
+        assert a["name"] == b["name"] and a["status"] == b["status"] == "ok"
+        assert a["tuning"]["best_params"] == b["tuning"]["best_params"]
+        # The same fits; a network's sums may run on another number of threads on a node of
+        # one CPU, so its probabilities agree to float rounding, not bit for bit.
+        assert a["test"] == pytest.approx(b["test"], rel=1e-4, abs=1e-6)
+        assert a["cost"]["host"]
+    assert on_ray.verdict["model"] == local.verdict["model"]
+
+
+def test_a_runner_killed_mid_run_is_recorded_and_the_run_resumes(cluster, cancer_csv, tmp_path):
+    out = tmp_path / "run"
+    killed = []
+
+    def kill_the_runner_once_the_network_trains():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            log = out / "logs" / "mlp.log"
+            if log.exists():
+                for p in psutil.process_iter(["cmdline"]):
+                    if any("_Runner" in part for part in p.info["cmdline"] or []):
+                        p.kill()
+                        killed.append(p.pid)
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_runner_once_the_network_trains, daemon=True)
+    killer.start()
+    first = _compare(cancer_csv, out, executor="ray", ray_address=cluster)
+    killer.join()
+    assert killed
+    entries = {m["name"]: m for m in first.results["models"]}
+    assert entries["logistic_regression"]["status"] == "ok"
+    assert entries["mlp"]["status"] == "failed"
+    assert "Ray worker running it died" in entries["mlp"]["reason"]
+    again = _compare(cancer_csv, out, executor="ray", ray_address=cluster, retry_failed=True)
+    assert {m["name"]: m["status"] for m in again.results["models"]} == {
+        "logistic_regression": "ok", "mlp": "ok"}
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["status"] == "complete"
+
+
+def test_an_unreachable_cluster_is_one_line_before_anything_is_written(cancer_csv, tmp_path,
+                                                                      capsys):
+    from oneline import cli_failure
+
+    out = tmp_path / "run"
+    code, err = cli_failure(capsys, ["compare", str(cancer_csv), "--executor", "ray",
+                                     "--ray-address", f"127.0.0.1:{_free_port()}",
+                                     "--out", str(out)])
+    assert code == 2 and "cannot reach the Ray cluster" in err
+    assert not out.exists()
