@@ -38,6 +38,7 @@ def test_one_parent_run_and_one_nested_run_per_candidate(logged):
     uri, out, result = logged
     client, parents, children = runs(uri)
     assert len(parents) == 1
+    assert (out / "mlflow.json").stat().st_mode & 0o077 == 0  # the URI may hold a password
     parent = parents[0]
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["nnvsml.verdict.model"] == result.verdict["model"]

@@ -136,7 +136,11 @@ def _parent_run(client, uri: str, run_dir: Path, experiment_id: str, results: di
     dataset = results.get("dataset") or {}
     run = client.create_run(experiment_id, run_name=f"{dataset.get('name', 'data')} comparison",
                             tags={"nnvsml.run_dir": str(run_dir.resolve())})
-    record.write_text(json.dumps({"uri": uri, "run_id": run.info.run_id}))
+    # Private, and never through a link: the URI may carry a password (https://user:pw@host).
+    from nnvsml.artifacts import create_private
+
+    record.unlink(missing_ok=True)
+    create_private(record, json.dumps({"uri": uri, "run_id": run.info.run_id}).encode())
     return run.info.run_id
 
 
