@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -73,25 +74,28 @@ class ServedModel:
         checked as :func:`check_table` checks a table; through ONNX Runtime without building
         the one-row table where the values are plain numbers and words."""
         check_columns(self.schema, row)
-        if self.runner is not None and not any(c["kind"] == "datetime"
-                                               for c in self.schema.get("columns", [])):
+        if self.runner is not None and not self._has_dates:
             answer = self.runner.predict_row(row)
             if answer is not None:
-                labels, proba = answer
-                return (np.asarray(labels), proba,
-                        [] if proba is None else list(self.runner.classes))
+                return self._runner_outputs(*answer)
         X = pd.DataFrame.from_records([row])
         check_table(self.schema, X)
         return self.outputs(X)
+
+    @cached_property
+    def _has_dates(self) -> bool:
+        # A date column is checked by parsing it (check_table), which needs the table.
+        return any(c["kind"] == "datetime" for c in self.schema.get("columns", []))
+
+    def _runner_outputs(self, labels, proba) -> tuple[np.ndarray, np.ndarray | None, list]:
+        return np.asarray(labels), proba, [] if proba is None else list(self.runner.classes)
 
     def outputs(self, X) -> tuple[np.ndarray, np.ndarray | None, list]:
         """The predictions, the probabilities (None for regression) and their classes, as
         arrays: what :meth:`predict` lays out as a table (a service answering one row at a
         time skips the table)."""
         if self.runner is not None:
-            labels, proba = self.runner.predict(X)
-            return (np.asarray(labels), proba,
-                    [] if proba is None else list(self.runner.classes))
+            return self._runner_outputs(*self.runner.predict(X))
         est = self.estimator
         if self.classes is not None and hasattr(est, "predict_proba"):
             proba = np.asarray(est.predict_proba(X))

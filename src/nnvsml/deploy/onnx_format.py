@@ -685,7 +685,6 @@ class _TableFeed:
             feed[spec["name"]] = _column(X, values, p, kinds[p], spec["kind"]).reshape(-1, 1)
         return feed
 
-
     def row(self, row: dict) -> dict | None:
         """The tensors of one JSON row, as :meth:`__call__` makes them from its one-row table,
         without building the table (that was most of a served request's time); None when a
@@ -698,22 +697,12 @@ class _TableFeed:
                     return None
                 value = np.nan if value is None else float(value)
                 feed[spec["name"]] = np.array([[value]], dtype=np.float64)
-            elif spec["kind"] == "boolean":
-                from nnvsml.data.columns import _boolean_value
-
-                value = np.nan if _is_missing(value) else _boolean_value(value)
-                feed[spec["name"]] = np.array([[value]], dtype=np.float64)
             else:
-                from nnvsml.data.columns import _label
-
-                feed[spec["name"]] = np.array([["" if _is_missing(value) else _label(value)]],
-                                              dtype=object)
+                feed[spec["name"]] = _encoded([value], spec["kind"]).reshape(1, 1)
         return feed
 
 
 def _column(X, values: np.ndarray, p: int, dtype_kind: str, kind: str) -> np.ndarray:
-    from nnvsml.data.columns import _boolean_value, _label
-
     raw = values[:, p]
     if kind == "numeric":
         if dtype_kind in "fiu":
@@ -725,10 +714,18 @@ def _column(X, values: np.ndarray, p: int, dtype_kind: str, kind: str) -> np.nda
 
         return pd.to_numeric(X.iloc[:, p], errors="coerce").to_numpy(dtype=np.float64,
                                                                      na_value=np.nan)
+    return _encoded(raw, kind)
+
+
+def _encoded(values, kind: str) -> np.ndarray:
+    """A boolean column's values as 1/0 (NaN when missing), a category's as their labels (""
+    when missing)."""
+    from nnvsml.data.columns import _boolean_value, _label
+
     if kind == "boolean":
-        return np.array([np.nan if _is_missing(v) else _boolean_value(v) for v in raw],
+        return np.array([np.nan if _is_missing(v) else _boolean_value(v) for v in values],
                         dtype=np.float64)
-    return np.array(["" if _is_missing(v) else _label(v) for v in raw], dtype=object)
+    return np.array(["" if _is_missing(v) else _label(v) for v in values], dtype=object)
 
 
 def _is_missing(value) -> bool:

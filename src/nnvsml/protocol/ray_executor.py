@@ -58,18 +58,16 @@ def check_address(address: str | None) -> None:
 class _Runner:
     """Lives on a node of the cluster; runs one piece of work at a time, isolated."""
 
-    def warm_up(self) -> str:
+    def warm_up(self) -> None:
         from nnvsml.protocol.runner import warm_up
 
         warm_up()
-        return platform.node()
 
-    def run(self, job, memory_limit_mb, target, keep_partial, hard_limit) -> tuple:
+    def run(self, job, memory_limit_mb, target, keep_partial, hard_limit) -> Outcome:
         from nnvsml.protocol.runner import run_isolated
 
-        outcome = run_isolated(job, memory_limit_mb=memory_limit_mb, target=target,
-                               keep_partial=keep_partial, hard_limit=hard_limit)
-        return outcome, platform.node()
+        return run_isolated(job, memory_limit_mb=memory_limit_mb, target=target,
+                            keep_partial=keep_partial, hard_limit=hard_limit)
 
 
 class RayCluster(Executor):
@@ -80,7 +78,6 @@ class RayCluster(Executor):
         self._runners: dict[str, object] = {}
         self._connected = False
         self._gpus = 0.0
-        self.hosts: dict[str, str] = {}
 
     def start(self) -> None:
         reason = missing()
@@ -122,7 +119,6 @@ class RayCluster(Executor):
 
         candidate = getattr(job, "candidate", None)
         kind = "gpu" if self._gpus and getattr(candidate, "family", None) == "neural" else "cpu"
-        label = getattr(job, "name", None) or candidate.name
         started = time.monotonic()
         try:
             runner = self._runner(kind)
@@ -133,7 +129,7 @@ class RayCluster(Executor):
                     break
                 if on_progress:
                     on_progress(None)
-            outcome, host = ray.get(ref)
+            outcome = ray.get(ref)
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                 ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
             self._runners.pop(kind, None)  # the next piece of work gets a new runner
@@ -141,7 +137,6 @@ class RayCluster(Executor):
             return Outcome("failed", f"the Ray worker running it died ({type(exc).__name__}"
                            f"{': ' + first if first else ''}); run again with the same --out "
                            "to resume", None, time.monotonic() - started, 0.0)
-        self.hosts[label] = host
         return outcome
 
     def describe(self) -> dict:
