@@ -40,6 +40,8 @@ BAD = [
     ("test_fraction", 0.01, "--test-fraction must be between 0.05 and 0.5"),
     ("metric", 5, "--metric must be the name of a metric"),
     ("max_memory_mb", 0, "--max-memory-mb must be a positive number of MB, got 0"),
+    ("in_memory_rows", 999, "--in-memory-rows must be a whole number of at least 1000"),
+    ("in_memory_rows", 2.5, "--in-memory-rows must be a whole number of at least 1000"),
     ("retry_failed", "yes", "--retry-failed must be true or false"),
     ("search", "baysian", "did you mean 'bayesian'"),
     ("executor", "raylet", "unknown executor 'raylet'"),

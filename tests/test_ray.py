@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
@@ -131,3 +132,54 @@ def test_an_unreachable_cluster_is_one_line_before_anything_is_written(cancer_cs
                                      "--out", str(out)])
     assert code == 2 and "cannot reach the Ray cluster" in err
     assert not out.exists()
+
+
+def test_two_ray_workers_tune_one_postgresql_study(cluster, postgres, cancer_df):
+    """Trials side by side: one study in PostgreSQL, tuned by two Ray tasks on the two nodes,
+    with the data put into Ray's object store once."""
+    import optuna
+    import ray
+
+    from nnvsml.models import BuildContext, get
+    from nnvsml.tuning.tuner import TuningPlan, tune
+
+    X, y = cancer_df.drop(columns=["diagnosis"]), cancer_df["diagnosis"].to_numpy()
+    rows = np.random.default_rng(0).permutation(len(X))
+    split = (np.sort(rows[:400]), np.sort(rows[400:]))
+    kinds = {c: "numeric" for c in X.columns}
+    plan = TuningPlan(strategy="random", trials=8, storage=postgres, study_prefix="shared")
+
+    @ray.remote(num_cpus=1)
+    def tune_here(data, seed):
+        X, y, split = data
+
+        def context(params, max_time, n_train=None):
+            return BuildContext(task="binary", kinds=kinds, n_train=len(split[0]), seed=0,
+                                max_time=max_time, params=params)
+
+        record = tune(get("logistic_regression"), plan, X=X, y=y, split=split, task="binary",
+                      classes=["benign", "malignant"], metric="accuracy", seed=seed,
+                      make_ctx=context, budget=None, trial_max_time=None)
+        return ray.get_runtime_context().get_node_id(), record
+
+    ray.init(address=cluster, include_dashboard=False, log_to_driver=False,
+             configure_logging=False, logging_level="ERROR")
+    try:
+        data = ray.put((X, y, split))  # once: both tasks read it from the object store
+        # Each worker draws its own configurations (a seed each), into the one study.
+        done = ray.get([tune_here.remote(data, seed) for seed in (1, 2)], timeout=240)
+    finally:
+        ray.shutdown()
+    assert len({node for node, _ in done}) == 2  # one task on each node
+    study = optuna.load_study(study_name="shared:logistic_regression", storage=postgres)
+    finished = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    # The workers stop once the study holds 8 finished trials; each may have one in flight.
+    assert 8 <= len(finished) <= 10
+    assert len({t.user_attrs["worker"] for t in finished}) == 2
+    assert len({t.number for t in study.trials}) == len(study.trials)
+    # Each worker's record reads the whole study: the best configuration of both workers' trials.
+    best = max(finished, key=lambda t: (t.value, -t.number))
+    for _, record in done:
+        assert record["completed"] >= 8
+        assert record["best_score"] in {t.value for t in finished}
+    assert max(record["best_score"] for _, record in done) == pytest.approx(best.value)

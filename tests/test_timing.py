@@ -46,11 +46,25 @@ def test_a_process_is_stopped_after_its_limit_or_its_measured_end_never_after_th
     assert timing.stop_after(10, 12, 20) == 12
 
 
-def test_first_fit_limits_share_the_securing_time_and_keep_a_floor_for_the_rest():
+def test_first_fit_limits_share_the_securing_time_and_keep_the_rests_parts():
     limit, most = timing.first_fit_limits(secure_left=20, family_left=50, candidates_left=4)
     assert limit == pytest.approx(5)
+    assert most == pytest.approx(50 - 3 * 5)  # the three still to secure keep their parts
+    # Parts under the floor: the floor is kept.
+    _, most = timing.first_fit_limits(secure_left=2, family_left=50, candidates_left=4)
     assert most == pytest.approx(50 - 3 * timing.SECURE_FLOOR)
     assert timing.first_fit_limits(0, 10, 1) == (0.0, 10)
+
+
+def test_a_first_fit_that_runs_long_leaves_the_next_ones_their_parts():
+    from nnvsml.protocol.budget import Budget
+
+    budget = Budget(1000, ["traditional", "neural"], clock=lambda: 0.0)
+    first, _ = budget.first_fit_limits("traditional", 4)
+    budget.record("traditional", 5 * first, securing=True, part=first)  # ran five times its part
+    second, most = budget.first_fit_limits("traditional", 3)
+    assert second == pytest.approx(first)
+    assert most == pytest.approx(budget.family_left("traditional") - 2 * second)
 
 
 def test_the_second_stage_follows_what_the_first_fit_measured():

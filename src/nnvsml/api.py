@@ -82,6 +82,12 @@ def compare(
         Seconds the analyses may take on top of ``budget`` (default: half of it).
     priority : {"accuracy", "interpretability", "speed", "cost"}
         What the verdict optimises once the models that break a constraint are set aside.
+    in_memory_rows : int, optional
+        The most rows of a table held in memory. A table with more, or one whose pandas size
+        is over 1/16 of the available memory, is read in batches with pyarrow: every model
+        is tested on the same stratified test rows, LightGBM and the tabular networks are
+        refitted on every training row streamed in batches, the others train on a stated
+        stratified sample (``results["dataset"]["sampling"]``).
     max_latency_ms, max_train_seconds, max_model_mb : float, optional
         Constraints: a model slower to answer one row, slower to train, or larger on disk is
         not recommended.
@@ -191,6 +197,7 @@ def plan(data=None, target: str | None = None, budget: float | None = None,
     what it would run: the dataset as read, the protocol (split, folds, metric) and the
     candidates. Nothing is trained and nothing is written. Raises
     :class:`nnvsml.InputError` where :func:`compare` would."""
+    from nnvsml.data.large import LargeOptions
     from nnvsml.models import select
     from nnvsml.protocol import make_protocol
     from nnvsml.results import check_out
@@ -209,7 +216,9 @@ def plan(data=None, target: str | None = None, budget: float | None = None,
     config.check_tracking()
     config.check_executor()
     dataset = load_dataset(data, target=config.target, task=config.task, name=config.name,
-                           modality=config.modality)
+                           modality=config.modality,
+                           large=LargeOptions(config.in_memory_rows, config.seed,
+                                              config.test_fraction))
     config = config.with_data_defaults(data)
     protocol = make_protocol(dataset, seed=config.seed, test_fraction=config.test_fraction,
                              cv_folds=config.cv_folds, budget_seconds=config.budget,

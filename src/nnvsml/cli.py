@@ -81,6 +81,12 @@ def compare(
     max_memory_mb: Annotated[Optional[float], typer.Option(
         "--max-memory-mb", help="A candidate using more memory is stopped and recorded as "
         "failed. Default: 80% of the memory available at start.", show_default=False)] = None,
+    in_memory_rows: Annotated[Optional[int], typer.Option(
+        "--in-memory-rows", help="The most rows of a table held in memory. A larger table (or "
+        "one too large for memory) is read in batches: every model is tested on the same test "
+        "rows, LightGBM and the tabular networks train on every row, the others on a stratified "
+        "sample. Default: rows taking at most 1/16 of the available memory, at most 200,000.",
+        show_default=False)] = None,
     retry_failed: Annotated[bool, typer.Option(
         "--retry-failed",
         help="When resuming, run failed and timed-out models again.")] = RunConfig.retry_failed,
@@ -143,6 +149,7 @@ def compare(
         target=target, budget=budget, seed=seed, task=task, modality=modality, out=out,
         models=models, families=families, cv_folds=cv_folds, validation=validation,
         test_fraction=test_fraction, metric=metric, max_memory_mb=max_memory_mb,
+        in_memory_rows=in_memory_rows,
         retry_failed=retry_failed, search=search, trials=trials, storage=storage,
         executor=executor, ray_address=ray_address, mlflow=mlflow, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
         priority=priority, max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,

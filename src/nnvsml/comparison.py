@@ -155,7 +155,7 @@ def _run(dataset: Dataset, config: RunConfig, reporter: Reporter, started: float
             make_entry=_entry, record=store.record, reporter=reporter,
             memory_limit_mb=memory_limit, metric=protocol.primary_metric,
             n_fits=len(protocol.folds) + (0 if holdout else 1), n_train=len(protocol.train_idx),
-            holdout=holdout)
+            holdout=holdout, streamed=dataset.stream is not None)
         try:
             schedule.run(kept)
         finally:
@@ -324,6 +324,7 @@ def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol) -> Pa
         "train_idx": protocol.train_idx, "test_idx": protocol.test_idx, "folds": protocol.folds,
         "validation": protocol.validation,
         "tuning_split": protocol.tuning_split, "metric": protocol.primary_metric,
+        "stream": dataset.stream,
     }, tmp)
     os.replace(tmp, path)
     return path

@@ -258,6 +258,9 @@ class RunConfig:
     test_fraction: float = 0.2
     metric: str | None = None
     max_memory_mb: float | None = None
+    #: The most rows of a table held in memory; a table with more (or too large for memory) is
+    #: read in batches: see :mod:`nnvsml.data.large`. ``None``: by the memory rule.
+    in_memory_rows: int | None = None
     retry_failed: bool = False
     search: str = "bayesian"
     trials: int | None = None
@@ -304,6 +307,9 @@ class RunConfig:
         "max_memory_mb": Rule((_OPTIONAL, Interval(numbers.Real, 0, None, "neither")),
                               "--max-memory-mb must be a positive number of MB, got {value}",
                               float),
+        "in_memory_rows": Rule((_OPTIONAL, Interval(numbers.Integral, 1_000, None)),
+                               "--in-memory-rows must be a whole number of at least 1000, got "
+                               "{value}", int),
         "retry_failed": Rule((Type((bool,)),), "--retry-failed must be true or false, got {value}"),
         "search": Rule((Check(_search),)),
         "executor": Rule((Check(_executor),)),

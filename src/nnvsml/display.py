@@ -125,8 +125,9 @@ class RichReporter(Reporter):
 
 def show_data(dataset, protocol, console: Console) -> None:
     """The data as read, what was decided about it, and the protocol: what a run starts with."""
+    rows = dataset.stream["sampling"]["rows"] if dataset.stream is not None else dataset.n_rows
     console.print(f"[bold]nnvsml compare[/] · [cyan]{safe(dataset.name)}[/]: "
-                  f"{dataset.n_rows:,} rows, [bold]{dataset.modality}[/] "
+                  f"{rows:,} rows, [bold]{dataset.modality}[/] "
                   f"({_input_summary(dataset)}), task [bold]{dataset.task}[/] "
                   f"(target '{safe(dataset.target)}')")
     for notice in dict.fromkeys([*dataset.notices, *protocol.notices]):  # a run merges them
@@ -137,7 +138,10 @@ def show_data(dataset, protocol, console: Console) -> None:
              "random": "random split"}[protocol.split]
     validation = (f"{protocol.cv_folds}-fold CV" if protocol.validation == "cv" else
                   f"one validation part of {len(protocol.folds[0][1]):,} rows")
-    console.print(f"protocol: {len(protocol.train_idx):,} training / "
+    trained = (f"{len(protocol.train_idx):,} training rows in memory (of "
+               f"{dataset.stream['sampling']['train_rows']:,})" if dataset.stream is not None
+               else f"{len(protocol.train_idx):,} training")
+    console.print(f"protocol: {trained} / "
                   f"{len(protocol.test_idx):,} test rows ({split}, seed {protocol.seed}), "
                   f"{validation}, primary metric [bold]{protocol.primary_metric}[/] "
                   f"({protocol.primary_metric_reason})")
@@ -215,8 +219,10 @@ def model_line(entry: dict, metric: str) -> str:
     evaluation = entry.get("evaluation") or {}
     # Which part of the protocol the score comes from: the anytime first fit, or the folds.
     label = "cv" if evaluation.get("level", "cross_validated") == "cross_validated" else "valid"
-    if evaluation.get("stage") in ("secure", "again"):
-        label = "first fit, " + label if evaluation.get("stage") == "secure" else "longer fit, " + label
+    stage_words = {"secure": "first fit", "again": "longer fit",
+                   "stream": "first fit; then trained on every row"}
+    if evaluation.get("stage") in stage_words:
+        label = f"{stage_words[evaluation['stage']]}, {label}"
     if evaluation.get("sampled"):
         label += f" ({evaluation.get('trained_rows'):,} rows)"
     score = (f"{label} {metric} {cv.get('mean'):.4f} ± {cv.get('std') or 0:.4f}"

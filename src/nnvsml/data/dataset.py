@@ -91,6 +91,12 @@ class Dataset:
     source: str | None = None
     split: tuple[np.ndarray, np.ndarray] | None = None
     info: dict = field(default_factory=dict)
+    #: A table larger than memory (:mod:`nnvsml.data.large`): ``X`` holds the test rows and a
+    #: stratified sample of the training rows; this says where every training row is, for the
+    #: models that learn from batches: ``path``, ``columns`` (read from the file),
+    #: ``train_positions`` (sorted file positions), ``y_train`` (their targets: class indices
+    #: into ``classes``, or numbers), and the counts the results state (``sampling``).
+    stream: dict | None = None
 
     @property
     def n_rows(self) -> int:
@@ -136,7 +142,7 @@ class Dataset:
             "name": self.name,
             "modality": self.modality,
             "task": self.task,
-            "n_rows": self.n_rows,
+            "n_rows": self.stream["sampling"]["rows"] if self.stream is not None else self.n_rows,
             "n_features": self.n_features,
             "target": self.target,
             "classes": [_jsonable(c) for c in self.classes] if self.classes is not None else None,
@@ -144,8 +150,10 @@ class Dataset:
             "fingerprint": self.fingerprint(),
             "columns": [c.to_dict() for c in self.columns],
             "input": {k: _jsonable(v) for k, v in self.info.items()},
-            "split": "given with the data" if self.split is not None else None,
+            "split": "given with the data" if self.split is not None and self.stream is None
+            else None,
             "notices": list(self.notices),
+            **({"sampling": dict(self.stream["sampling"])} if self.stream is not None else {}),
         }
 
 

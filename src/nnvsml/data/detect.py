@@ -26,7 +26,7 @@ import pandas as pd
 
 from nnvsml.data.columns import infer_columns
 from nnvsml.data.dataset import MODALITIES, ColumnInfo, Dataset
-from nnvsml.data.readers import read_table
+from nnvsml.data.readers import parquet_files, read_table
 from nnvsml.data.target import (
     MIN_ROWS,
     choose_target,
@@ -123,6 +123,8 @@ def detect_layout(path: str | os.PathLike, modality: str | None = None) -> Layou
 
 
 def _folder_layout(folder: Path, modality: str | None) -> Layout:
+    if parquet_files(folder):
+        return Layout("table", folder, None)  # one table written as several Parquet files
     files = visible_files(folder)
     if any(IDX_FILE.search(f.name) for f in files):
         return Layout("idx", folder, "image")

@@ -34,7 +34,8 @@ from nnvsml.data.images import (
     load_idx_folder,
     load_image_folder,
 )
-from nnvsml.data.readers import STDIN, read_table
+from nnvsml.data.large import BATCH_ROWS, LargeOptions, TableScan, draw_rows, plan_rows
+from nnvsml.data.readers import STDIN, is_stream, read_table
 from nnvsml.data.series import load_ucr, series_array, series_from_table
 from nnvsml.data.target import (
     MAX_NAMES_SHOWN,
@@ -76,6 +77,7 @@ def load_dataset(
     task: str | None = None,
     name: str | None = None,
     modality: str | None = None,
+    large: LargeOptions = LargeOptions(),
 ) -> Dataset:
     """Load and check a dataset of any modality.
 
@@ -87,16 +89,18 @@ def load_dataset(
     datasets whose labels come from folders, file names or arrays ignore it (notice). ``task`` is
     binary, multiclass, regression (tables only), classification or ``None``/auto to infer it.
     Rows with a missing target are dropped. Everything decided on the user's behalf is listed in
-    ``Dataset.notices``; anything unusable raises :class:`InputError`.
+    ``Dataset.notices``; anything unusable raises :class:`InputError`. A table larger than memory
+    (or than ``large.in_memory_rows``) is read in batches and split here, with ``large``'s seed
+    and test fraction (see :mod:`nnvsml.data.large`).
     """
-    dataset = _load(data, target, task, name, modality)
+    dataset = _load(data, target, task, name, modality, large)
     # Notices quote column names and labels from the data: an escape sequence in one must show
     # as text, not act on the terminal.
     dataset.notices[:] = [printable(n) for n in dataset.notices]
     return dataset
 
 
-def _load(data, target, task, name, modality) -> Dataset:
+def _load(data, target, task, name, modality, large: LargeOptions) -> Dataset:
     requested_task = normalize_task(task)  # bad options fail before any reading
     requested = normalize_modality(modality)
     notices: list[str] = []
@@ -106,6 +110,13 @@ def _load(data, target, task, name, modality) -> Dataset:
         layout = detect_layout(data, requested)
         if layout.kind != "table":
             return _from_layout(layout, str(data), target, requested_task, requested, name, notices)
+        planned = plan_rows(data, large.in_memory_rows) if not is_stream(data) else None
+        if planned is not None:
+            if requested not in (None, "tabular"):
+                raise InputError(f"a table read in batches is modelled as a table; drop "
+                                 f"--modality {requested} or pass a table that fits in memory")
+            return _from_large(*planned, target, requested_task, name or dataset_name(data),
+                               str(data), notices, large)
     df, source, default_name = _read_data(data, notices)
     if data is None and target is None:
         target = BUNDLED_TARGET
@@ -161,6 +172,51 @@ def _from_table(
         notices=notices,
         source=source,
     )
+
+
+def _from_large(scan: TableScan, n_memory: int, why: str, target: str | None,
+                requested_task: str | None, name: str, source: str, notices: list[str],
+                large: LargeOptions) -> Dataset:
+    """A table read in batches: the target first, the split from it, then the rows held in
+    memory (see :mod:`nnvsml.data.large`)."""
+    target = choose_target(scan.names, target, notices)
+    y_all = scan.column(target)
+    labelled = np.flatnonzero(y_all.notna().to_numpy())
+    if len(labelled) == 0:
+        drop_missing_target(y_all.to_frame(), target, notices)  # raises, naming the column
+    if len(labelled) < len(y_all):
+        notices.append(f"dropped {len(y_all) - len(labelled):,} of {len(y_all):,} rows whose "
+                       f"target '{target}' is missing")
+    task_name, y, classes = resolve_task(y_all.iloc[labelled].reset_index(drop=True),
+                                         requested_task, notices)
+    del y_all
+    y_values = np.asarray(y)
+    train, test, sample = draw_rows(y_values, task_name != "regression", n_memory, large)
+    held = np.sort(np.concatenate([sample, test]))
+    df = scan.rows(labelled[held])
+    X = df.drop(columns=[target])
+    columns = infer_columns(X)
+    notices.extend(column_notices(columns))
+    if not any(c.used for c in columns):
+        raise _no_features(columns, target)
+    y_train = (np.searchsorted(np.asarray(classes, dtype=object), y_values[train]).astype(np.int32)
+               if classes is not None else y_values[train].astype(np.float64))
+    sampling = {"rows": int(len(labelled)), "rows_in_file": int(scan.n_rows),
+                "train_rows": int(len(train)), "test_rows": int(len(test)),
+                "sample_rows": int(len(sample)), "in_memory_rows": int(len(held)),
+                "batch_rows": BATCH_ROWS, "rule": why,
+                "streamed_by": "models that learn from batches train on every training row; "
+                               "the others on the stratified sample"}
+    notices.append(
+        f"{source} is read in batches ({why}): every model is tested on the same "
+        f"{len(test):,} stratified test rows; models that learn from batches train on all "
+        f"{len(train):,} training rows, the others on a stratified sample of {len(sample):,}")
+    return Dataset(
+        name=name, X=X, y=y.iloc[held].reset_index(drop=True), target=target, task=task_name,
+        columns=columns, classes=classes, notices=notices, source=source,
+        split=(np.searchsorted(held, sample), np.searchsorted(held, test)),
+        stream={"path": str(scan.path), "columns": list(X.columns),
+                "train_positions": labelled[train], "y_train": y_train, "sampling": sampling})
 
 
 def _from_layout(

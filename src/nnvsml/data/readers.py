@@ -85,6 +85,8 @@ def read_table(path: str | os.PathLike, notices: list[str] | None = None) -> pd.
             except InputError as e:  # name the stream, not the temporary copy
                 raise InputError(str(e).replace(str(copy), shown)) from None
     path = Path(path)
+    if path.is_dir() and parquet_files(path):
+        return _clean_header(_read_parquet(path), path)
     _check_file(path)
     head = _read_head(path)
     suffixes = [s.lower() for s in path.suffixes]
@@ -110,6 +112,25 @@ def read_table(path: str | os.PathLike, notices: list[str] | None = None) -> pd.
             f"{path} has a header row but no data rows; add data rows below the header"
         )
     return _clean_header(df, path)
+
+
+def parquet_files(path: Path) -> list[Path] | None:
+    """The Parquet files of ``path``: itself when it is one (by suffix or content), or, for a
+    folder whose visible files are all Parquet (a partitioned or chunked table), those files
+    sorted by name; ``None`` otherwise."""
+    if path.is_dir():
+        files = sorted(f for f in path.rglob("*")
+                       if f.is_file() and not f.name.startswith((".", "_")))
+        if files and all(f.suffix.lower() in PARQUET_SUFFIXES for f in files):
+            return files
+        return None
+    if path.suffix.lower() in PARQUET_SUFFIXES:
+        return [path]
+    try:
+        with open(path, "rb") as f:
+            return [path] if f.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC else None
+    except OSError:
+        return None
 
 
 def is_stream(path: str | os.PathLike) -> bool:
@@ -206,8 +227,9 @@ def _read_head(path: Path) -> bytes:
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         # Parquet allows duplicate names, which pandas cannot address: check the schema first.
-        _check_unique(pq.read_schema(path).names, path)
-        return pd.read_parquet(path)
+        files = parquet_files(path) or [path]
+        _check_unique(pq.read_schema(files[0]).names, path)
+        return pd.read_parquet(path)  # a folder is read as one dataset, file by file
     except InputError:
         raise
     except Exception as e:  # pyarrow raises several types (ArrowInvalid, OSError...) for bad files

@@ -50,10 +50,11 @@ register(Candidate(
     "mlp", "neural", ALL_TASKS, build_mlp,
     "feedforward network: categorical embeddings, 2x256 units, batch norm, dropout, AdamW "
     "weight decay, early stopping, gradient clipping, LR schedule",
-    preprocessing="neural", time_aware=True, explanations=("gradients",), space=MLP_SPACE))
+    preprocessing="neural", time_aware=True, explanations=("gradients",), space=MLP_SPACE,
+    streams=True))
 register(Candidate(
     "ft_transformer", "neural", ALL_TASKS, build_ft_transformer,
     "FT-Transformer (Gorishniy et al. 2021): feature tokenizer, categorical embeddings, "
     "2 self-attention blocks of width 32",
     preprocessing="neural", time_aware=True, explanations=("attention", "gradients"),
-    space=FT_TRANSFORMER_SPACE))
+    space=FT_TRANSFORMER_SPACE, streams=True))

@@ -108,8 +108,10 @@ class CategoryDtype(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         X = pd.DataFrame(X)
-        return pd.DataFrame({c: X[c].astype(pd.CategoricalDtype(self.levels_[c]))
-                             for c in X.columns}, index=X.index)
+        # A level unseen in training is missing (said before casting: pandas will refuse it).
+        return pd.DataFrame({c: X[c].where(X[c].isin(self.levels_[c]) | X[c].isna())
+                             .astype(pd.CategoricalDtype(self.levels_[c])) for c in X.columns},
+                            index=X.index)
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(self.feature_names_in_, dtype=object)

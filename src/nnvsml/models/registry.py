@@ -79,6 +79,9 @@ class Candidate:
     #: How its fit time grows with the training rows (the exponent), until two fits measure it:
     #: the first cost estimate that orders the candidates and sizes a progressive sample.
     growth: float = 1.0
+    #: Learns from batches of rows (its final step has ``stream_fit``): on a table larger than
+    #: memory it trains on every training row, streamed, after its first fit in memory.
+    streams: bool = False
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -116,6 +116,23 @@ class TimeBounded(_Delegating):
         self.stopped_by_ = "time_limit" if stopped else "max_members"
         return self
 
+    @available_if(lambda self: is_lightgbm(self.estimator))
+    def stream_fit(self, chunks, y, *, reference, batch_size: int, max_time: float | None = None):
+        """Boost again, with the fitted parameters, on every row of ``chunks`` (a callable giving
+        (encoded rows, target) pairs in order; ``y`` all their targets) without holding them
+        together: see :mod:`nnvsml.models.lightgbm_stream`. ``reference`` is the (rows, target)
+        of the first fit, whose bins are kept. ``max_time`` bounds the boosting as in ``fit``."""
+        from nnvsml.models import lightgbm_stream
+
+        stopped = lightgbm_stream.refit(self.estimator_, reference, chunks, y,
+                                        batch_size=batch_size,
+                                        max_time=self.max_time if max_time is None else max_time,
+                                        clock=_LightGBMClock)
+        self.n_members_ = _n_members(self.estimator_)
+        self.stopped_by_time_ = stopped
+        self.stopped_by_ = "time_limit" if stopped else "max_members"
+        return self
+
     def _grow_forest(self, est, X, y, start: float, fit_params: dict) -> bool:
         target = int(est.n_estimators)
         n_jobs = est.get_params().get("n_jobs") or 1

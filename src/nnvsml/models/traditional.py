@@ -165,7 +165,7 @@ register(Candidate(
     "gradient-boosted trees (LightGBM, up to 400 rounds, native missing values and categories), "
     "stops adding rounds when its time is up", preprocessing="lightgbm",
     explanations=("importances", "tree_shap"), time_aware=True, notes=time_bound_notes,
-    space=LIGHTGBM_SPACE))
+    space=LIGHTGBM_SPACE, streams=True))
 register(Candidate(
     "random_forest", "traditional", ALL_TASKS, build_forest,
     "random forest of up to 200 trees (p/3 features per split for regression), stops adding "

@@ -94,6 +94,9 @@ class Budget:
         self.spent = {f: float((spent_before or {}).get(f, 0.0)) for f in families}
         self.secure_pool = {f: timing.SECURE_SHARE * p for f, p in self.pool.items()}
         self.secure_spent = {f: 0.0 for f in families}
+        # What first fits are charged to the securing part: at most their own parts, so that one
+        # that runs long takes from its family's improving time, not the next ones' first fits.
+        self.secure_charged = {f: 0.0 for f in families}
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -116,13 +119,17 @@ class Budget:
         if not self.run.bounded or isinstance(self.rule, EqualTrials):
             left = self.remaining()
             return left, left
-        return timing.first_fit_limits(self.secure_pool[family] - self.secure_spent[family],
+        return timing.first_fit_limits(self.secure_pool[family] - self.secure_charged[family],
                                        self.family_left(family), candidates_left)
 
-    def record(self, family: str, seconds: float, securing: bool = False) -> None:
+    def record(self, family: str, seconds: float, securing: bool = False,
+               part: float | None = None) -> None:
+        """``seconds`` spent by ``family``; ``securing``: on a first fit whose part was
+        ``part``."""
         self.spent[family] += seconds
         if securing:
             self.secure_spent[family] += seconds
+            self.secure_charged[family] += seconds if part is None else min(seconds, part)
 
     def to_dict(self) -> dict:
         return {

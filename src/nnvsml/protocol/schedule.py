@@ -5,7 +5,8 @@
    families take turns and within a family the cheapest goes first (by its declared growth, then
    its declared order), so each family has a scored model early. A candidate's first fit has its
    part of its family's securing time; it may run longer when its own measured progress says it
-   will finish, up to what its family can spare.
+   will finish, up to what its family can spare: never the parts of the candidates still to
+   secure (an overrun is taken from the family's improving time).
 2. **Improve.** What each family has left goes to its candidates, cheapest first by what their
    first fit measured: tuning (when the time allows), the k folds and the refit; or, when the
    folds would not fit or would train each fit less than the first fit did, one longer fit or a
@@ -51,6 +52,8 @@ class Schedule:
     n_fits: int
     n_train: int
     holdout: bool = False
+    #: The table is read in batches: candidates that learn from batches train on every row.
+    streamed: bool = False
 
     def run(self, kept: dict[str, dict]) -> None:
         entries = dict(kept)
@@ -69,7 +72,7 @@ class Schedule:
                                         "for it); raise --budget", limit, None, 0.0, 0.0)
             else:
                 outcome = self._run(cand, "secure", limit, most, keep_partial=True)
-                self.budget.record(cand.family, outcome.wall_seconds, securing=True)
+                self.budget.record(cand.family, outcome.wall_seconds, securing=True, part=limit)
                 reason = outcome.reason
                 if outcome.status != "ok" and outcome.result:
                     # A larger sample was cut short; the smaller fit it had finished stands.
@@ -122,7 +125,8 @@ class Schedule:
         mode, tune, why = timing.second_stage(
             limit=limit, first_fit=first_fit,
             first_rows=int(evaluation.get("trained_rows") or self.n_train),
-            all_rows=self.n_train, n_fits=self.n_fits, growth=cand.growth,
+            all_rows=self.n_train, n_fits=self.n_fits + int(self.streamed and cand.streams),
+            growth=cand.growth, streams=self.streamed and cand.streams,
             time_aware=cand.time_aware, stopped_by_time=training.get("stopped_by") == "time_limit",
             sampled=bool(evaluation.get("sampled")), holdout=self.holdout,
             # Networks train on from their first fit's weights (continue_fit).

@@ -127,6 +127,10 @@ def make_protocol(
         train_idx, test_idx = (np.sort(np.asarray(part, dtype=np.int64)) for part in dataset.split)
         test_fraction = round(len(test_idx) / n, 4)
         split = "given"
+        if dataset.stream is not None:  # drawn over the whole table as it was read in batches
+            sampling = dataset.stream["sampling"]
+            test_fraction = round(sampling["test_rows"] / sampling["rows"], 4)
+            split = "stratified" if classify else "random"
         if classify:
             missing = sorted(set(np.unique(y)) - set(np.unique(y[train_idx])), key=str)
             if missing:

@@ -86,7 +86,7 @@ def main(job: Job, conn) -> None:
     """Entry point of the child process: report ``("result", dict)`` or ``("error", str)``."""
     start = time.monotonic()
     base_mb = _rss_mb()
-    stage = {"secure": secure, "again": secure, "improve": improve}[job.stage]
+    stage = {"secure": secure, "again": secure, "improve": improve, "stream": stream}[job.stage]
 
     def work():
         print(f"stage {job.stage}: {job.time_limit:.1f} s", flush=True)  # the log says which
@@ -127,6 +127,8 @@ class _Work:
         self.task, self.classes, self.kinds = data["task"], data["classes"], data["kinds"]
         self.train_idx, self.test_idx = data["train_idx"], data["test_idx"]
         self.folds = data["folds"]
+        #: A table read in batches (nnvsml.data.large): where every training row is.
+        self.stream = data.get("stream")
         self.holdout = data.get("validation") == "holdout"
         # Under --trials the run is bounded by counts, not seconds: no fit is cut short by a
         # clock, so the same seed gives the same models.
@@ -208,6 +210,8 @@ class _Work:
         with _writing(run_dir, "predictions", cand.name) as pred_file:
             artifacts.save_arrays(pred_file.path, y_pred=y_pred,
                                   proba=proba if proba is not None else np.empty(0))
+        if self.stream is not None:
+            evaluation = _sampled(evaluation, self.stream["sampling"])
         final = final_step(est)
         n_test = max(1, len(self.test_idx))
         return {
@@ -365,12 +369,17 @@ def _grow(w: _Work, params: dict, tr, va, rng, keep):
 
 
 def _trains_on(w: _Work):
-    """The first fit's network, when it can train on: the model file this run wrote for the
-    candidate (its path is made here, never read from the results) whose digest is the one its
-    first fit reported (signed by this user when it came from an earlier process: the main
-    process checks that before it passes the digest on). None otherwise: the longer fit then
-    starts afresh."""
-    if not (w.cand.time_aware and w.job.prior_sha256):
+    """The first fit's network, when it can train on (see :func:`_prior_model`); None: the
+    longer fit then starts afresh."""
+    return _prior_model(w, "continue_fit") if w.cand.time_aware else None
+
+
+def _prior_model(w: _Work, able: str):
+    """The first fit's model, when its final step can ``able``: the model file this run wrote
+    for the candidate (its path is made here, never read from the results) whose digest is the
+    one its first fit reported (signed by this user when it came from an earlier process: the
+    main process checks that before it passes the digest on). None otherwise."""
+    if not w.job.prior_sha256:
         return None
     path = Path(w.job.run_dir) / artifacts.file_name("model", w.cand.name, w.job.prior_sha256)
     if not path.is_file():
@@ -379,7 +388,7 @@ def _trains_on(w: _Work):
         print(f"{path.name} is not the file the first fit wrote: training afresh", flush=True)
         return None
     est = joblib.load(path)
-    return est if hasattr(final_step(est), "continue_fit") else None
+    return est if hasattr(final_step(est), able) else None
 
 
 def _ladder(first: int, n: int) -> list[int]:
@@ -406,7 +415,8 @@ def _nested_order(rows: np.ndarray, y: np.ndarray, stratify: bool, rng) -> np.nd
 def improve(w: _Work) -> dict:
     """Tuning, then the k folds and the refit on all training rows (holdout: the tuned fit)."""
     cand, job, plan = w.cand, w.job, w.job.tuning
-    n_fits = len(w.folds) + (0 if w.holdout else 1)
+    streams = w.stream is not None and cand.streams
+    n_fits = len(w.folds) + (0 if w.holdout else 1) + int(streams)
     tuning_budget = w.budget.share(timing.TUNING_SHARE) if w.timed else None
     after_tuning = timing.after_tuning(job.time_limit, job.tune) if w.timed else None
     tuning = untuned(f"its {job.time_limit:.0f} s hold fewer than {timing.MIN_TRIALS} trials "
@@ -450,20 +460,97 @@ def improve(w: _Work) -> dict:
         fold_scores.extend(blocks if w.holdout else [w.score(est, va)])
     cv_seconds = time.monotonic() - cv_start
 
+    fitted_rows = w.folds[0][0] if w.holdout else w.train_idx
     if not w.holdout:
         w.progress("refit on all training rows")
-        est, ctx = build(1, len(w.train_idx))
+        est, ctx = build(1 + int(streams), len(w.train_idx))
         fit_seconds, cpu_seconds = w.fit(est, ctx, w.train_idx)
+    trained_rows = int(len(fitted_rows))
+    if streams:
+        fit_seconds, cpu_seconds = _stream_refit(w, est, fitted_rows, fit_seconds, cpu_seconds)
+        trained_rows = int(w.stream["sampling"]["train_rows"])
     tuned = tuning.get("strategy", "none") != "none" and bool(tuning.get("completed"))
     return w.finish(
         est, ctx, fit_seconds=fit_seconds, cpu_seconds=cpu_seconds, cv=fold_scores,
         cv_train=train_scores, blocks=blocks, tuning=tuning,
         evaluation={"level": "holdout" if w.holdout else "cross_validated", "stage": "improve",
                     "folds": 0 if w.holdout else len(w.folds), "tuned": tuned,
-                    "trained_rows": int(len(w.train_idx) if not w.holdout
-                                        else len(w.folds[0][0])),
-                    "sampled": False, "note": None},
+                    "trained_rows": trained_rows, "sampled": False, "note": None,
+                    **({"streamed": True} if streams else {})},
         cv_seconds=cv_seconds)
+
+
+def stream(w: _Work) -> dict:
+    """A model that learns from batches, first fitted on the rows in memory, trains on every
+    training row of a table read in batches for the time it is given. Its validation scores stay
+    its first fit's (the validation rows are among the rows it then learns from); its test
+    score is the streamed model's."""
+    est = _prior_model(w, "stream_fit")
+    if est is None:
+        raise RuntimeError("the first fit's model file is missing or not the one it wrote; "
+                           "run again with --retry-failed")
+    tr, va = w.folds[0]
+    rng = np.random.default_rng(w.job.seed)
+    params = sp.defaults(w.cand.space)
+    t_start = time.monotonic()
+    blocks = w.blocks(est, va)
+    cv_train = [w.train_score(est, tr, rng)]
+    ctx = w.context(params, None, n_train=int(w.stream["sampling"]["train_rows"]))
+    fit_seconds, cpu_seconds = _stream_refit(w, est, tr, w.job.prior_fit_seconds, 0.0)
+    return w.finish(
+        est, ctx, fit_seconds=fit_seconds, cpu_seconds=cpu_seconds, cv=blocks,
+        cv_train=cv_train, blocks=blocks,
+        tuning=untuned("tuning did not fit beside training on every row", params),
+        evaluation={"level": "holdout" if w.holdout else "validation_only", "stage": "stream",
+                    "folds": 0 if w.holdout else 1, "tuned": False,
+                    "trained_rows": int(w.stream["sampling"]["train_rows"]), "sampled": False,
+                    "streamed": True,
+                    "note": "validation scores are those of its first fit, on the rows in memory"},
+        cv_seconds=time.monotonic() - t_start)
+
+
+def _stream_refit(w: _Work, est, fitted_rows: np.ndarray, first_seconds: float,
+                  first_cpu: float) -> tuple[float, float]:
+    """The model fitted on the rows in memory trains again on every training row of a table
+    read in batches (its encoding and, for LightGBM, its bins stay those learned in memory).
+    Returns the (wall, CPU) seconds of both fits."""
+    from nnvsml.data.large import BATCH_ROWS, TableScan
+
+    stream = w.stream
+    head = est[:-1] if isinstance(est, Pipeline) and len(est.steps) > 1 else None
+    encode = head.transform if head is not None else (lambda X: X)
+    labels = np.asarray(w.classes, dtype=object) if w.classes is not None else None
+    scan = TableScan(stream["path"])
+
+    def chunks():
+        for frame, where in scan.frames(stream["train_positions"], stream["columns"]):
+            y = stream["y_train"][where]
+            yield encode(frame), (labels[y] if labels is not None else y)
+
+    y_all = labels[stream["y_train"]] if labels is not None else stream["y_train"]
+    max_time = timing.per_fit(w.budget, 1, w.overshoot) if w.timed else None
+    if max_time is not None:
+        w.eta(max_time + timing.EVAL_OVERHEAD)
+    w.progress(f"training on all {len(y_all):,} training rows, read in batches")
+    t0, c0 = time.perf_counter(), _cpu_seconds()
+    final_step(est).stream_fit(chunks, y_all, reference=(encode(take(w.X, fitted_rows)),
+                                                         w.y[fitted_rows]),
+                               batch_size=BATCH_ROWS, max_time=max_time)
+    return first_seconds + time.perf_counter() - t0, first_cpu + _cpu_seconds() - c0
+
+
+def _sampled(evaluation: dict, sampling: dict) -> dict:
+    """What a model of a table read in batches trained on, stated."""
+    if evaluation.get("streamed"):
+        note = (f"trained on all {sampling['train_rows']:,} training rows, read in batches of "
+                f"{sampling['batch_rows']:,} (first fitted on the rows in memory)")
+    else:
+        note = (f"trained on a stratified sample of the {sampling['train_rows']:,} training rows "
+                "(the table is read in batches; this model learns from rows in memory only)")
+    return {**evaluation, "streamed": bool(evaluation.get("streamed")),
+            "sampled": bool(evaluation.get("sampled")) or not evaluation.get("streamed"),
+            "table_train_rows": sampling["train_rows"],
+            "note": "; ".join(n for n in (evaluation.get("note"), note) if n)}
 
 
 @dataclass

@@ -19,6 +19,7 @@ def header(run: Run) -> dict:
                  f"{ds.get('task')})"),
         ("rows × features", f"{num(ds.get('n_rows'))} × {num(ds.get('n_features'))}"),
         ("target", as_text(ds.get("target"))),
+        *_sampling(ds.get("sampling")),
         ("primary metric", f"{run.metric} ({'higher' if run.higher else 'lower'} is better)"),
         ("validation", _validation(pr)),
         ("budget", num(pr.get("budget_seconds"), "s")),
@@ -34,6 +35,18 @@ def header(run: Run) -> dict:
                   f"'nnvsml report' once the run completes.")
     return {"title": f"nnvsml: {ds.get('name') or 'run'}", "facts": facts, "banner": banner,
             "version": run.results.get("nnvsml_version") or "?"}
+
+
+def _sampling(sampling: dict | None) -> list[tuple[str, str]]:
+    """A table larger than memory: which rows each kind of model saw."""
+    if not isinstance(sampling, dict):
+        return []
+    return [("read in batches",
+             f"{num(sampling.get('in_memory_rows'))} rows held in memory: "
+             f"{num(sampling.get('test_rows'))} test rows and a stratified sample of "
+             f"{num(sampling.get('sample_rows'))} of the {num(sampling.get('train_rows'))} "
+             "training rows; LightGBM and the networks then train on every training row "
+             f"({as_text(sampling.get('rule'))})")]
 
 
 def _validation(protocol: dict) -> str:

@@ -10,6 +10,8 @@ validation rows. The chosen configuration is then cross-validated and refit like
 from __future__ import annotations
 
 import math
+import os
+import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -106,6 +108,8 @@ def tune(
         nonlocal timed_out
         params = sp.suggest(trial, cand.space)
         trial.set_user_attr("defaults", params == defaults)
+        # Which process ran it: a study in a shared database may be tuned from several machines.
+        trial.set_user_attr("worker", f"{platform.node()}:{os.getpid()}")
         max_time = trial_max_time if budget is None else timing.trial_seconds(budget,
                                                                               trial_max_time)
         est = cand.build(make_ctx(params, max_time))

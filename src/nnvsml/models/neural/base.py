@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,6 +35,8 @@ from .loader import BatchIterator
 
 LR_SCHEDULES = ("plateau", "cosine", None)
 HISTORY_KEYS = ("epoch", "train_loss", "valid_loss", "dur", "lr")
+#: Passes over a table streamed in chunks (one epoch per chunk) when no clock ends them first.
+STREAM_PASSES = 3
 
 
 def use_free_cores() -> None:
@@ -219,6 +222,43 @@ class SkorchNet(BaseEstimator):
         else:
             # skorch also ends fit quietly on Ctrl-C; the user's interrupt must reach the caller.
             raise KeyboardInterrupt
+        return self._keep(net, stopper)
+
+    def stream_fit(self, chunks, y=None, *, reference=None, batch_size: int = 0,
+                   max_time: float | None = None, passes: int = STREAM_PASSES) -> SkorchNet:
+        """Train the fitted network on, from its weights, over rows that never sit in memory
+        together: one epoch on each chunk of ``chunks()`` (a callable giving (rows, target)
+        pairs), pass after pass, until ``passes`` or ``max_time`` seconds. Each chunk's epoch
+        holds out ``valid_fraction`` of it to watch the loss, as every fit does. ``y``,
+        ``reference`` and ``batch_size`` are the streaming interface's and unused here."""
+        check_is_fitted(self, "net_")
+        net = self.net_
+        before = len(net.history)
+        start = time.perf_counter()
+        stopped = False
+        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + before)
+            for _ in range(max(1, passes)):
+                for X_chunk, y_chunk in chunks():
+                    left = None if max_time is None else max_time - (time.perf_counter() - start)
+                    if left is not None and left <= 0:
+                        stopped = True
+                        break
+                    X_chunk, y_chunk = self._validate(X_chunk, y_chunk, reset=False)
+                    net.set_params(callbacks__time_limit__max_seconds=left)
+                    net.partial_fit(self._tensors(X_chunk), self._target(y_chunk), epochs=1)
+                    if dict(net.callbacks_)["time_limit"].stopped_:
+                        stopped = True
+                        break
+                if stopped:
+                    break
+        self.streamed_ = True
+        self.stopped_by_ = "time_limit" if stopped else "max_epochs"
+        return self._keep(net, None)
+
+    def _keep(self, net: NeuralNet, stopper) -> SkorchNet:
+        """Keep the trained ``net`` with its history (after any kind of training)."""
         self.net_ = net
         # An epoch cut by the time limit has no scores: only finished epochs are history.
         self.history_ = [
