@@ -93,11 +93,11 @@ def test_the_reader_holds_one_batch_not_the_file(tmp_path):
     # 40 MB here, the same for a table four times as large...
     assert seen[12]["arrow_peak_mb"] < 0.2 * whole_mb, peaks
     assert seen[12]["arrow_peak_mb"] < seen[3]["arrow_peak_mb"] + 16, peaks
-    # ...and its process (pyarrow's threads and buffers included) grows by as much for either
-    # size: 75-95 MB here, 190-210 MB when the file was just written (its pages still dirty),
-    # never the table.
+    # ...and its process (pyarrow's threads and buffers, pandas) grows by as much for either
+    # size, where a reader holding the table would grow four times as much for the larger. (By
+    # 75-210 MB on the development machine, and by 927 MB for both sizes on a fresh CI
+    # clone: a cost that does not depend on the table.)
     assert seen[12]["grew_mb"] < seen[3]["grew_mb"] + 60, peaks
-    assert seen[12]["grew_mb"] < 0.8 * whole_mb, peaks
 
 
 def test_frames_pair_each_row_with_its_position(adult_folder, adult):
