@@ -119,11 +119,13 @@ def parquet_files(path: Path) -> list[Path] | None:
     folder whose visible files are all Parquet (a partitioned or chunked table), those files
     sorted by name; ``None`` otherwise."""
     if path.is_dir():
-        files = sorted(f for f in path.rglob("*")
-                       if f.is_file() and not f.name.startswith((".", "_")))
-        if files and all(f.suffix.lower() in PARQUET_SUFFIXES for f in files):
-            return files
-        return None
+        files = []
+        for f in path.rglob("*"):  # stops at the first other file: image folders are large
+            if f.is_file() and not f.name.startswith((".", "_")):
+                if f.suffix.lower() not in PARQUET_SUFFIXES:
+                    return None
+                files.append(f)
+        return sorted(files) or None
     if path.suffix.lower() in PARQUET_SUFFIXES:
         return [path]
     try:
