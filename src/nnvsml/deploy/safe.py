@@ -48,8 +48,21 @@ def save(est, stem: Path) -> dict[str, Path]:
         state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
         save_file(state, str(files["weights"]))
         files["network"].write_text(json.dumps(description, indent=2, default=_plain) + "\n")
+    _plain_vocabularies(est)
     sio.dump(est, files["pipeline"])
     return files
+
+
+def _plain_vocabularies(est) -> None:
+    """Make a fitted text vectorizer's vocabulary map terms to Python ints (scikit-learn leaves
+    numpy ints there). skops writes each numpy scalar as a file of its own in the zip: a
+    vocabulary of 13,000 terms took 2 s to write and 3.4 s to read back, more than a small
+    model's whole share of the budget. The values are equal, so the model is unchanged."""
+    parts = est.get_params(deep=True).values() if hasattr(est, "get_params") else ()
+    for part in (est, *parts):
+        vocabulary = getattr(part, "vocabulary_", None)
+        if isinstance(vocabulary, dict) and any(not isinstance(v, int) for v in vocabulary.values()):
+            part.vocabulary_ = {term: int(i) for term, i in vocabulary.items()}
 
 
 def load(files: dict[str, Path]):

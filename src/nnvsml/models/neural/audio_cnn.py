@@ -3,10 +3,12 @@
 The spectrogram is treated as a one-channel image (frequency x time), the approach of Hershey et
 al., 2017, "CNN Architectures for Large-Scale Audio Classification" and Choi et al., 2017,
 "Convolutional Recurrent Neural Networks for Music Classification": blocks of
-conv -> BatchNorm -> ReLU -> 2x2 max-pool, then the frequency axis is averaged away and the time
-axis is summarised by both its max (was the sound event present anywhere?) and its mean (how much
-of the clip does it fill?), concatenated, -> dropout -> Linear. The time summary makes any clip
-length work.
+conv -> BatchNorm -> ReLU -> 2x2 max-pool, then the pooled frequency bands are stacked as features
+(as VGGish flattens them: where a sound sits in frequency is its pitch, and averaging the bands
+away left three 3x3 convolutions unable to tell 300 Hz from 2,200 Hz) and the time axis is
+summarised by both its max (was the sound event present anywhere?) and its mean (how much of the
+clip does it fill?), concatenated, -> dropout -> Linear. The time summary makes any clip length
+work.
 
 In training mode each example gets one random band of mel bins and one random band of frames set
 to 0 (SpecAugment: Park et al., 2019, "SpecAugment: A Simple Data Augmentation Method for
@@ -59,8 +61,8 @@ class SpecAugment(nn.Module):
 
 
 class AudioCNN(nn.Module):
-    """SpecAugment -> [conv -> BN -> ReLU -> max-pool] x N -> mean over freq -> max+mean over time
-    -> dropout -> Linear.
+    """SpecAugment -> [conv -> BN -> ReLU -> max-pool] x N -> frequency bands as features ->
+    max+mean over time -> dropout -> Linear.
 
     Args:
         input_shape: ``(n_mels, frames)`` of one clip; any number of frames works at run time.
@@ -94,11 +96,14 @@ class AudioCNN(nn.Module):
             blocks.append(ConvBlock(c_in, c_out, 3))
             c_in = c_out
         self.blocks = nn.Sequential(*blocks)
+        with torch.no_grad():  # the pooled number of frequency bands (pools skip short sides)
+            bands = self.blocks.eval()(torch.zeros(1, 1, input_shape[0], 8)).shape[2]
+        self.blocks.train()
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(2 * c_in, n_out)
+        self.head = nn.Linear(2 * c_in * bands, n_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(self.spec_augment(x).unsqueeze(1))  # [B, C, F', T']
-        h = h.mean(dim=2)  # [B, C, T']
+        h = h.flatten(1, 2)  # [B, C * F', T']
         pooled = torch.cat([h.amax(dim=2), h.mean(dim=2)], dim=1)
         return self.head(self.dropout(pooled))
