@@ -8,6 +8,12 @@ seconds.
 
     python benchmarks/make_big_table.py --rows 10000000 --out /tmp/big10m.parquet
     python benchmarks/big_table.py /tmp/big10m.parquet --budget 1800
+    python benchmarks/big_table.py /tmp/big1m.parquet --budget 1800 --ray-nodes 2
+
+``--ray-nodes N`` starts a local Ray cluster of N nodes (``ray start``, a head and N-1 workers,
+the machine's cores split between them, on loopback behind a random token), runs the comparison
+on it with ``--executor ray``, and counts the cluster's processes (its daemons, and the workers
+and candidate processes below them) in the peak memory; the cluster is stopped afterwards.
 
 Results: ``benchmarks/results/big_table-<rows>-<executor>.json`` and a Markdown table on stdout.
 """
@@ -16,7 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import secrets
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,9 +39,16 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def tree_rss(proc: psutil.Process) -> int:
+def tree_rss(roots: list[psutil.Process]) -> int:
+    seen: dict[int, psutil.Process] = {}
+    for root in roots:
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                seen[p.pid] = p
+        except psutil.Error:
+            pass
     total = 0
-    for p in [proc, *proc.children(recursive=True)]:
+    for p in seen.values():
         try:
             total += p.memory_info().rss
         except psutil.Error:
@@ -40,34 +56,85 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+class LocalCluster:
+    """N Ray nodes on this machine (a head and N-1 workers), started and stopped by ``ray
+    start`` / ``ray stop``."""
+
+    def __init__(self, nodes: int) -> None:
+        self.temp = f"/tmp/nnvsml-bench-ray-{secrets.token_hex(4)}"  # sockets need a short path
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN":
+                    secrets.token_hex(32), "RAY_USAGE_STATS_ENABLED": "0"}
+        ray = str(Path(sys.executable).with_name("ray"))
+        cpus = max(1, (os.cpu_count() or 2) // nodes)
+        common = [f"--num-cpus={cpus}", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
+        self.stop_cmd = [ray, "stop", "--force"]
+        subprocess.run([ray, "start", "--head", f"--port={self.port}",
+                        "--include-dashboard=false", f"--temp-dir={self.temp}", *common],
+                       env=self.env, check=True, capture_output=True, timeout=180)
+        for _ in range(nodes - 1):
+            subprocess.run([ray, "start", f"--address=127.0.0.1:{self.port}", *common],
+                           env=self.env, check=True, capture_output=True, timeout=180)
+        self.address = f"127.0.0.1:{self.port}"
+        self.nodes, self.cpus_per_node = nodes, cpus
+
+    def processes(self) -> list[psutil.Process]:
+        """The cluster's daemons (their command lines name its folder); its workers and the
+        candidates' processes are their descendants."""
+        out = []
+        for p in psutil.process_iter(["cmdline"]):
+            if any(self.temp in part for part in p.info["cmdline"] or []):
+                out.append(p)
+        return out
+
+    def stop(self) -> None:
+        subprocess.run(self.stop_cmd, env=self.env, capture_output=True, timeout=180)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table")
     parser.add_argument("--budget", type=float, default=1800)
     parser.add_argument("--executor", default="local")
+    parser.add_argument("--ray-nodes", type=int, default=0,
+                        help="start a local Ray cluster of this many nodes and run on it")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                         help="more options for nnvsml compare")
     args = parser.parse_args()
     out = Path(tempfile.mkdtemp(prefix="nnvsml-big-")) / "run"
+    cluster, env = None, None
+    if args.ray_nodes:
+        args.executor = "ray"
+        cluster = LocalCluster(args.ray_nodes)
+        env = cluster.env
+        args.extra = ["--ray-address", cluster.address, *args.extra]
     cmd = [sys.executable, "-m", "nnvsml", "compare", args.table, "--target", "target",
            "--budget", str(args.budget), "--executor", args.executor, "--quiet",
            "--no-report", "--out", str(out), *args.extra]
     peak, stop = [0], threading.Event()
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    watched = psutil.Process(proc.pid)
+    try:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env=env)
+        watched = psutil.Process(proc.pid)
 
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], tree_rss(watched))
-            stop.wait(0.5)
+        def sample():
+            while not stop.is_set():
+                roots = [watched, *(cluster.processes() if cluster else [])]
+                peak[0] = max(peak[0], tree_rss(roots))
+                stop.wait(0.5)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = proc.communicate()
-    wall = time.perf_counter() - t0
-    stop.set()
-    sampler.join()
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        output, _ = proc.communicate()
+        wall = time.perf_counter() - t0
+        stop.set()
+        sampler.join()
+    finally:
+        if cluster is not None:
+            cluster.stop()
     if proc.returncode != 0:
         sys.exit(f"nnvsml compare failed ({proc.returncode}):\n{output[-3000:]}")
     results = json.loads((out / "results.json").read_text())
@@ -81,16 +148,20 @@ def main() -> None:
                        "accuracy": (m.get("test") or {}).get("accuracy"),
                        "roc_auc": (m.get("test") or {}).get("roc_auc"),
                        "fit_seconds": (m.get("cost") or {}).get("fit_seconds"),
-                       "peak_memory_mb": (m.get("cost") or {}).get("peak_memory_mb")})
+                       "peak_memory_mb": (m.get("cost") or {}).get("peak_memory_mb"),
+                       "host": (m.get("cost") or {}).get("host")})
     record = {"command": " ".join(cmd[1:]), "rows": results["dataset"]["n_rows"],
               "wall_seconds": round(wall, 1), "peak_memory_gb": round(peak[0] / 2**30, 2),
               "budget": args.budget, "executor": args.executor, "sampling": sampling,
+              "ray_nodes": args.ray_nodes or None,
+              "nodes": results["protocol"]["executor"].get("nodes"),
               "verdict": {k: results["verdict"].get(k) for k in ("family", "model")},
               "models": models, "machine": f"{platform.node()} {psutil.cpu_count()} CPUs "
               f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
               "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = f"big_table-{record['rows']}-{args.executor}.json"
+    where = f"ray{args.ray_nodes}" if args.ray_nodes else args.executor
+    name = f"big_table-{record['rows']}-{where}.json"
     (RESULTS / name).write_text(json.dumps(record, indent=2) + "\n")
     print(f"{record['rows']:,} rows, {args.executor}: {wall:.0f} s wall (budget "
           f"{args.budget:.0f}), peak memory {record['peak_memory_gb']} GB; verdict "

@@ -91,6 +91,31 @@ def test_a_two_node_cluster_gives_the_local_executors_results(cluster, cancer_cs
     assert on_ray.verdict["model"] == local.verdict["model"]
 
 
+def test_the_nodes_read_the_data_from_the_object_store_not_the_drivers_file(cluster, cancer_csv,
+                                                                             tmp_path):
+    # The driver's data file is deleted once the first model's work was sent: every later
+    # stage and model still runs, from the copy the object store brought to its node.
+    out = tmp_path / "run"
+    deleted = []
+
+    def delete_once_the_first_model_runs():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not deleted:
+            if (out / "logs" / MODELS[0]).with_suffix(".log").exists():
+                (out / ".cache" / "data.joblib").unlink()
+                deleted.append(True)
+            time.sleep(0.05)
+
+    deleter = threading.Thread(target=delete_once_the_first_model_runs, daemon=True)
+    deleter.start()
+    result = _compare(cancer_csv, out, executor="ray", ray_address=cluster)
+    deleter.join()
+    assert deleted
+    assert {m["name"]: m["status"] for m in result.results["models"]} == {
+        name: "ok" for name in MODELS}
+    assert "object store" in result.results["protocol"]["executor"]["data"]
+
+
 def test_a_runner_killed_mid_run_is_recorded_and_the_run_resumes(cluster, cancer_csv, tmp_path):
     out = tmp_path / "run"
     killed = []

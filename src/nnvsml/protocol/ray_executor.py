@@ -9,16 +9,24 @@ holding one CPU. A runner whose node dies takes its work with it: that work is r
 failed with the reason, a new runner is started for the next, and a later run with the same
 ``--out`` resumes.
 
-The run directory (and the data cache in it) must be on a filesystem every node sees (one
-machine, or a shared mount): the work reads the data and writes its model files there.
+The prepared data goes to the cluster once: the first piece of work puts the data file into
+Ray's object store, and each node's runner copies it from there into a private folder of its own
+the first time it needs it; every later stage on that node reads that copy. The run directory
+must still be on a filesystem every node sees (one machine, or a shared mount): the work writes
+its model files there, and a table read in batches (nnvsml.data.large) is streamed from its path.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import platform
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from nnvsml.errors import InputError
 from nnvsml.protocol.executor import Executor
@@ -58,16 +66,39 @@ def check_address(address: str | None) -> None:
 class _Runner:
     """Lives on a node of the cluster; runs one piece of work at a time, isolated."""
 
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="nnvsml-data-"))  # private (0700)
+
     def warm_up(self) -> None:
         from nnvsml.protocol.runner import warm_up
 
         warm_up()
 
-    def run(self, job, memory_limit_mb, target, keep_partial, hard_limit) -> Outcome:
+    def run(self, job, memory_limit_mb, target, keep_partial, hard_limit, data=None) -> Outcome:
         from nnvsml.protocol.runner import run_isolated
 
+        if data is not None:
+            job = dataclasses.replace(job, data_path=str(self._local(*data)))
         return run_isolated(job, memory_limit_mb=memory_limit_mb, target=target,
                             keep_partial=keep_partial, hard_limit=hard_limit)
+
+    def _local(self, sha256: str, refs: list) -> Path:
+        """This node's copy of the data file named by its digest, fetched from the object store
+        the first time (``refs`` holds the reference, so Ray does not fetch it unasked)."""
+        import ray
+
+        path = self.folder / f"{sha256}.joblib"
+        if not path.exists():
+            blob = ray.get(refs[0])
+            if hashlib.sha256(blob).hexdigest() != sha256:
+                raise RuntimeError("the data from the object store does not match its digest")
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(blob)
+            os.replace(tmp, path)
+        return path
+
+    def close(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class RayCluster(Executor):
@@ -78,6 +109,8 @@ class RayCluster(Executor):
         self._runners: dict[str, object] = {}
         self._connected = False
         self._gpus = 0.0
+        #: Data files put into the object store: path -> (digest, reference).
+        self._data: dict[str, tuple] = {}
 
     def start(self) -> None:
         reason = missing()
@@ -122,7 +155,8 @@ class RayCluster(Executor):
         started = time.monotonic()
         try:
             runner = self._runner(kind)
-            ref = runner.run.remote(job, memory_limit_mb, target, keep_partial, hard_limit)
+            ref = runner.run.remote(job, memory_limit_mb, target, keep_partial, hard_limit,
+                                    self._put(job.data_path))
             while True:
                 done, _ = ray.wait([ref], timeout=POLL_SECONDS)
                 if done:
@@ -139,6 +173,17 @@ class RayCluster(Executor):
                            "to resume", None, time.monotonic() - started, 0.0)
         return outcome
 
+    def _put(self, data_path: str) -> tuple[str, list]:
+        """The data file's digest and its object store reference: put there once per run (the
+        file is written once, before the first piece of work)."""
+        import ray
+
+        if data_path not in self._data:
+            blob = Path(data_path).read_bytes()
+            self._data[data_path] = (hashlib.sha256(blob).hexdigest(), ray.put(blob))
+        digest, ref = self._data[data_path]
+        return digest, [ref]
+
     def describe(self) -> dict:
         import ray
 
@@ -147,17 +192,23 @@ class RayCluster(Executor):
                   "gpus": n.get("Resources", {}).get("GPU", 0.0)}
                  for n in ray.nodes() if n.get("Alive")] if ray.is_initialized() else []
         return {"executor": self.name, "host": platform.node(),
-                "address": self.address or "local", "nodes": nodes}
+                "address": self.address or "local", "nodes": nodes,
+                "data": "put into the object store once; each node keeps a copy"}
 
     def close(self) -> None:
         import ray
 
         for runner in self._runners.values():
             try:
+                ray.get(runner.close.remote(), timeout=30)  # its copy of the data
+            except Exception:  # already gone with its node
+                pass
+            try:
                 ray.kill(runner)
             except Exception:  # already gone with its node
                 pass
         self._runners.clear()
+        self._data.clear()
         if self._connected and ray.is_initialized():
             ray.shutdown()
         self._connected = False
