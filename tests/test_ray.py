@@ -88,7 +88,28 @@ def test_a_two_node_cluster_gives_the_local_executors_results(cluster, cancer_cs
         # one CPU, so its probabilities agree to float rounding, not bit for bit.
         assert a["test"] == pytest.approx(b["test"], rel=1e-4, abs=1e-6)
         assert a["cost"]["host"]
+        assert a["cost"]["node"] in {n["node"] for n in where["nodes"]}
     assert on_ray.verdict["model"] == local.verdict["model"]
+
+
+def _compare_acting_when(log, act, data, out, **options):
+    """_compare, with ``act()`` run once (in a thread) as soon as ``log`` exists; whether it
+    ran, and the comparison's result."""
+    acted = []
+
+    def watch():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not acted:
+            if log.exists():
+                act()
+                acted.append(True)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    result = _compare(data, out, **options)
+    watcher.join()
+    return bool(acted), result
 
 
 def test_the_nodes_read_the_data_from_the_object_store_not_the_drivers_file(cluster, cancer_csv,
@@ -96,20 +117,9 @@ def test_the_nodes_read_the_data_from_the_object_store_not_the_drivers_file(clus
     # The driver's data file is deleted once the first model's work was sent: every later
     # stage and model still runs, from the copy the object store brought to its node.
     out = tmp_path / "run"
-    deleted = []
-
-    def delete_once_the_first_model_runs():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not deleted:
-            if (out / "logs" / MODELS[0]).with_suffix(".log").exists():
-                (out / ".cache" / "data.joblib").unlink()
-                deleted.append(True)
-            time.sleep(0.05)
-
-    deleter = threading.Thread(target=delete_once_the_first_model_runs, daemon=True)
-    deleter.start()
-    result = _compare(cancer_csv, out, executor="ray", ray_address=cluster)
-    deleter.join()
+    deleted, result = _compare_acting_when(
+        out / "logs" / f"{MODELS[0]}.log", (out / ".cache" / "data.joblib").unlink,
+        cancer_csv, out, executor="ray", ray_address=cluster)
     assert deleted
     assert {m["name"]: m["status"] for m in result.results["models"]} == {
         name: "ok" for name in MODELS}
@@ -118,23 +128,14 @@ def test_the_nodes_read_the_data_from_the_object_store_not_the_drivers_file(clus
 
 def test_a_runner_killed_mid_run_is_recorded_and_the_run_resumes(cluster, cancer_csv, tmp_path):
     out = tmp_path / "run"
-    killed = []
 
-    def kill_the_runner_once_the_network_trains():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
-            log = out / "logs" / "mlp.log"
-            if log.exists():
-                for p in psutil.process_iter(["cmdline"]):
-                    if any("_Runner" in part for part in p.info["cmdline"] or []):
-                        p.kill()
-                        killed.append(p.pid)
-            time.sleep(0.1)
+    def kill_the_runner():
+        for p in psutil.process_iter(["cmdline"]):
+            if any("_Runner" in part for part in p.info["cmdline"] or []):
+                p.kill()
 
-    killer = threading.Thread(target=kill_the_runner_once_the_network_trains, daemon=True)
-    killer.start()
-    first = _compare(cancer_csv, out, executor="ray", ray_address=cluster)
-    killer.join()
+    killed, first = _compare_acting_when(out / "logs" / "mlp.log", kill_the_runner, cancer_csv,
+                                         out, executor="ray", ray_address=cluster)
     assert killed
     entries = {m["name"]: m for m in first.results["models"]}
     assert entries["logistic_regression"]["status"] == "ok"

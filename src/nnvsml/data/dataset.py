@@ -95,7 +95,9 @@ class Dataset:
     #: stratified sample of the training rows; this says where every training row is, for the
     #: models that learn from batches: ``path``, ``columns`` (read from the file),
     #: ``train_positions`` (sorted file positions), ``y_train`` (their targets: class indices
-    #: into ``classes``, or numbers), and the counts the results state (``sampling``).
+    #: into ``classes``, or numbers), ``memory_positions`` (the file position of each row of
+    #: ``X``: validation rows are kept out of a stream by it), and the counts the results state
+    #: (``sampling``).
     stream: dict | None = None
 
     @property

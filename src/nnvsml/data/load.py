@@ -216,7 +216,8 @@ def _from_large(scan: TableScan, n_memory: int, why: str, target: str | None,
         columns=columns, classes=classes, notices=notices, source=source,
         split=(np.searchsorted(held, sample), np.searchsorted(held, test)),
         stream={"path": str(scan.path), "columns": list(X.columns),
-                "train_positions": labelled[train], "y_train": y_train, "sampling": sampling})
+                "train_positions": labelled[train], "y_train": y_train,
+                "memory_positions": labelled[held], "sampling": sampling})
 
 
 def _from_layout(

@@ -35,6 +35,8 @@ from nnvsml.protocol.worker import main
 
 #: Seconds between looks at a running task (the progress display's heartbeat).
 POLL_SECONDS = 0.2
+#: Characters of a Ray node's id kept in the results (enough to tell a cluster's nodes apart).
+NODE_ID_CHARS = 16
 
 
 def missing() -> str | None:
@@ -77,10 +79,17 @@ class _Runner:
     def run(self, job, memory_limit_mb, target, keep_partial, hard_limit, data=None) -> Outcome:
         from nnvsml.protocol.runner import run_isolated
 
+        import ray
+
         if data is not None:
             job = dataclasses.replace(job, data_path=str(self._local(*data)))
-        return run_isolated(job, memory_limit_mb=memory_limit_mb, target=target,
-                            keep_partial=keep_partial, hard_limit=hard_limit)
+        outcome = run_isolated(job, memory_limit_mb=memory_limit_mb, target=target,
+                               keep_partial=keep_partial, hard_limit=hard_limit)
+        if outcome.result is not None and "cost" in outcome.result:
+            # The node, not only its host: a cluster's nodes may share one machine.
+            node = ray.get_runtime_context().get_node_id()[:NODE_ID_CHARS]
+            outcome.result["cost"] = {**outcome.result["cost"], "node": node}
+        return outcome
 
     def _local(self, sha256: str, refs: list) -> Path:
         """This node's copy of the data file named by its digest, fetched from the object store
@@ -187,7 +196,8 @@ class RayCluster(Executor):
     def describe(self) -> dict:
         import ray
 
-        nodes = [{"host": n.get("NodeManagerHostname"), "address": n.get("NodeManagerAddress"),
+        nodes = [{"node": str(n.get("NodeID", ""))[:NODE_ID_CHARS],
+                  "host": n.get("NodeManagerHostname"), "address": n.get("NodeManagerAddress"),
                   "cpus": n.get("Resources", {}).get("CPU"),
                   "gpus": n.get("Resources", {}).get("GPU", 0.0)}
                  for n in ray.nodes() if n.get("Alive")] if ray.is_initialized() else []

@@ -467,8 +467,13 @@ def improve(w: _Work) -> dict:
         fit_seconds, cpu_seconds = w.fit(est, ctx, w.train_idx)
     trained_rows = int(len(fitted_rows))
     if streams:
-        fit_seconds, cpu_seconds = _stream_refit(w, est, fitted_rows, fit_seconds, cpu_seconds)
-        trained_rows = int(w.stream["sampling"]["train_rows"])
+        # Holdout: the validation rows stay out of the stream and score the streamed model.
+        va = w.folds[0][1] if w.holdout else None
+        fit_seconds, cpu_seconds, trained_rows = _stream_refit(w, est, fitted_rows, fit_seconds,
+                                                               cpu_seconds, keep_out=va)
+        if w.holdout:
+            blocks = w.blocks(est, va)
+            fold_scores = list(blocks)
     tuned = tuning.get("strategy", "none") != "none" and bool(tuning.get("completed"))
     return w.finish(
         est, ctx, fit_seconds=fit_seconds, cpu_seconds=cpu_seconds, cv=fold_scores,
@@ -482,9 +487,8 @@ def improve(w: _Work) -> dict:
 
 def stream(w: _Work) -> dict:
     """A model that learns from batches, first fitted on the rows in memory, trains on every
-    training row of a table read in batches for the time it is given. Its validation scores stay
-    its first fit's (the validation rows are among the rows it then learns from); its test
-    score is the streamed model's."""
+    training row of a table read in batches but the validation rows, for the time it is given;
+    then it is scored on those validation rows, which it never saw, and on the test rows."""
     est = _prior_model(w, "stream_fit")
     if est is None:
         raise RuntimeError("the first fit's model file is missing or not the one it wrote; "
@@ -493,41 +497,47 @@ def stream(w: _Work) -> dict:
     rng = np.random.default_rng(w.job.seed)
     params = sp.defaults(w.cand.space)
     t_start = time.monotonic()
+    fit_seconds, cpu_seconds, streamed = _stream_refit(w, est, tr, w.job.prior_fit_seconds, 0.0,
+                                                       keep_out=va)
+    ctx = w.context(params, None, n_train=streamed)
     blocks = w.blocks(est, va)
-    cv_train = [w.train_score(est, tr, rng)]
-    ctx = w.context(params, None, n_train=int(w.stream["sampling"]["train_rows"]))
-    fit_seconds, cpu_seconds = _stream_refit(w, est, tr, w.job.prior_fit_seconds, 0.0)
     return w.finish(
         est, ctx, fit_seconds=fit_seconds, cpu_seconds=cpu_seconds, cv=blocks,
-        cv_train=cv_train, blocks=blocks,
+        cv_train=[w.train_score(est, tr, rng)], blocks=blocks,
         tuning=untuned("tuning did not fit beside training on every row", params),
         evaluation={"level": "holdout" if w.holdout else "validation_only", "stage": "stream",
                     "folds": 0 if w.holdout else 1, "tuned": False,
-                    "trained_rows": int(w.stream["sampling"]["train_rows"]), "sampled": False,
-                    "streamed": True,
-                    "note": "validation scores are those of its first fit, on the rows in memory"},
+                    "trained_rows": streamed, "sampled": False, "streamed": True,
+                    "note": f"the {len(va):,} validation rows were kept out of the rows it "
+                            "streamed, and scored after"},
         cv_seconds=time.monotonic() - t_start)
 
 
 def _stream_refit(w: _Work, est, fitted_rows: np.ndarray, first_seconds: float,
-                  first_cpu: float) -> tuple[float, float]:
+                  first_cpu: float, keep_out: np.ndarray | None = None
+                  ) -> tuple[float, float, int]:
     """The model fitted on the rows in memory trains again on every training row of a table
-    read in batches (its encoding and, for LightGBM, its bins stay those learned in memory).
-    Returns the (wall, CPU) seconds of both fits."""
+    read in batches (its encoding and, for LightGBM, its bins stay those learned in memory),
+    except the rows in memory at ``keep_out`` (validation rows, to be scored after). Returns the
+    (wall, CPU) seconds of both fits and the rows streamed."""
     from nnvsml.data.large import BATCH_ROWS, TableScan
 
     stream = w.stream
+    positions, y_codes = stream["train_positions"], stream["y_train"]
+    if keep_out is not None and len(keep_out):
+        kept = ~np.isin(positions, stream["memory_positions"][keep_out])
+        positions, y_codes = positions[kept], y_codes[kept]
     head = est[:-1] if isinstance(est, Pipeline) and len(est.steps) > 1 else None
     encode = head.transform if head is not None else (lambda X: X)
     labels = np.asarray(w.classes, dtype=object) if w.classes is not None else None
     scan = TableScan(stream["path"])
 
     def chunks():
-        for frame, where in scan.frames(stream["train_positions"], stream["columns"]):
-            y = stream["y_train"][where]
+        for frame, where in scan.frames(positions, stream["columns"]):
+            y = y_codes[where]
             yield encode(frame), (labels[y] if labels is not None else y)
 
-    y_all = labels[stream["y_train"]] if labels is not None else stream["y_train"]
+    y_all = labels[y_codes] if labels is not None else y_codes
     max_time = timing.per_fit(w.budget, 1, w.overshoot) if w.timed else None
     if max_time is not None:
         w.eta(max_time + timing.EVAL_OVERHEAD)
@@ -536,14 +546,16 @@ def _stream_refit(w: _Work, est, fitted_rows: np.ndarray, first_seconds: float,
     final_step(est).stream_fit(chunks, y_all, reference=(encode(take(w.X, fitted_rows)),
                                                          w.y[fitted_rows]),
                                batch_size=BATCH_ROWS, max_time=max_time)
-    return first_seconds + time.perf_counter() - t0, first_cpu + _cpu_seconds() - c0
+    return (first_seconds + time.perf_counter() - t0, first_cpu + _cpu_seconds() - c0,
+            int(len(positions)))
 
 
 def _sampled(evaluation: dict, sampling: dict) -> dict:
     """What a model of a table read in batches trained on, stated."""
     if evaluation.get("streamed"):
-        note = (f"trained on all {sampling['train_rows']:,} training rows, read in batches of "
-                f"{sampling['batch_rows']:,} (first fitted on the rows in memory)")
+        rows = int(evaluation.get("trained_rows") or sampling["train_rows"])
+        note = (f"trained on {rows:,} of the {sampling['train_rows']:,} training rows, read in "
+                f"batches of {sampling['batch_rows']:,} (first fitted on the rows in memory)")
     else:
         note = (f"trained on a stratified sample of the {sampling['train_rows']:,} training rows "
                 "(the table is read in batches; this model learns from rows in memory only)")
