@@ -90,6 +90,10 @@ def test_a_two_node_cluster_gives_the_local_executors_results(cluster, cancer_cs
         assert a["cost"]["host"]
         assert a["cost"]["node"] in {n["node"] for n in where["nodes"]}
     assert on_ray.verdict["model"] == local.verdict["model"]
+    # The two families ran side by side, each in its own lane, on the two nodes.
+    assert on_ray.results["protocol"]["budget"]["lanes"] == 2 and where["lanes"] == 2
+    assert local.results["protocol"]["budget"]["lanes"] == 1
+    assert len({m["cost"]["node"] for m in on_ray.results["models"]}) == 2
 
 
 def _compare_acting_when(log, act, data, out, **options):
@@ -130,9 +134,21 @@ def test_a_runner_killed_mid_run_is_recorded_and_the_run_resumes(cluster, cancer
     out = tmp_path / "run"
 
     def kill_the_runner():
-        for p in psutil.process_iter(["cmdline"]):
-            if any("_Runner" in part for part in p.info["cmdline"] or []):
-                p.kill()
+        # The runner of the network's lane: the one above the process writing mlp.log (the
+        # other family's lane, running beside it, goes on).
+        log = str(out / "logs" / "mlp.log")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for p in psutil.process_iter():
+                try:
+                    if any(f.path == log for f in p.open_files()):
+                        for a in [p, *p.parents()]:  # the work, its process server, the actor
+                            if "_Runner" in " ".join(a.cmdline()):
+                                a.kill()
+                        return
+                except psutil.Error:
+                    continue
+            time.sleep(0.05)
 
     killed, first = _compare_acting_when(out / "logs" / "mlp.log", kill_the_runner, cancer_csv,
                                          out, executor="ray", ray_address=cluster)

@@ -136,7 +136,7 @@ def _run(dataset: Dataset, config: RunConfig, reporter: Reporter, started: float
         spent_before = {f: sum((m.get("cost") or {}).get("wall_seconds") or 0.0
                                for m in kept.values() if m["family"] == f) for f in present}
         budget = Budget(protocol.budget_seconds, present, rule=rule, spent_before=spent_before,
-                        started=started)
+                        started=started, lanes=executor.lanes())
         reporter.start(dataset, protocol, candidates, kept, budget, run_dir)
         holdout = protocol.validation == "holdout"
 

@@ -7,7 +7,7 @@ go to stdout, so ``nnvsml compare > answer.txt`` keeps the answer and shows the 
 from __future__ import annotations
 
 import math
-
+import threading
 import time
 from pathlib import Path
 
@@ -32,8 +32,10 @@ class RichReporter(Reporter):
         self.progress: Progress | None = None
         self.task_id = None
         self.budget = None
-        self.current = ""
-        self.last_message = ""
+        #: What each lane (thread) runs now, and its last message: families side by side on a
+        #: cluster show both.
+        self.current: dict[int, str] = {}
+        self.last_message: dict[int, str] = {}
 
     # -- events ---------------------------------------------------------------------------
     def start(self, dataset, protocol, candidates, kept, budget, run_dir) -> None:
@@ -48,8 +50,10 @@ class RichReporter(Reporter):
             e.print(f"budget: {protocol.trials} tuning trial(s) per candidate ({protocol.search}), "
                     f"trained without a clock; {cap}")
         else:
-            e.print(f"budget: {protocol.budget_seconds:.0f} s, equal share per family ({pools}); "
-                    f"tuning: {protocol.search}")
+            side = (f"the {budget.lanes} families side by side on the cluster, "
+                    if budget.lanes > 1 else "")
+            e.print(f"budget: {protocol.budget_seconds:.0f} s, {side}equal share per family "
+                    f"({pools}); tuning: {protocol.search}")
         if kept:
             e.print(f"[green]resuming[/] {safe(run_dir)}: keeping {len(kept)} finished "
                     "model(s): " + safe(", ".join(sorted(kept))))
@@ -65,18 +69,23 @@ class RichReporter(Reporter):
 
     def model_start(self, candidate, time_limit) -> None:
         limit = f"limit {time_limit:.0f} s" if math.isfinite(time_limit) else "no time limit"
-        self.current = f"[bold]{safe(candidate.name)}[/] ({candidate.family}, {limit})"
+        self.current[threading.get_ident()] = (f"[bold]{safe(candidate.name)}[/] "
+                                               f"({candidate.family}, {limit})")
         self._refresh("starting")
 
     def model_progress(self, message) -> None:
         self._refresh(message)
 
     def model_end(self, entry) -> None:
+        self.current.pop(threading.get_ident(), None)
+        self.last_message.pop(threading.get_ident(), None)
         self.err.print(model_line(entry, self.metric))
 
     def analysis_start(self, name, time_limit) -> None:
         limit = f"limit {time_limit:.0f} s" if math.isfinite(time_limit) else "no time limit"
-        self.current = f"evidence: [bold]{name.replace('_', ' ')}[/] ({limit})"
+        self.current = {threading.get_ident(): f"evidence: [bold]{name.replace('_', ' ')}[/] "
+                                               f"({limit})"}
+        self.last_message = {}
         self._refresh("starting")
 
     def analysis_end(self, name, block) -> None:
@@ -109,16 +118,18 @@ class RichReporter(Reporter):
         if self.progress is None or self.budget is None:
             return
         if message:
-            self.last_message = safe(message)
+            self.last_message[threading.get_ident()] = safe(message)
+        description = " | ".join(f"{now} {self.last_message.get(lane, '')}".rstrip()
+                                 for lane, now in list(self.current.items()))
         elapsed = self.budget.elapsed()
         if not math.isfinite(self.budget.total):
-            self.progress.update(self.task_id, description=f"{self.current} {self.last_message}",
+            self.progress.update(self.task_id, description=description,
                                  clock=f"{_clock(elapsed)} elapsed")
             return
         left = max(0.0, self.budget.total - elapsed)
         self.progress.update(
             self.task_id, completed=min(elapsed, self.budget.total),
-            description=f"{self.current} {self.last_message}",
+            description=description,
             clock=f"{_clock(elapsed)} elapsed, {_clock(left)} of budget left",
         )
 

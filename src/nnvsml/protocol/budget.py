@@ -69,7 +69,10 @@ class Budget:
 
     ``reserve`` seconds are held back from the pools for writing results and the verdict, so
     the run as a whole ends inside its budget. ``spent_before`` carries what a family already
-    spent in an earlier, interrupted invocation of the same run. Each family's pool holds a part
+    spent in an earlier, interrupted invocation of the same run. ``lanes``: how many families
+    run side by side (an executor with room for several pieces of work at once, a Ray cluster):
+    the rule then shares the seconds of every lane, and no family gets more than the run's own
+    seconds, since each family works in one lane. Each family's pool holds a part
     (``timing.SECURE_SHARE``) for securing its candidates' first results; the rest, and what that
     part leaves, goes to folds and tuning.
     """
@@ -82,6 +85,7 @@ class Budget:
         spent_before: dict[str, float] | None = None,
         clock=time.monotonic,
         started: float | None = None,
+        lanes: int = 1,
     ) -> None:
         self.total = math.inf if total_seconds is None else float(total_seconds)
         self.rule = rule or EqualPerFamily()
@@ -90,7 +94,10 @@ class Budget:
         self.reserve = timing.run_reserve(self.total)
         self.run = timing.TimeBudget(self.total, start=self.started, clock=clock).less(self.reserve)
         # What was spent before the candidates start (reading the data) comes off both pools.
-        self.pool = self.rule.pools(self.run.remaining(), list(families))
+        self.lanes = max(1, min(int(lanes), len(families)))
+        seconds = self.run.remaining()
+        self.pool = {f: min(p, seconds)
+                     for f, p in self.rule.pools(seconds * self.lanes, list(families)).items()}
         self.spent = {f: float((spent_before or {}).get(f, 0.0)) for f in families}
         self.secure_pool = {f: timing.SECURE_SHARE * p for f, p in self.pool.items()}
         self.secure_spent = {f: 0.0 for f in families}
@@ -135,6 +142,7 @@ class Budget:
         return {
             "rule": self.rule.name,
             "rule_description": self.rule.description,
+            "lanes": self.lanes,
             "planned": {f: (round(p, 3) if math.isfinite(p) else None)
                         for f, p in self.pool.items()},
             "spent": {f: round(s, 3) for f, s in self.spent.items()},

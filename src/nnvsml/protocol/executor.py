@@ -23,13 +23,20 @@ class Executor(ABC):
     def start(self) -> None:
         """Pay the start-up costs (processes, imports) before any clock starts."""
 
+    def lanes(self) -> int:
+        """How many pieces of work it runs side by side without slowing each other: one on
+        this machine (a candidate's fits use all its cores), one per CPU of a cluster."""
+        return 1
+
     @abstractmethod
     def run(self, job, *, memory_limit_mb: float,
             on_progress: Callable[[str | None], None] | None = None,
             target: Callable = main, keep_partial: bool = False,
-            hard_limit: float | None = None) -> Outcome:
+            hard_limit: float | None = None, lane: int = 0) -> Outcome:
         """Run ``target(job, conn)`` in isolation within ``job.time_limit`` (up to
-        ``hard_limit`` when the work announces it needs longer); whatever happens, an Outcome."""
+        ``hard_limit`` when the work announces it needs longer); whatever happens, an Outcome.
+        ``lane`` (below :meth:`lanes`): work in different lanes may run at the same time, from
+        different threads."""
 
     def describe(self) -> dict:
         """Where the work ran, for the results."""
@@ -46,7 +53,7 @@ class LocalProcesses(Executor):
         warm_up()
 
     def run(self, job, *, memory_limit_mb, on_progress=None, target=main, keep_partial=False,
-            hard_limit=None) -> Outcome:
+            hard_limit=None, lane=0) -> Outcome:
         return run_isolated(job, memory_limit_mb=memory_limit_mb, on_progress=on_progress,
                             target=target, keep_partial=keep_partial, hard_limit=hard_limit)
 

@@ -4,8 +4,10 @@ the same time and memory limits, from a process server that preloaded the librar
 sends back the same :class:`~nnvsml.protocol.runner.Outcome`. The protocol, the budget rule and
 the results do not change with the executor.
 
-Networks go to a runner holding a GPU when the cluster has one, everything else to a runner
-holding one CPU. A runner whose node dies takes its work with it: that work is recorded as
+The cluster has one lane per CPU (:meth:`RayCluster.lanes`), and the schedule runs the two
+families side by side, each in its own lane: a lane has its own runner, and the runners are
+spread over the nodes. Networks go to a runner holding a GPU when the cluster has one, everything
+else to a runner holding one CPU. A runner whose node dies takes its work with it: that work is recorded as
 failed with the reason, a new runner is started for the next, and a later run with the same
 ``--out`` resumes.
 
@@ -24,11 +26,13 @@ import os
 import platform
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from nnvsml.errors import InputError
+from nnvsml.models import FAMILIES
 from nnvsml.protocol.executor import Executor
 from nnvsml.protocol.runner import Outcome
 from nnvsml.protocol.worker import main
@@ -37,6 +41,9 @@ from nnvsml.protocol.worker import main
 POLL_SECONDS = 0.2
 #: Characters of a Ray node's id kept in the results (enough to tell a cluster's nodes apart).
 NODE_ID_CHARS = 16
+#: Seconds a new runner may take to be placed and import the libraries (a few on a loaded
+#: machine); longer means the cluster has no CPU left for it.
+PLACE_SECONDS = 120.0
 
 
 def missing() -> str | None:
@@ -115,9 +122,13 @@ class RayCluster(Executor):
 
     def __init__(self, address: str | None = None) -> None:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
-        self._runners: dict[str, object] = {}
+        #: (kind, lane) -> the runner actor working for that lane.
+        self._runners: dict[tuple[str, int], object] = {}
         self._connected = False
         self._gpus = 0.0
+        self._cpus = 1
+        # Lanes call run() from their own threads.
+        self._lock = threading.Lock()
         #: Data files put into the object store: path -> (digest, reference).
         self._data: dict[str, tuple] = {}
 
@@ -138,32 +149,65 @@ class RayCluster(Executor):
                 raise InputError(f"cannot connect to the Ray cluster at {where} "
                                  f"({str(exc).splitlines()[0][:160]}); start it with 'ray start "
                                  "--head' or pass --ray-address HOST:PORT") from None
-        self._gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        resources = ray.cluster_resources()
+        self._gpus = float(resources.get("GPU", 0.0))
+        self._cpus = max(1, int(resources.get("CPU", 1)))
         # Each runner starts its process server and imports the libraries now, before any
-        # candidate's clock starts.
-        for kind in ("cpu", "gpu") if self._gpus else ("cpu",):
-            self._runner(kind)
+        # candidate's clock starts: one for each lane the two families may use.
+        wanted = [("cpu", lane) for lane in range(min(self._cpus, len(FAMILIES)))]
+        if self._gpus:  # the networks' lane works on the GPU's runner
+            wanted = [("cpu", 0), ("gpu", 0)]
+        for kind, lane in wanted:
+            self._runner(kind, lane, warm=False)
+        ray.get([self._runners[key].warm_up.remote() for key in wanted])
 
-    def _runner(self, kind: str):
+    def lanes(self) -> int:
+        return self._cpus
+
+    def _runner(self, kind: str, lane: int = 0, warm: bool = True):
         import ray
 
-        if kind not in self._runners:
-            actor = ray.remote(_Runner).options(
-                num_cpus=1, num_gpus=1 if kind == "gpu" else 0, max_concurrency=1)
-            runner = actor.remote()
-            ray.get(runner.warm_up.remote())
-            self._runners[kind] = runner
-        return self._runners[kind]
+        with self._lock:
+            runner = self._runners.get((kind, lane))
+            if runner is not None:
+                return runner
+            # SPREAD: the lanes' runners on different nodes while there are nodes to spare.
+            runner = ray.remote(_Runner).options(
+                num_cpus=1, num_gpus=1 if kind == "gpu" else 0, max_concurrency=1,
+                scheduling_strategy="SPREAD").remote()
+            self._runners[(kind, lane)] = runner
+        if warm:
+            try:
+                ray.get(runner.warm_up.remote(), timeout=PLACE_SECONDS)
+            except ray.exceptions.GetTimeoutError:
+                # No CPU for it: a node was lost. This lane's work waits its turn on another
+                # lane's runner instead.
+                ray.kill(runner)
+                with self._lock:
+                    others = [r for (k, n), r in self._runners.items()
+                              if k == kind and n != lane]
+                    if not others:
+                        self._runners.pop((kind, lane), None)
+                        raise
+                    self._runners[(kind, lane)] = runner = others[0]
+        return runner
+
+    def _forget(self, runner) -> None:
+        """A runner that died: every lane it served gets a new one for its next piece of work."""
+        with self._lock:
+            for key in [k for k, r in self._runners.items() if r is runner]:
+                del self._runners[key]
 
     def run(self, job, *, memory_limit_mb, on_progress: Callable | None = None, target=main,
-            keep_partial=False, hard_limit=None) -> Outcome:
+            keep_partial=False, hard_limit=None, lane=0) -> Outcome:
         import ray
 
         candidate = getattr(job, "candidate", None)
         kind = "gpu" if self._gpus and getattr(candidate, "family", None) == "neural" else "cpu"
         started = time.monotonic()
+        runner = None
         try:
-            runner = self._runner(kind)
+            runner = self._runner(kind, 0 if kind == "gpu" else lane)
             ref = runner.run.remote(job, memory_limit_mb, target, keep_partial, hard_limit,
                                     self._put(job.data_path))
             while True:
@@ -173,9 +217,13 @@ class RayCluster(Executor):
                 if on_progress:
                     on_progress(None)
             outcome = ray.get(ref)
+        except ray.exceptions.GetTimeoutError:
+            return Outcome("failed", f"no node of the Ray cluster had a CPU for it within "
+                           f"{PLACE_SECONDS:.0f} s (was a node lost?); run again with the same "
+                           "--out to resume", None, time.monotonic() - started, 0.0)
         except (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError,
                 ray.exceptions.NodeDiedError, ray.exceptions.ObjectLostError) as exc:
-            self._runners.pop(kind, None)  # the next piece of work gets a new runner
+            self._forget(runner)
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             return Outcome("failed", f"the Ray worker running it died ({type(exc).__name__}"
                            f"{': ' + first if first else ''}); run again with the same --out "
@@ -187,10 +235,11 @@ class RayCluster(Executor):
         file is written once, before the first piece of work)."""
         import ray
 
-        if data_path not in self._data:
-            blob = Path(data_path).read_bytes()
-            self._data[data_path] = (hashlib.sha256(blob).hexdigest(), ray.put(blob))
-        digest, ref = self._data[data_path]
+        with self._lock:
+            if data_path not in self._data:
+                blob = Path(data_path).read_bytes()
+                self._data[data_path] = (hashlib.sha256(blob).hexdigest(), ray.put(blob))
+            digest, ref = self._data[data_path]
         return digest, [ref]
 
     def describe(self) -> dict:
@@ -202,7 +251,7 @@ class RayCluster(Executor):
                   "gpus": n.get("Resources", {}).get("GPU", 0.0)}
                  for n in ray.nodes() if n.get("Alive")] if ray.is_initialized() else []
         return {"executor": self.name, "host": platform.node(),
-                "address": self.address or "local", "nodes": nodes,
+                "address": self.address or "local", "nodes": nodes, "lanes": self._cpus,
                 "data": "put into the object store once; each node keeps a copy"}
 
     def close(self) -> None:

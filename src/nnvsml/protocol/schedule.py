@@ -14,11 +14,18 @@
 
 A candidate ends ``timeout`` only when not even its first fit, on the smallest stated sample,
 finished; its reason says how long it ran and the ``--budget`` that would give it more.
+
+**Side by side.** When the executor has a lane for each family (a Ray cluster with two CPUs or
+more), each family secures and improves its candidates in its own lane, at the same time as the
+other, and the budget gives each family the run's seconds instead of half of them
+(``Budget(lanes=2)``): the same share of the cluster's time for each. Within a family the
+candidates still run one after another.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,14 +62,62 @@ class Schedule:
     #: The table is read in batches: candidates that learn from batches train on every row.
     streamed: bool = False
 
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()  # lanes share the results, the display and the entries
+        self._stop = threading.Event()
+        self._lanes = threading.local()
+
     def run(self, kept: dict[str, dict]) -> None:
         entries = dict(kept)
-        self._secure(entries)
-        self._improve(entries)
+        families = [f for f in FAMILIES if any(c.family == f for c in self.candidates)]
+        if self.budget.lanes < 2 or len(families) < 2:
+            self._secure(entries)
+            self._improve(entries)
+            return
+        self._side_by_side(entries, families)
+
+    def _side_by_side(self, entries: dict[str, dict], families: list[str]) -> None:
+        errors: list[BaseException] = []
+
+        def lane(number: int, family: str) -> None:
+            self._lanes.number = number
+            try:
+                self._secure(entries, family)
+                self._improve(entries, [family])
+            except _Stopped:
+                pass
+            except BaseException as exc:  # a bug: raised again in the run's own thread
+                errors.append(exc)
+                self._stop.set()
+
+        threads = [threading.Thread(target=lane, args=(i, f), name=f"nnvsml-{f}", daemon=True)
+                   for i, f in enumerate(families)]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)  # short waits: Ctrl-C reaches this thread at once
+        except BaseException:
+            # Interrupted: the lanes record nothing more; their work is cut off when the
+            # executor closes, and a later run with the same --out resumes it.
+            self._stop.set()
+            raise
+        if errors:
+            raise errors[0]
+
+    def _recorded(self, entries: dict[str, dict], name: str, entry: dict) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                raise _Stopped
+            entries[name] = entry
+            self.record(entry)
+            self.reporter.model_end(entry)
 
     # -- stage 1 --------------------------------------------------------------------------------
-    def _secure(self, entries: dict[str, dict]) -> None:
-        todo = [c for c in first_order(self.candidates) if c.name not in entries]
+    def _secure(self, entries: dict[str, dict], family: str | None = None) -> None:
+        todo = [c for c in first_order(self.candidates)
+                if c.name not in entries and family in (None, c.family)]
         left = Counter(c.family for c in todo)
         for cand in todo:
             limit, most = self.budget.first_fit_limits(cand.family, left[cand.family])
@@ -84,9 +139,7 @@ class Schedule:
                 held = outcome.stop_seconds if outcome.status == "timeout" else limit
                 entry = self.make_entry(cand, outcome.status, reason, held, outcome.result,
                                         outcome.wall_seconds, outcome.peak_memory_mb)
-            entries[cand.name] = entry
-            self.record(entry)
-            self.reporter.model_end(entry)
+            self._recorded(entries, cand.name, entry)
 
     def _first_fit_timeout(self, cand: Candidate, outcome: Outcome, limit: float) -> str:
         wall = outcome.wall_seconds
@@ -101,10 +154,12 @@ class Schedule:
                 f"than {needed:.0f} s{hint}")
 
     # -- stage 2 --------------------------------------------------------------------------------
-    def _improve(self, entries: dict[str, dict]) -> None:
+    def _improve(self, entries: dict[str, dict], families: list[str] = FAMILIES) -> None:
         by_name = {c.name: c for c in self.candidates}
-        for family in FAMILIES:
-            todo = sorted((e for e in entries.values()
+        for family in families:
+            with self._lock:
+                done = list(entries.values())
+            todo = sorted((e for e in done
                            if e["family"] == family and e["status"] == "ok"
                            and e["name"] in by_name
                            and (e.get("evaluation") or {}).get("stage") in SECOND_STAGES),
@@ -113,10 +168,7 @@ class Schedule:
             for i, entry in enumerate(todo):
                 cand = by_name[entry["name"]]
                 limit = self.budget.limit_for(family, len(todo) - i)
-                new = self._second(cand, entry, limit)
-                entries[cand.name] = new
-                self.record(new)
-                self.reporter.model_end(new)
+                self._recorded(entries, cand.name, self._second(cand, entry, limit))
 
     def _second(self, cand: Candidate, entry: dict, limit: float) -> dict:
         evaluation = dict(entry.get("evaluation") or {})
@@ -159,11 +211,25 @@ class Schedule:
 
     def _run(self, cand: Candidate, stage: str, limit: float, most: float,
              prior: dict | None = None, tune: bool = True, keep_partial: bool = False) -> Outcome:
-        self.reporter.model_start(cand, limit)
+        with self._lock:
+            if self._stop.is_set():
+                raise _Stopped
+            self.reporter.model_start(cand, limit)
         job = self.make_job(cand, stage, limit, most, prior, tune)
         return self.executor.run(job, memory_limit_mb=self.memory_limit_mb,
-                                 on_progress=self.reporter.model_progress, hard_limit=most,
-                                 keep_partial=keep_partial)
+                                 on_progress=self._progress, hard_limit=most,
+                                 keep_partial=keep_partial,
+                                 lane=getattr(self._lanes, "number", 0))
+
+    def _progress(self, message: str | None) -> None:
+        if self._stop.is_set():
+            raise _Stopped  # this lane's thread ends; the executor's close ends its work
+        with self._lock:
+            self.reporter.model_progress(message)
+
+
+class _Stopped(Exception):
+    """The run was interrupted while this lane worked."""
 
 
 def first_order(candidates: list[Candidate]) -> list[Candidate]:
