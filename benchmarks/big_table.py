@@ -2,9 +2,10 @@
 
 Runs ``nnvsml compare TABLE --budget B`` (a table from ``make_big_table.py``) as a command and
 samples the resident memory of its whole process tree (the run and every candidate's process)
-every half second; the peak of that sum is the run's peak memory. Reports, per model, its
-status, the rows it trained on (all training rows when streamed), its test accuracy and fit
-seconds.
+every half second: the peaks of their RSS summed, of their PSS summed (shared pages split
+between the processes that map them), and of the machine's used memory above what it was
+before. Reports, per model, its status, the rows it trained on (all training rows when
+streamed), its test accuracy and fit seconds.
 
     python benchmarks/make_big_table.py --rows 10000000 --out /tmp/big10m.parquet
     python benchmarks/big_table.py /tmp/big10m.parquet --budget 1800
@@ -39,7 +40,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def tree_rss(roots: list[psutil.Process]) -> int:
+def tree_memory(roots: list[psutil.Process]) -> tuple[int, int]:
+    """The resident memory of the processes under ``roots``: the sum of their RSS (counts the
+    pages they share, libraries and Ray's object store, once per process) and of their PSS (each
+    shared page split between the processes mapping it: what they take from the machine)."""
     seen: dict[int, psutil.Process] = {}
     for root in roots:
         try:
@@ -47,13 +51,15 @@ def tree_rss(roots: list[psutil.Process]) -> int:
                 seen[p.pid] = p
         except psutil.Error:
             pass
-    total = 0
+    rss = pss = 0
     for p in seen.values():
         try:
-            total += p.memory_info().rss
+            info = p.memory_full_info()
+            rss += info.rss
+            pss += info.pss
         except psutil.Error:
             pass
-    return total
+    return rss, pss
 
 
 class LocalCluster:
@@ -113,7 +119,11 @@ def main() -> None:
     cmd = [sys.executable, "-m", "nnvsml", "compare", args.table, "--target", "target",
            "--budget", str(args.budget), "--executor", args.executor, "--quiet",
            "--no-report", "--out", str(out), *args.extra]
-    peak, stop = [0], threading.Event()
+    # Peaks: RSS sum, PSS sum, and the machine's used memory (total less available) above
+    # what it was before the run (and its cluster) started.
+    peak, stop, proc = [0, 0, 0], threading.Event(), None
+    vm = psutil.virtual_memory()
+    used_before = vm.total - vm.available
     try:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -123,7 +133,10 @@ def main() -> None:
         def sample():
             while not stop.is_set():
                 roots = [watched, *(cluster.processes() if cluster else [])]
-                peak[0] = max(peak[0], tree_rss(roots))
+                rss, pss = tree_memory(roots)
+                vm = psutil.virtual_memory()
+                peak[:] = [max(peak[0], rss), max(peak[1], pss),
+                           max(peak[2], vm.total - vm.available - used_before)]
                 stop.wait(0.5)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -133,6 +146,9 @@ def main() -> None:
         stop.set()
         sampler.join()
     finally:
+        if proc is not None and proc.poll() is None:  # interrupted: the run goes too
+            proc.terminate()
+            proc.wait(60)
         if cluster is not None:
             cluster.stop()
     if proc.returncode != 0:
@@ -149,12 +165,17 @@ def main() -> None:
                        "roc_auc": (m.get("test") or {}).get("roc_auc"),
                        "fit_seconds": (m.get("cost") or {}).get("fit_seconds"),
                        "peak_memory_mb": (m.get("cost") or {}).get("peak_memory_mb"),
-                       "host": (m.get("cost") or {}).get("host")})
+                       "host": (m.get("cost") or {}).get("host"),
+                       "node": (m.get("cost") or {}).get("node")})
     record = {"command": " ".join(cmd[1:]), "rows": results["dataset"]["n_rows"],
               "wall_seconds": round(wall, 1), "peak_memory_gb": round(peak[0] / 2**30, 2),
+              "peak_pss_gb": round(peak[1] / 2**30, 2),
+              "peak_machine_used_gb": round(peak[2] / 2**30, 2),
               "budget": args.budget, "executor": args.executor, "sampling": sampling,
               "ray_nodes": args.ray_nodes or None,
               "nodes": results["protocol"]["executor"].get("nodes"),
+              "lanes": (results["protocol"].get("budget") or {}).get("lanes"),
+              "family_seconds": (results["protocol"].get("budget") or {}).get("spent"),
               "verdict": {k: results["verdict"].get(k) for k in ("family", "model")},
               "models": models, "machine": f"{platform.node()} {psutil.cpu_count()} CPUs "
               f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
@@ -164,7 +185,9 @@ def main() -> None:
     name = f"big_table-{record['rows']}-{where}.json"
     (RESULTS / name).write_text(json.dumps(record, indent=2) + "\n")
     print(f"{record['rows']:,} rows, {args.executor}: {wall:.0f} s wall (budget "
-          f"{args.budget:.0f}), peak memory {record['peak_memory_gb']} GB; verdict "
+          f"{args.budget:.0f}), peak memory {record['peak_memory_gb']} GB (RSS summed; PSS "
+          f"{record['peak_pss_gb']} GB; the machine's used memory "
+          f"+{record['peak_machine_used_gb']} GB); verdict "
           f"{record['verdict']}")
     if sampling:
         print(f"in memory {sampling['in_memory_rows']:,} rows (sample {sampling['sample_rows']:,}"

@@ -411,15 +411,16 @@ def second_stage(*, limit: float, first_fit: float, first_rows: int, all_rows: i
                                  "every training row, read in batches, instead")
     if time_aware:
         per = FIT_SHARE * (limit - EVAL_OVERHEAD) / max(1, n_fits)
+        # What a fold's fit would need to match the first fit: its seconds, or when it ended
+        # on its own, its seconds scaled to the rows a fold trains on.
+        need = FOLD_FIT_FLOOR * (first_fit if stopped_by_time else full)
+        short = (f"the folds would train each fit {per:.1f} s, less than the {need:.1f} s that "
+                 f"match the first fit's training")
         if stopped_by_time and trains_on and FIT_SHARE * limit >= MIN_TRAIN_ON_SECONDS:
-            return "again", False, (f"the folds would train each fit {per:.1f} s, less than the "
-                                    f"first fit's {first_fit:.1f} s: it trains on for "
-                                    f"{limit:.0f} s instead")
+            return "again", False, f"{short}: it trains on for {limit:.0f} s instead"
         if stopped_by_time and FIT_SHARE * limit >= LONGER_FIT_GAIN * first_fit:
-            return "again", False, (f"the folds would train each fit {per:.1f} s, less than the "
-                                    f"first fit's {first_fit:.1f} s: one longer fit instead")
-        return None, False, (f"{limit:.0f} s left: the folds would train each fit {per:.1f} s, "
-                             f"less than the first fit's {first_fit:.1f} s")
+            return "again", False, f"{short}: one longer fit instead"
+        return None, False, f"{limit:.0f} s left: {short}"
     if sampled and scaled(first_fit, first_rows, int(first_rows * SAMPLE_GROWTH), growth) \
             <= limit - EVAL_OVERHEAD:
         return "again", False, "a larger sample fits; the folds do not"
