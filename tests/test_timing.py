@@ -89,6 +89,16 @@ def test_the_second_stage_follows_what_the_first_fit_measured():
     mode, _, why = timing.second_stage(limit=3, first_fit=8, time_aware=False,
                                        stopped_by_time=False, sampled=False, **common)
     assert mode is None and "folds need" in why
+    # Under holdout there are no folds: what did not fit is tuning, and the reason says so.
+    mode, _, why = timing.second_stage(limit=20, first_fit=8, time_aware=True,
+                                       stopped_by_time=False, sampled=False, holdout=True,
+                                       **common)
+    assert mode is None and "tuning" in why and "folds" not in why
+    # Across folds, a fold's fit too short to match the first fit's training.
+    mode, _, why = timing.second_stage(limit=20, first_fit=8, time_aware=True,
+                                       stopped_by_time=False, sampled=False, **common)
+    per, need = (float(w.split(" s")[0]) for w in why.split("each fit ")[1].split("the ")[:2])
+    assert mode is None and per < need
     # A sampled model whose folds cannot fit grows its sample instead.
     mode, _, _ = timing.second_stage(limit=10, first_fit=2, first_rows=500, all_rows=50_000,
                                   n_fits=6, growth=1.0, time_aware=False,

@@ -414,7 +414,9 @@ def second_stage(*, limit: float, first_fit: float, first_rows: int, all_rows: i
         # What a fold's fit would need to match the first fit: its seconds, or when it ended
         # on its own, its seconds scaled to the rows a fold trains on.
         need = FOLD_FIT_FLOOR * (first_fit if stopped_by_time else full)
-        short = (f"the folds would train each fit {per:.1f} s, less than the {need:.1f} s that "
+        short = (f"tuning it beside its holdout fit needs about {MIN_TRIALS * full + full:.0f} s"
+                 if holdout else
+                 f"the folds would train each fit {per:.1f} s, less than the {need:.1f} s that "
                  f"match the first fit's training")
         if stopped_by_time and trains_on and FIT_SHARE * limit >= MIN_TRAIN_ON_SECONDS:
             return "again", False, f"{short}: it trains on for {limit:.0f} s instead"
