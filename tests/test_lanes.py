@@ -123,3 +123,16 @@ def test_a_bug_in_one_lane_stops_the_other_and_is_raised_in_the_runs_thread():
     # The other lane records nothing once the run is stopping.
     assert "mlp" not in {e["name"] for e in recorded}
     assert len(recorded) < len(NAMES)
+
+
+def test_ctrl_c_stops_both_lanes_and_nothing_is_recorded_after_it():
+    import _thread
+
+    executor, recorded = _Lanes(2), []
+    schedule, _ = _schedule(executor, recorded)
+    threading.Timer(0.1, _thread.interrupt_main).start()  # Ctrl-C while both lanes work
+    with pytest.raises(KeyboardInterrupt):
+        schedule.run({})
+    seen = len(recorded)
+    time.sleep(1.0)  # what the lanes were running ends; none of it is recorded
+    assert len(recorded) == seen < len(NAMES)

@@ -102,6 +102,8 @@ class Schedule:
             # Interrupted: the lanes record nothing more; their work is cut off when the
             # executor closes, and a later run with the same --out resumes it.
             self._stop.set()
+            with self._lock:  # a record being written ends before the run marks its stop
+                pass
             raise
         if errors:
             raise errors[0]
