@@ -13,18 +13,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from makedata import shared
 
 from nnvsml.cli import app, main
 from nnvsml.data import load_dataset
 from nnvsml.data.large import BATCH_ROWS, LargeOptions, TableScan
 from nnvsml.models import BuildContext, get
 
-ADULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "adult" / "adult.tsv.gz"
 
 
 @pytest.fixture(scope="module")
 def adult() -> pd.DataFrame:
-    df = pd.read_csv(ADULT, sep="\t")
+    df = pd.read_csv(shared("adult", "adult.tsv.gz"), sep="\t")
     df.insert(0, "row_id", np.arange(len(df)))  # to find each row held in memory in the file
     return df
 

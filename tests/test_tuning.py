@@ -184,3 +184,34 @@ def test_a_stalled_search_stops_and_leaves_its_time(tmp_path):
     # Counted trials are not cut short: under --trials every one of them runs.
     rec = _tune(dataset, cand, "random", tmp_path, trials=STALL_TRIALS + 5, prefix="count")
     assert rec["trials"] == STALL_TRIALS + 5 and "stopped" not in rec
+
+
+def test_a_storage_whose_tables_another_worker_is_creating_is_opened_on_the_next_try(
+        monkeypatch):
+    import optuna
+
+    from nnvsml.errors import InputError
+    from nnvsml.tuning import storage
+
+    calls = []
+
+    def racing(url, **kwargs):
+        calls.append(url)
+        if len(calls) == 1:  # what PostgreSQL says to the loser of two CREATE TABLEs
+            raise RuntimeError('(psycopg.errors.UniqueViolation) duplicate key value violates '
+                               'unique constraint "pg_type_typname_nsp_index"')
+        return "opened"
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", racing)
+    assert storage.open_storage("postgresql+psycopg://u@127.0.0.1:1/db") == "opened"
+    assert len(calls) == 2
+
+    def refused(url, **kwargs):
+        calls.append(url)
+        raise RuntimeError("connection refused")
+
+    calls.clear()
+    monkeypatch.setattr(optuna.storages, "RDBStorage", refused)
+    with pytest.raises(InputError, match="connection refused"):
+        storage.open_storage("postgresql+psycopg://u@127.0.0.1:1/db")
+    assert len(calls) == 1  # any other error is the user's, at once

@@ -6,6 +6,7 @@ killed run resumes its studies with its models, or any database URL Optuna accep
 from __future__ import annotations
 
 import logging
+import time
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,8 @@ STUDIES_FILE = "tuning.db"
 #: An unreachable database server is reported after this many seconds, not after the driver's
 #: own default (which can be minutes).
 CONNECT_TIMEOUT = 10
+#: Tries at opening a storage whose tables another process may be creating at the same moment.
+CREATE_ATTEMPTS = 3
 #: A running trial beats every HEARTBEAT seconds; one silent for GRACE seconds belongs to a
 #: process that died (a killed run, a lost machine) and is marked failed by the next process
 #: that opens the study. Another machine's live trial keeps beating and is left alone.
@@ -39,15 +42,29 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     elif url.startswith("sqlite"):
         # Several processes of one run may open the file: wait for a lock instead of failing.
         engine_kwargs = {"connect_args": {"timeout": 60}}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
-                                          heartbeat_interval=HEARTBEAT, grace_period=GRACE)
-    except Exception as exc:  # sqlalchemy and driver errors have no common base worth naming
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(
-            f"cannot open the tuning storage {redact(url)}: {first[:200]}; check the URL, that "
-            "the database server is running and reachable, and the credentials"
-        ) from None
+    for attempt in range(CREATE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
+                                              heartbeat_interval=HEARTBEAT, grace_period=GRACE)
+        except Exception as exc:  # sqlalchemy and driver errors have no common base worth naming
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            # Workers opening a new database at once race to create Optuna's tables; the
+            # loser's CREATE fails on a name the winner just took, and its next try finds them.
+            if attempt + 1 < CREATE_ATTEMPTS and _created_beside(exc):
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise InputError(
+                f"cannot open the tuning storage {redact(url)}: {first[:200]}; check the URL, "
+                "that the database server is running and reachable, and the credentials"
+            ) from None
+    raise AssertionError("unreachable")
+
+
+def _created_beside(exc: Exception) -> bool:
+    """Whether creating the tables failed because another process was creating them."""
+    text = str(exc)
+    return any(sign in text for sign in ("UniqueViolation", "already exists",
+                                         "duplicate key value"))
 
 
 def redact(url: str) -> str:
