@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from nnvsml import timing
@@ -108,10 +109,16 @@ class Schedule:
         if errors:
             raise errors[0]
 
-    def _recorded(self, entries: dict[str, dict], name: str, entry: dict) -> None:
+    @contextmanager
+    def _shared(self) -> Iterator[None]:
+        """The lanes' shared state (results, display, entries), while the run is not stopping."""
         with self._lock:
             if self._stop.is_set():
                 raise _Stopped
+            yield
+
+    def _recorded(self, entries: dict[str, dict], name: str, entry: dict) -> None:
+        with self._shared():
             entries[name] = entry
             self.record(entry)
             self.reporter.model_end(entry)
@@ -213,9 +220,7 @@ class Schedule:
 
     def _run(self, cand: Candidate, stage: str, limit: float, most: float,
              prior: dict | None = None, tune: bool = True, keep_partial: bool = False) -> Outcome:
-        with self._lock:
-            if self._stop.is_set():
-                raise _Stopped
+        with self._shared():
             self.reporter.model_start(cand, limit)
         job = self.make_job(cand, stage, limit, most, prior, tune)
         return self.executor.run(job, memory_limit_mb=self.memory_limit_mb,
@@ -224,9 +229,8 @@ class Schedule:
                                  lane=getattr(self._lanes, "number", 0))
 
     def _progress(self, message: str | None) -> None:
-        if self._stop.is_set():
-            raise _Stopped  # this lane's thread ends; the executor's close ends its work
-        with self._lock:
+        # Stopping: this lane's thread ends here; the executor's close ends its work.
+        with self._shared():
             self.reporter.model_progress(message)
 
 

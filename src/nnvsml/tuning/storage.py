@@ -42,22 +42,23 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     elif url.startswith("sqlite"):
         # Several processes of one run may open the file: wait for a lock instead of failing.
         engine_kwargs = {"connect_args": {"timeout": 60}}
-    for attempt in range(CREATE_ATTEMPTS):
+    attempt = 0
+    while True:
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs,
                                               heartbeat_interval=HEARTBEAT, grace_period=GRACE)
         except Exception as exc:  # sqlalchemy and driver errors have no common base worth naming
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            attempt += 1
             # Workers opening a new database at once race to create Optuna's tables; the
             # loser's CREATE fails on a name the winner just took, and its next try finds them.
-            if attempt + 1 < CREATE_ATTEMPTS and _created_beside(exc):
-                time.sleep(0.2 * (attempt + 1))
+            if attempt < CREATE_ATTEMPTS and _created_beside(exc):
+                time.sleep(0.2 * attempt)
                 continue
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(
                 f"cannot open the tuning storage {redact(url)}: {first[:200]}; check the URL, "
                 "that the database server is running and reachable, and the credentials"
             ) from None
-    raise AssertionError("unreachable")
 
 
 def _created_beside(exc: Exception) -> bool:
