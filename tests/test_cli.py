@@ -77,7 +77,18 @@ def files(tmp_path, cancer_df):
     ("good", ["--target", "diagnosis", "--models", "lightgmb"], "did you mean 'lightgbm'"),
     ("good", ["--target", "diagnosis", "--families", "deep"], "unknown family"),
     ("good", ["--target", "diagnosis", "--metric", "rmse"], "does not apply"),
-    ("good", ["--target", "diagnosis", "--task", "clustering"], "task"),
+    ("good", ["--target", "diagnosis", "--task", "clusters"], "unknown task 'clusters'"),
+    ("good", ["--target", "diagnosis", "--task", "clustering"],
+     "--target names a column to predict and a clustering run predicts none"),
+    ("good", ["--task", "anomaly", "--evaluate-with", "mean radius"], "marks anomalies 1"),
+    ("good", ["--target", "diagnosis", "--evaluate-with", "radius"], "--evaluate-with scores "
+     "clustering and anomaly runs"),
+    ("good", ["--task", "clustering", "--evaluate-with", "nope"], "--evaluate-with column "
+     "'nope' not found"),
+    ("good", ["--task", "anomaly", "--contamination", "0.9"], "--contamination must be"),
+    ("good", ["--task", "clustering", "--clusters", "1"], "--clusters must be"),
+    ("good", ["--task", "clustering", "--metric", "ari"], "is scored against an evaluation "
+     "column"),
     ("good", ["--target", "diagnosis", "--max-memory-mb", "0"], "--max-memory-mb"),
     ("good", ["--budgt", "10"], "no such option"),
     ("good", ["--budget", "soon"], "invalid value for '--budget'"),

@@ -62,6 +62,9 @@ BAD = [
     ("require_explanations", "yes", "require_explanations must be true or false"),
     ("report", "no", "--report must be true or false"),
     ("name", 5, "the run's name must be text"),
+    ("evaluate_with", 1.5, "--evaluate-with must be a column name"),
+    ("contamination", 0.0, "--contamination must be a share"),
+    ("clusters", 1, "--clusters must be a whole number from 2"),
 ]
 
 

@@ -145,8 +145,8 @@ def test_forced_tasks():
 
 
 def test_unknown_task():
-    with pytest.raises(InputError, match="unknown task 'clustering'; use one of: binary, multiclass"):
-        load_dataset(_table(y=[0, 1] * 20), task="clustering")
+    with pytest.raises(InputError, match="unknown task 'clusters'; use one of: binary, multiclass"):
+        load_dataset(_table(y=[0, 1] * 20), task="clusters")
 
 
 def test_single_class():

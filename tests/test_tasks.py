@@ -152,7 +152,7 @@ def test_report_sections_of_each_spec():
 
 @pytest.mark.parametrize("name, hint", [("regresion", "did you mean 'regression'?"),
                                         ("multi-class", "did you mean 'multiclass'?"),
-                                        ("zzz", "choose from: binary, multiclass, regression")])
+                                        ("zzz", "choose from: anomaly, binary, clustering, multiclass, regression")])
 def test_an_unknown_task_is_an_input_error_with_a_hint(name, hint):
     with pytest.raises(InputError, match=f"unknown task '{name}'") as err:
         get_task(name)

@@ -198,6 +198,7 @@ def plan(data=None, target: str | None = None, budget: float | None = None,
     candidates. Nothing is trained and nothing is written. Raises
     :class:`nnvsml.InputError` where :func:`compare` would."""
     from nnvsml.data.large import LargeOptions
+    from nnvsml.unsupervised.data import UnsupervisedOptions
     from nnvsml.models import select
     from nnvsml.protocol import make_protocol
     from nnvsml.results import check_out
@@ -218,7 +219,10 @@ def plan(data=None, target: str | None = None, budget: float | None = None,
     dataset = load_dataset(data, target=config.target, task=config.task, name=config.name,
                            modality=config.modality,
                            large=LargeOptions(config.in_memory_rows, config.seed,
-                                              config.test_fraction))
+                                              config.test_fraction),
+                           unsupervised=UnsupervisedOptions(config.evaluate_with,
+                                                            config.contamination,
+                                                            config.clusters))
     config = config.with_data_defaults(data)
     protocol = make_protocol(dataset, seed=config.seed, test_fraction=config.test_fraction,
                              cv_folds=config.cv_folds, budget_seconds=config.budget,

@@ -58,7 +58,17 @@ def compare(
     seed: Annotated[int, typer.Option(
         help="Seeds the split, the folds and every model.")] = RunConfig.seed,
     task: Annotated[Optional[str], typer.Option(
-        help="Force the task: binary, multiclass, regression or classification.")] = None,
+        help="Force the task: binary, multiclass, regression or classification; or ask for an "
+        "unsupervised one: clustering or anomaly (no target).")] = None,
+    evaluate_with: Annotated[Optional[str], typer.Option(
+        "--evaluate-with", help="Clustering / anomaly: a column that scores the models "
+        "afterwards and that no model sees (true classes; 1 = anomaly). Folders and arrays: "
+        "any name scores against their own labels.", show_default=False)] = None,
+    contamination: Annotated[float, typer.Option(
+        help="Anomaly: the share of rows each detector flags.")] = RunConfig.contamination,
+    clusters: Annotated[Optional[int], typer.Option(
+        help="Clustering: the number of clusters (default: each model chooses it over 2-10).",
+        show_default=False)] = None,
     modality: Annotated[Optional[str], typer.Option(
         help="Force the modality: tabular, image, text, sequence or audio (default: detected).",
         show_default=False)] = None,
@@ -153,7 +163,8 @@ def compare(
         retry_failed=retry_failed, search=search, trials=trials, storage=storage,
         executor=executor, ray_address=ray_address, mlflow=mlflow, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
         priority=priority, max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
-        max_model_mb=max_model_mb, require_explanations=require_explanations, report=report)
+        max_model_mb=max_model_mb, require_explanations=require_explanations, report=report,
+        evaluate_with=evaluate_with, contamination=contamination, clusters=clusters)
     if dry_run:
         from nnvsml.display import show_plan, wide_console
 

@@ -34,6 +34,9 @@ from nnvsml.tuning.storage import default_url, open_storage, redact
 from nnvsml.tuning.strategies import get_strategy
 from nnvsml.tuning.tuner import TuningPlan
 from nnvsml.ranking import best_of_family
+from nnvsml.tasks import get_task
+from nnvsml.unsupervised.scores import Outputs
+from nnvsml.unsupervised.space import common_space
 from nnvsml.verdict import decide
 
 
@@ -125,8 +128,9 @@ def _run(dataset: Dataset, config: RunConfig, reporter: Reporter, started: float
                                "tuning_storage": _storage_label(config.storage)})
         if config.retry_failed:
             kept = {k: v for k, v in kept.items() if v["status"] == "ok"}
-        data_path = _write_data_cache(run_dir, dataset, protocol)
-        _write_truth(run_dir, dataset, protocol)
+        space = _common_space(dataset, protocol, store)
+        data_path = _write_data_cache(run_dir, dataset, protocol, space)
+        _write_truth(run_dir, dataset, protocol, space)
 
         executor = get_executor(config.executor, ray_address=config.ray_address)
         # Processes and imports are paid for here, before any candidate's clock starts.
@@ -294,7 +298,15 @@ def _test_comparison(results: dict, dataset: Dataset, protocol: Protocol, run_di
         if arrays is None or "y_pred" not in arrays:
             return None
         proba = arrays.get("proba")
-        preds.append((arrays["y_pred"], proba if proba is not None and proba.size else None))
+        second = proba if proba is not None and proba.size else None
+        if not get_task(dataset.task).supervised:
+            truth = load_arrays(run_dir / "predictions" / "_truth.npz")
+            if truth is None or "space" not in truth:
+                return None
+            refit = arrays.get("refit")
+            second = Outputs(truth["space"], second, refit if refit is not None and refit.size
+                             else None)
+        preds.append((arrays["y_pred"], second))
     y_test = plain(np.asarray(dataset.y)[protocol.test_idx])
     classes = None if dataset.classes is None else plain(dataset.classes).tolist()
     out = uncertainty.paired_test(dataset.task, metric, y_test, preds[0], preds[1], classes,
@@ -304,15 +316,28 @@ def _test_comparison(results: dict, dataset: Dataset, protocol: Protocol, run_di
             "neural": (neur.get("test") or {}).get(metric), **out}
 
 
-def _write_truth(run_dir: Path, dataset: Dataset, protocol: Protocol) -> None:
+def _common_space(dataset: Dataset, protocol: Protocol, store: RunStore) -> np.ndarray | None:
+    """An unsupervised task's rows in the space every model is judged in (None otherwise)."""
+    if get_task(dataset.task).supervised:
+        return None
+    space, what = common_space(dataset, protocol.train_idx, protocol.seed)
+    store.update(protocol={**store.results["protocol"], "metric_space": what})
+    return space
+
+
+def _write_truth(run_dir: Path, dataset: Dataset, protocol: Protocol,
+                 space: np.ndarray | None = None) -> None:
     """The test rows' true labels beside the models' predictions, for the report's confusion
-    matrices, ROC curves and residuals (it never reads the data again)."""
+    matrices, ROC curves and residuals (it never reads the data again); for an unsupervised
+    task, the evaluation column (or missing values) and the test rows in the common space."""
     save_arrays(run_dir / "predictions" / "_truth.npz",
                 y_true=np.asarray(dataset.y)[protocol.test_idx],
-                classes=np.asarray(dataset.classes if dataset.classes is not None else []))
+                classes=np.asarray(dataset.classes if dataset.classes is not None else []),
+                **({"space": space[protocol.test_idx]} if space is not None else {}))
 
 
-def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol) -> Path:
+def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol,
+                      space: np.ndarray | None = None) -> Path:
     """The prepared rows and the split, written once for the candidate processes to read."""
     cache = run_dir / ".cache"  # made private by RunStore.open, like every sub-folder
     path = cache / "data.joblib"
@@ -324,7 +349,7 @@ def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol) -> Pa
         "train_idx": protocol.train_idx, "test_idx": protocol.test_idx, "folds": protocol.folds,
         "validation": protocol.validation,
         "tuning_split": protocol.tuning_split, "metric": protocol.primary_metric,
-        "stream": dataset.stream,
+        "stream": dataset.stream, "space": space,
     }, tmp)
     os.replace(tmp, path)
     return path

@@ -281,6 +281,11 @@ class RunConfig:
     ray_address: str | None = None
     #: An MLflow tracking URI (server URL or ``sqlite:///file``) the finished run is logged to.
     mlflow: str | None = None
+    #: Clustering / anomaly runs: the column that scores the models and that none of them sees;
+    #: the share of rows a detector flags; the number of clusters (None: each model chooses).
+    evaluate_with: str | None = None
+    contamination: float = 0.05
+    clusters: int | None = None
 
     #: The rule of every option (a missing one would be a bug: a test checks they match).
     _parameter_constraints: ClassVar[dict[str, Rule]] = {
@@ -328,6 +333,13 @@ class RunConfig:
         "max_model_mb": Rule((_OPTIONAL, Check(_limit("max_model_mb")))),
         "require_explanations": Rule((Check(_limit("require_explanations")),)),
         "report": Rule((Type((bool,)),), "--report must be true or false, got {value}"),
+        "evaluate_with": Rule((_OPTIONAL, Type((str, numbers.Integral))),
+                              "--evaluate-with must be a column name, got {value}", str),
+        "contamination": Rule((Interval(numbers.Real, 0.0, 0.5, "right"),),
+                              "--contamination must be a share of the rows above 0 and at most "
+                              "0.5, got {value}", float),
+        "clusters": Rule((_OPTIONAL, Interval(numbers.Integral, 2, 1000)),
+                         "--clusters must be a whole number from 2 to 1000, got {value}", int),
         "name": Rule((_OPTIONAL, Type((str,))), "the run's name must be text, got {value}"),
         "mlflow": Rule((_OPTIONAL, Check(_mlflow))),
         "ray_address": Rule((_OPTIONAL, Type((str,))),

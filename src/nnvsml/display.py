@@ -134,13 +134,21 @@ class RichReporter(Reporter):
         )
 
 
+def _target_summary(dataset) -> str:
+    if dataset.target is not None:
+        return f"target '{safe(dataset.target)}'"
+    scored = dataset.info.get("evaluate_with")
+    return (f"no target; scored against '{safe(scored)}', which no model sees" if scored
+            else "no target, no evaluation column")
+
+
 def show_data(dataset, protocol, console: Console) -> None:
     """The data as read, what was decided about it, and the protocol: what a run starts with."""
     rows = dataset.stream["sampling"]["rows"] if dataset.stream is not None else dataset.n_rows
     console.print(f"[bold]nnvsml compare[/] · [cyan]{safe(dataset.name)}[/]: "
                   f"{rows:,} rows, [bold]{dataset.modality}[/] "
                   f"({_input_summary(dataset)}), task [bold]{dataset.task}[/] "
-                  f"(target '{safe(dataset.target)}')")
+                  f"({_target_summary(dataset)})")
     for notice in dict.fromkeys([*dataset.notices, *protocol.notices]):  # a run merges them
         console.print(f"[yellow]notice:[/] {safe(notice)}")
     if dataset.modality == "tabular":

@@ -18,7 +18,7 @@ Example
 >>> get_task("binary").default_primary_metric([0.95, 0.05])[0]
 'balanced_accuracy'
 >>> sorted(TASKS)
-['binary', 'multiclass', 'regression']
+['anomaly', 'binary', 'clustering', 'multiclass', 'regression']
 """
 
 from __future__ import annotations
@@ -53,13 +53,18 @@ class Metric:
     """One metric of a task.
 
     ``share``: on a 0-1 scale, so a gap between two scores reads best as points (x100).
-    ``needs_proba``: computed from predicted probabilities, ``None`` for a model without them.
+    ``needs_proba``: computed from the model's second output: predicted probabilities
+    (``None`` for a model without them) or, for an unsupervised task, its
+    :class:`~nnvsml.unsupervised.scores.Outputs` (the rows in the common space, anomaly scores).
+    ``needs_truth``: read from the evaluation column of an unsupervised task (never shown to the
+    models): undefined without one, and never used to tune.
     """
 
     name: str
     greater_is_better: bool
     share: bool = False
     needs_proba: bool = False
+    needs_truth: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,12 @@ class TaskSpec:
     report_sections: tuple[str, ...]
     target: str
     stratified: bool
+    #: The analyses (``--analyses``) that apply; None: every one.
+    analyses: tuple[str, ...] | None = None
+    #: What tuning trials are scored on: "" for the primary metric; a metric's name; None for
+    #: no tuning, with ``tuning_note`` saying why.
+    tuning_metric: str | None = ""
+    tuning_note: str = ""
 
     def __post_init__(self) -> None:
         names = [m.name for m in self.metrics]
@@ -140,6 +151,15 @@ class TaskSpec:
         if not self.needs_proba:
             proba = None
         return self.scorer(y_true, y_pred, proba, classes)
+
+    @property
+    def supervised(self) -> bool:
+        """Whether models learn from a target (``fit(X, y)``) rather than from the rows alone."""
+        return self.kind == "supervised"
+
+    def tuned_on(self, primary: str) -> str | None:
+        """The metric tuning trials are scored on under ``primary``; None: no tuning."""
+        return primary if self.tuning_metric == "" else self.tuning_metric
 
     def default_primary_metric(self, class_shares: Sequence[float] | None = None
                                ) -> tuple[str, str]:
@@ -254,6 +274,91 @@ register_task(TaskSpec(
     paired_test=PAIRED_BOOTSTRAP,
     report_sections=(*_SECTIONS_BEFORE, "residuals", *_SECTIONS_AFTER),
     target="continuous", stratified=False))
+
+
+# ---- unsupervised tasks: no target; an evaluation column (never shown to models) may score them --
+
+def _unsupervised():
+    # Imported here: nnvsml.unsupervised imports this module's Metric for nothing, but keeps
+    # its scoring functions free of task specs (as nnvsml.metrics does).
+    from nnvsml.unsupervised import scores
+
+    return scores
+
+
+_CLUSTERING_METRICS = (
+    Metric("silhouette", True, needs_proba=True),
+    Metric("davies_bouldin", False, needs_proba=True),
+    Metric("calinski_harabasz", True, needs_proba=True),
+    Metric("stability_ari", True, share=True, needs_proba=True),
+    Metric("ari", True, share=True, needs_truth=True),
+    Metric("nmi", True, share=True, needs_truth=True),
+    Metric("cluster_accuracy", True, share=True, needs_truth=True),
+)
+_ANOMALY_METRICS = (
+    Metric("roc_auc", True, share=True, needs_proba=True, needs_truth=True),
+    Metric("average_precision", True, share=True, needs_proba=True, needs_truth=True),
+    Metric("precision_at_n", True, share=True, needs_proba=True, needs_truth=True),
+    Metric("stability_rho", True, needs_proba=True),
+    # The share of rows flagged at --contamination: a fact about the threshold, not a quality;
+    # "lower" only so that it has a direction (it is never the primary metric).
+    Metric("flagged_share", False, share=True),
+)
+#: Analyses that apply without a target: the costs' energy and, per family, the learning curve.
+_UNSUPERVISED_ANALYSES = ("energy",)
+
+
+def _clustering_primary(class_shares: Sequence[float] | None) -> tuple[str, str]:
+    if class_shares:
+        return "ari", ("an evaluation column gives the true classes: the adjusted Rand index "
+                       "against them (chance 0, perfect 1)")
+    return "silhouette", ("no evaluation column: the silhouette of the clusters in the common "
+                          "space, weaker evidence than agreement with known classes")
+
+
+def _anomaly_primary(class_shares: Sequence[float] | None) -> tuple[str, str]:
+    if class_shares:
+        return "average_precision", ("an evaluation column marks the true anomalies: average "
+                                     "precision of the anomaly scores (it weighs the rare "
+                                     "anomalies found at the top, unlike ROC-AUC)")
+    return "stability_rho", ("no evaluation column: how stably the model ranks the rows across "
+                             "refits (Spearman), weak evidence: a stable ranking need not find "
+                             "anomalies")
+
+
+def _resampled_clustering(y_true, models, classes, w):
+    return _unsupervised().resampled_clustering(y_true, models, classes, w)
+
+
+def _resampled_anomaly(y_true, models, classes, w):
+    return _unsupervised().resampled_anomaly(y_true, models, classes, w)
+
+
+def _clustering_scores(y_true, y_pred, proba=None, classes=None):
+    return _unsupervised().clustering_scores(y_true, y_pred, proba, classes)
+
+
+def _anomaly_scores(y_true, y_pred, proba=None, classes=None):
+    return _unsupervised().anomaly_scores(y_true, y_pred, proba, classes)
+
+
+register_task(TaskSpec(
+    name="clustering", kind="unsupervised", description="groups of similar rows",
+    metrics=_CLUSTERING_METRICS, scorer=_clustering_scores, primary=_clustering_primary,
+    resampled=_resampled_clustering, paired_test=PAIRED_BOOTSTRAP,
+    report_sections=("key-differences", "leaderboard", "pareto", "clusters", "energy"),
+    target="none", stratified=False, analyses=_UNSUPERVISED_ANALYSES,
+    tuning_metric="silhouette"))
+register_task(TaskSpec(
+    name="anomaly", kind="unsupervised", description="rows unlike the others",
+    metrics=_ANOMALY_METRICS, scorer=_anomaly_scores, primary=_anomaly_primary,
+    resampled=_resampled_anomaly, paired_test=PAIRED_BOOTSTRAP,
+    report_sections=("key-differences", "leaderboard", "pareto", "anomalies", "energy"),
+    target="none", stratified=False, analyses=_UNSUPERVISED_ANALYSES,
+    tuning_metric=None,
+    tuning_note="no label-free score judges an anomaly detector's hyperparameters (the "
+                "evaluation column is never used to choose them): every detector runs with its "
+                "declared defaults, both families alike"))
 
 
 def directions(specs: Mapping[str, TaskSpec] | None = None) -> dict[str, bool]:

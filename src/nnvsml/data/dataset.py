@@ -82,7 +82,8 @@ class Dataset:
     name: str
     X: pd.DataFrame | np.ndarray
     y: pd.Series
-    target: str
+    #: None for an unsupervised task (its evaluation column, if any, is ``info["evaluate_with"]``).
+    target: str | None
     task: str
     columns: list[ColumnInfo]
     modality: str = "tabular"
@@ -147,6 +148,7 @@ class Dataset:
             "n_rows": self.stream["sampling"]["rows"] if self.stream is not None else self.n_rows,
             "n_features": self.n_features,
             "target": self.target,
+            "evaluate_with": self.info.get("evaluate_with"),
             "classes": [_jsonable(c) for c in self.classes] if self.classes is not None else None,
             "source": self.source,
             "fingerprint": self.fingerprint(),

@@ -48,6 +48,7 @@ from nnvsml.data.target import (
 )
 from nnvsml.data.text import as_documents, load_text_folder, text_from_table, text_info
 from nnvsml.errors import InputError, printable
+from nnvsml.unsupervised import data as unlabelled
 
 #: Suffixes stripped from a file name to name the dataset ("adult.tsv.gz" -> "adult").
 _NAME_SUFFIXES = {".gz", ".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".npz"}
@@ -78,6 +79,7 @@ def load_dataset(
     name: str | None = None,
     modality: str | None = None,
     large: LargeOptions = LargeOptions(),
+    unsupervised: unlabelled.UnsupervisedOptions = unlabelled.UnsupervisedOptions(),
 ) -> Dataset:
     """Load and check a dataset of any modality.
 
@@ -91,9 +93,18 @@ def load_dataset(
     Rows with a missing target are dropped. Everything decided on the user's behalf is listed in
     ``Dataset.notices``; anything unusable raises :class:`InputError`. A table larger than memory
     (or than ``large.in_memory_rows``) is read in batches and split here, with ``large``'s seed
-    and test fraction (see :mod:`nnvsml.data.large`).
+    and test fraction (see :mod:`nnvsml.data.large`). ``task`` clustering or anomaly reads rows
+    without a target (``unsupervised`` says which column, if any, scores the models: see
+    :mod:`nnvsml.unsupervised.data`).
     """
-    dataset = _load(data, target, task, name, modality, large)
+    if normalize_task(task) in unlabelled.UNSUPERVISED_TASKS:
+        dataset = _unsupervised(data, target, normalize_task(task), name, modality, large,
+                                unsupervised)
+    else:
+        if unsupervised.evaluate_with is not None:
+            raise InputError("--evaluate-with scores clustering and anomaly runs; pass --task "
+                             "clustering or --task anomaly, or --target for a supervised run")
+        dataset = _load(data, target, task, name, modality, large)
     # Notices quote column names and labels from the data: an escape sequence in one must show
     # as text, not act on the terminal.
     dataset.notices[:] = [printable(n) for n in dataset.notices]
@@ -121,6 +132,33 @@ def _load(data, target, task, name, modality, large: LargeOptions) -> Dataset:
     if data is None and target is None:
         target = BUNDLED_TARGET
     return _from_table(df, target, requested_task, requested, name or default_name, source, notices)
+
+
+def _unsupervised(data, target, task, name, modality, large: LargeOptions,
+                  options: unlabelled.UnsupervisedOptions) -> Dataset:
+    """Rows without a target (see :mod:`nnvsml.unsupervised.data`)."""
+    if target is not None:
+        raise InputError(f"--target names a column to predict and a {task} run predicts none; "
+                         "pass --evaluate-with COLUMN to score the models against a column "
+                         "they never see")
+    requested = normalize_modality(modality)
+    notices: list[str] = []
+    if isinstance(data, tuple) or (isinstance(data, (str, os.PathLike)) and detect_layout(
+            data, requested).kind != "table"):
+        labelled = _load(data, None, "classification", name, modality, large)
+        return unlabelled.from_labelled(labelled, task, options)
+    if isinstance(data, (str, os.PathLike)) and not is_stream(data) \
+            and plan_rows(data, large.in_memory_rows) is not None:
+        raise InputError(f"a {task} run holds its rows in memory, and this table is larger "
+                         "than the memory set aside for it; pass a sample of the rows")
+    if requested not in (None, "tabular"):
+        raise InputError(f"a table is clustered or searched for anomalies as a table; drop "
+                         f"--modality {requested} (or pass a folder of files)")
+    df, source, default_name = _read_data(data, notices)
+    dataset = unlabelled.table_rows(df, task, options, name=name or default_name,
+                                    source=source, notices=notices)
+    dataset.notices.extend(column_notices(dataset.columns))
+    return dataset
 
 
 def _from_table(

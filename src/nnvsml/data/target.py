@@ -14,7 +14,7 @@ from nnvsml.errors import InputError
 #: Column names taken as the target when none is given, in order of preference (case-insensitive).
 TARGET_NAMES = ("target", "label", "class", "y")
 #: Accepted values of the ``task`` option; ``classification`` picks binary or multiclass by count.
-TASK_CHOICES = (*TASKS, "classification", "auto")
+TASK_CHOICES = (*TASKS, "classification", "clustering", "anomaly", "auto")
 # An integer-valued numeric target is taken as class codes when it has few distinct values, both
 # in number and as a share of the rows; otherwise it is a quantity (regression). The thresholds
 # are AutoGluon's (autogluon.core.utils.infer_problem_type): at most 1,000 distinct values, and

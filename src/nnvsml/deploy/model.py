@@ -65,6 +65,9 @@ class ServedModel:
         labels, proba, classes = self.outputs(X)
         out = pd.DataFrame(index=X.index if isinstance(X, pd.DataFrame) else range(len(X)))
         out["prediction"] = labels
+        if classes == [ANOMALY_SCORE]:
+            out[ANOMALY_SCORE] = proba[:, 0]
+            return out
         for i, label in enumerate(classes):
             out[f"proba_{label}"] = proba[:, i]
         return out
@@ -97,6 +100,14 @@ class ServedModel:
         if self.runner is not None:
             return self._runner_outputs(*self.runner.predict(X))
         est = self.estimator
+        task = self.schema.get("task")
+        if task in ("clustering", "anomaly"):
+            from nnvsml.unsupervised.outputs import outputs
+
+            # Cluster ids; or 1 for a flagged row, with its anomaly score (higher: stranger).
+            labels, scores = outputs(est, task, X)
+            return (labels, None, []) if scores is None else (labels, scores[:, None],
+                                                               [ANOMALY_SCORE])
         if self.classes is not None and hasattr(est, "predict_proba"):
             proba = np.asarray(est.predict_proba(X))
             labels = np.asarray(est.classes_)
@@ -147,12 +158,19 @@ def check_table(schema: dict, X: pd.DataFrame) -> None:
                               column["name"])
 
 
+#: The column (and answer field) of an anomaly detector's score for each row.
+ANOMALY_SCORE = "anomaly_score"
+
+
 def input_schema(results: dict) -> dict:
     """What new data must look like, from a run's dataset block."""
     ds = results["dataset"]
     columns = [{"name": c["name"], "kind": c["kind"], "dtype": c.get("dtype")}
                for c in ds.get("columns") or [] if c.get("used")]
-    schema = {"modality": ds["modality"], "task": ds["task"], "target": ds.get("target"),
+    # An unsupervised run's evaluation column, when a table to predict still has it, is
+    # dropped like a target: no model saw it.
+    schema = {"modality": ds["modality"], "task": ds["task"],
+              "target": ds.get("target") or ds.get("evaluate_with"),
               "classes": ds.get("classes"), "columns": columns, "input": ds.get("input") or {}}
     return {**schema, "request": request_spec(schema)}
 

@@ -100,6 +100,14 @@ def _without_network(est):
     """A copy of ``est`` whose network estimator holds no torch objects, and the module with
     what rebuilding it takes (None for a model without a network)."""
     final = final_step(est)
+    if hasattr(final, "detach_network"):  # a network estimator of nnvsml's own, not skorch's
+        bare, module, description = final.detach_network()
+        json.dumps(description, default=_plain)
+        if final is est:
+            return bare, (module, description)
+        est = copy.copy(est)
+        est.steps = est.steps[:-1] + [(est.steps[-1][0], bare)]
+        return est, (module, description)
     if not hasattr(final, "net_"):
         return est, None
     module_cls, kwargs = final._module()
@@ -134,6 +142,12 @@ def _attach_network(est, weights: Path, network: Path) -> None:
 
     final = final_step(est)
     description = json.loads(network.read_text())
+    if hasattr(final, "attach_network"):
+        try:
+            final.attach_network(load_file(str(weights)), description)
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise UnsafeModelFile(f"{weights.name} does not hold this network's weights") from exc
+        return
     module_cls, kwargs = final._module()
     name = f"{module_cls.__module__}.{module_cls.__qualname__}"
     if description.get("module") != name or description.get("n_out") != _n_out(final):

@@ -32,7 +32,7 @@ from starlette.datastructures import UploadFile
 
 from nnvsml import __version__
 from nnvsml.artifacts import create_private
-from nnvsml.deploy.model import ColumnError, ServedModel, check_table, load
+from nnvsml.deploy.model import ANOMALY_SCORE, ColumnError, ServedModel, check_table, load
 from nnvsml.deploy.requests import MAX_ROWS  # noqa: F401  (documented here, kept there)
 from nnvsml.deploy.requests import BODIES, Row, Rows, Value, examples, read_upload
 from nnvsml.errors import InputError
@@ -56,6 +56,9 @@ TABLE_BATCH_OPENAPI = {"requestBody": {"required": True, "content": {
 class Prediction(BaseModel):
     prediction: Value
     probabilities: dict[str, float | None] | None = None
+    #: An anomaly detector's score of the row (higher: more anomalous); its prediction is 1
+    #: for a flagged row.
+    anomaly_score: float | None = None
 
 
 class Predictions(BaseModel):
@@ -199,6 +202,11 @@ def _answer(labels: np.ndarray, proba: np.ndarray | None, classes: list) -> Resp
     answer through its pydantic model cost more than the model's prediction."""
     names = [str(c) for c in classes]
     predictions = []
+    if names == [ANOMALY_SCORE]:
+        return Response(json.dumps({"predictions": [
+            {"prediction": _finite(label), ANOMALY_SCORE: _finite(float(score))}
+            for label, score in zip(labels.tolist(), proba[:, 0].tolist())]}, allow_nan=False),
+            media_type="application/json")
     for i, label in enumerate(labels.tolist()):
         # A NaN probability (a network fed values far outside its training range) is null:
         # JSON has no NaN, and a 500 would hide the other rows' answers.

@@ -16,6 +16,7 @@ from nnvsml.metrics import GREATER_IS_BETTER
 from nnvsml.models import Candidate
 from nnvsml.protocol.runner import run_isolated
 from nnvsml.ranking import best_of_family
+from nnvsml.tasks import get_task
 
 #: Shares of the analysis time, by what each costs (in refits of the two models; deployability
 #: pays for four fresh processes, each importing the model's libraries).
@@ -87,8 +88,14 @@ def run_evidence(
     started = time.monotonic()
     clock = timing.TimeBudget(seconds, start=started)
     todo = [a for a in analyses if a not in evidence]
-    weights_left = sum(WEIGHTS[a] for a in todo)
+    spec = get_task(results["dataset"]["task"])
+    applies = set(ANALYSES if spec.analyses is None else spec.analyses)
+    weights_left = sum(WEIGHTS[a] for a in todo if a in applies)
     for name in todo:
+        if name not in applies:
+            evidence[name] = _skipped(f"does not apply to {spec.name} runs yet (it reads a "
+                                      "target the models learn from)")
+            continue
         if not subjects:
             block = _skipped("no model finished, so there is nothing to analyse")
         elif name in PURE:

@@ -2,7 +2,8 @@
 
 # Registration side effects. Tables: traditional.py and networks.py. Images, text, sequences and
 # audio: the traditional models with their features in image.py, text.py, sequence.py and
-# audio.py, the networks in array_networks.py.
+# audio.py, the networks in array_networks.py. Clustering and anomaly detection, every modality:
+# unsupervised.py and unsupervised_networks.py.
 from nnvsml.models import (  # noqa: F401
     array_networks,
     audio,
@@ -11,6 +12,8 @@ from nnvsml.models import (  # noqa: F401
     sequence,
     text,
     traditional,
+    unsupervised,
+    unsupervised_networks,
 )
 from nnvsml.models.registry import FAMILIES, REGISTRY, BuildContext, Candidate, get, register, select
 

@@ -117,6 +117,12 @@ class CategoryDtype(TransformerMixin, BaseEstimator):
         return np.asarray(self.feature_names_in_, dtype=object)
 
 
+#: Tasks with a target that target encoding can learn from.
+TARGET_TASKS = ("binary", "multiclass", "regression")
+#: Levels of a high-cardinality column one-hot encoded when there is no target (the rest: one).
+HIGH_LEVELS_KEPT = 20
+
+
 def encoder(style: str, kinds: dict[str, str], *, task: str, seed: int = 0) -> Pipeline:
     """The preprocessing pipeline of one family style, for raw columns of the given kinds."""
     if style not in STYLES:
@@ -133,7 +139,11 @@ def encoder(style: str, kinds: dict[str, str], *, task: str, seed: int = 0) -> P
                           StandardScaler()), num),
             ("cat", _pipe(_fill_missing(), OneHotEncoder(handle_unknown="ignore", sparse_output=False)), cat),
             ("high", _pipe(TargetEncoder(target_type=_target_type(task), cv=_folds(task, seed)),
-                           StandardScaler()), high),
+                           StandardScaler()), high) if task in TARGET_TASKS else
+            # No target to encode against: the most frequent levels one-hot, the rest as one.
+            ("high", _pipe(_fill_missing(), OneHotEncoder(
+                handle_unknown="infrequent_if_exist", max_categories=HIGH_LEVELS_KEPT,
+                sparse_output=False)), high),
         ]
     elif style == "tree":
         parts += [

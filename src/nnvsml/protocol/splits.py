@@ -11,6 +11,8 @@ from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from nnvsml.data import Dataset
 from nnvsml.errors import InputError
 from nnvsml.metrics import GREATER_IS_BETTER, default_primary_metric, metric_names
+from nnvsml.tasks import get_task
+from nnvsml.unsupervised.scores import has_truth
 
 
 @dataclass
@@ -67,7 +69,7 @@ class Protocol:
 
     @property
     def stratified(self) -> bool:
-        return self.task != "regression"
+        return get_task(self.task).stratified
 
     def identity(self) -> dict:
         """What must match for a run directory to be resumed."""
@@ -107,7 +109,13 @@ def make_protocol(
     """
     notices: list[str] = []
     y = dataset.y.to_numpy()
-    classify = dataset.task != "regression"
+    spec = get_task(dataset.task)
+    # Unsupervised with an evaluation column: the split and folds keep its shares (a random
+    # split of 2% anomalies can leave the test rows without one). No model sees the column;
+    # it only decides which rows are held out.
+    classify = spec.stratified or (not spec.supervised and has_truth(y))
+    if classify and not spec.supervised:
+        y = y.astype(str)
     shares = None
     if classify:
         _, counts = np.unique(y, return_counts=True)
@@ -121,6 +129,10 @@ def make_protocol(
                 f"choose from: {', '.join(metric_names(dataset.task))}"
             )
         reason = "chosen by the user"
+        needs = next(m for m in spec.metrics if m.name == primary_metric).needs_truth
+        if needs and shares is None:
+            raise InputError(f"--metric '{primary_metric}' is scored against an evaluation "
+                             "column; pass --evaluate-with COLUMN or choose another metric")
 
     n = len(y)
     if dataset.split is not None:

@@ -45,7 +45,10 @@ from nnvsml.models import BuildContext, Candidate
 from nnvsml.models import space as sp
 from nnvsml.models.steps import final_step
 from nnvsml.protocol.splits import HOLDOUT_BLOCKS
+from nnvsml.tasks import get_task
 from nnvsml.tuning.tuner import TuningPlan, tune, untuned
+from nnvsml.unsupervised.outputs import outputs as unsupervised_outputs
+from nnvsml.unsupervised.scores import Outputs
 
 #: Training rows each fit is scored on for its train-vs-validation gap: enough for the mean,
 #: and cheap for models whose prediction cost grows with the training set (kNN, SVMs).
@@ -125,6 +128,12 @@ class _Work:
         self.X = data["X"]
         self.y = np.asarray(data["y"])
         self.task, self.classes, self.kinds = data["task"], data["classes"], data["kinds"]
+        self.spec = get_task(self.task)
+        #: Unsupervised: every row in the common space its metrics are computed in.
+        self.space = data.get("space")
+        #: An unsupervised model is refitted once on a bootstrap resample of its rows (the
+        #: stability of what it finds): that fit's time is planned with the others.
+        self.extra_fits = 0 if self.spec.supervised else 1
         self.train_idx, self.test_idx = data["train_idx"], data["test_idx"]
         self.folds = data["folds"]
         #: A table read in batches (nnvsml.data.large): where every training row is.
@@ -159,14 +168,44 @@ class _Work:
     def fit(self, est, ctx: BuildContext, rows) -> tuple[float, float]:
         """Fit on ``rows``; (wall, CPU) seconds."""
         t0, c0 = time.perf_counter(), _cpu_seconds()
-        est.fit(take(self.X, rows), self.y[rows])
+        if self.spec.supervised:
+            est.fit(take(self.X, rows), self.y[rows])
+        else:
+            est.fit(take(self.X, rows))  # the evaluation column is never shown to a model
         seconds = time.perf_counter() - t0
         if ctx.max_time is not None:
             self.overshoot = max(self.overshoot, timing.overrun(seconds, ctx.max_time))
         return seconds, _cpu_seconds() - c0
 
     def score(self, est, rows) -> dict:
-        return _score(est, self.task, take(self.X, rows), self.y[rows], self.classes)
+        pred, second = _outputs(est, self.task, take(self.X, rows))
+        return metrics.score(self.task, self.y[rows], pred, self.beside(second, rows),
+                             self.classes)
+
+    def beside(self, second, rows, refit=None):
+        """What the task's metrics read beside the predictions of ``rows``: probabilities, or
+        for an unsupervised task the rows in the common space with the anomaly scores (and
+        a refit's predictions for its stability)."""
+        if self.space is None:
+            return second
+        return Outputs(self.space[rows], second, refit)
+
+    def stability_refit(self, ctx: BuildContext, rows, fit_seconds: float):
+        """An unsupervised model's predictions for the test rows after a refit on a bootstrap
+        resample of the rows it was fitted on (None: no time left for it, said in the log)."""
+        if self.spec.supervised or rows is None:
+            return None
+        if self.timed and not timing.fits_in(fit_seconds, self.budget,
+                                             overhead=timing.EVAL_OVERHEAD):
+            print("no time left for the stability refit", flush=True)
+            return None
+        self.progress("stability: a refit on a bootstrap resample")
+        rng = np.random.default_rng(self.job.seed + 1)
+        resample = np.sort(rng.choice(rows, len(rows), replace=True))
+        twin = self.cand.build(ctx)
+        twin.fit(take(self.X, resample))
+        pred, scores = _outputs(twin, self.task, take(self.X, self.test_idx))
+        return scores if scores is not None else pred
 
     def train_score(self, est, rows, rng) -> dict:
         seen = np.sort(rng.choice(rows, min(len(rows), TRAIN_SCORE_ROWS), replace=False))
@@ -180,13 +219,15 @@ class _Work:
         self.per_row = (time.perf_counter() - t0) / max(1, len(va))
         n_blocks = max(2, min(HOLDOUT_BLOCKS, len(va) // MIN_BLOCK_ROWS))
         return [metrics.score(self.task, self.y[va[part]], pred[part],
-                              None if proba is None else proba[part], self.classes)
+                              self.beside(None if proba is None else proba[part], va[part]),
+                              self.classes)
                 for part in np.array_split(np.arange(len(va)), n_blocks)]
 
     def finish(self, est, ctx: BuildContext, *, fit_seconds: float, cpu_seconds: float,
                cv: list[dict], cv_train: list[dict], blocks: list[dict], tuning: dict,
-               evaluation: dict, cv_seconds: float) -> dict:
-        """Score the test rows once, measure the costs, save the model: the result."""
+               evaluation: dict, cv_seconds: float, rows=None) -> dict:
+        """Score the test rows once, measure the costs, save the model: the result. ``rows``:
+        the rows it was fitted on (an unsupervised model is refitted on a resample of them)."""
         self.progress("scoring the test rows")
         # Measured progress: up to five passes over the test rows (the last, the safe copy's
         # parity), single rows, the bootstrap.
@@ -194,9 +235,11 @@ class _Work:
         X_test, y_test = take(self.X, self.test_idx), self.y[self.test_idx]
         y_pred, proba, predict_seconds, predict_cpu = _predict_timed(est, X_test, self.task)
         latency_ms = _latency_ms(est, take(X_test, np.arange(1)))
-        test = metrics.score(self.task, y_test, y_pred, proba, self.classes)
+        refit = self.stability_refit(ctx, rows, fit_seconds)
+        judged = self.beside(proba, self.test_idx, refit)
+        test = metrics.score(self.task, y_test, y_pred, judged, self.classes)
         self.progress("bootstrap intervals of the test metrics")
-        test_ci = uncertainty.bootstrap_ci(self.task, y_test, y_pred, proba, self.classes,
+        test_ci = uncertainty.bootstrap_ci(self.task, y_test, y_pred, judged, self.classes,
                                            seed=self.job.seed)
         cand, run_dir = self.cand, Path(self.job.run_dir)
         # Each file is named by its digest once written (see artifacts.file_name).
@@ -209,7 +252,8 @@ class _Work:
             lambda model, X: _outputs(model, self.task, X), X_test, y_pred, proba)
         with _writing(run_dir, "predictions", cand.name) as pred_file:
             artifacts.save_arrays(pred_file.path, y_pred=y_pred,
-                                  proba=proba if proba is not None else np.empty(0))
+                                  proba=proba if proba is not None else np.empty(0),
+                                  **({"refit": refit} if refit is not None else {}))
         if self.stream is not None:
             evaluation = _sampled(evaluation, self.stream["sampling"])
         final = final_step(est)
@@ -274,7 +318,7 @@ def secure(w: _Work) -> dict:
     continued = _trains_on(w) if job.stage == "again" else None
     if cand.time_aware or not w.timed:
         plan = w.budget.less(timing.EVAL_OVERHEAD)
-        max_time = timing.per_fit(plan, 1) if w.timed else None
+        max_time = timing.per_fit(plan, 1 + w.extra_fits) if w.timed else None
         if max_time is not None:
             w.eta(max_time + timing.EVAL_OVERHEAD)
         ctx = w.context(params, max_time, n_train=len(tr))
@@ -320,13 +364,13 @@ def _first_result(w: _Work, fitted, tr, va, rng, params: dict, t_start: float) -
         evaluation={"level": level, "stage": w.job.stage, "folds": 0 if w.holdout else 1,
                     "tuned": False, "trained_rows": int(len(rows)), "sampled": sampled,
                     "note": note},
-        cv_seconds=time.monotonic() - t_start)
+        cv_seconds=time.monotonic() - t_start, rows=rows)
 
 
 def _grow(w: _Work, params: dict, tr, va, rng, keep):
     """Progressive sampling: fit the smallest stated sample, then the largest next size whose
     time, extrapolated from the measured fits, still fits; keep the last fit that finished."""
-    order = _nested_order(tr, w.y, w.task != "regression", rng)
+    order = _nested_order(tr, w.y, w.spec.stratified, rng)
     n = len(order)
     first = min(n, max(SMALLEST_SAMPLE, w.job.start_rows or 0))
     if w.job.start_rows:
@@ -416,14 +460,16 @@ def improve(w: _Work) -> dict:
     """Tuning, then the k folds and the refit on all training rows (holdout: the tuned fit)."""
     cand, job, plan = w.cand, w.job, w.job.tuning
     streams = w.stream is not None and cand.streams
-    n_fits = len(w.folds) + (0 if w.holdout else 1) + int(streams)
+    n_fits = len(w.folds) + (0 if w.holdout else 1) + int(streams) + w.extra_fits
+    tuned_on = w.spec.tuned_on(w.data["metric"])
     tuning_budget = w.budget.share(timing.TUNING_SHARE) if w.timed else None
     after_tuning = timing.after_tuning(job.time_limit, job.tune) if w.timed else None
     tuning = untuned(f"its {job.time_limit:.0f} s hold fewer than {timing.MIN_TRIALS} trials "
                      "beside its folds, as its first fit measured them (raise --budget)",
-                     sp.defaults(cand.space)) if not job.tune else tune(
+                     sp.defaults(cand.space)) if not job.tune else untuned(
+        w.spec.tuning_note, sp.defaults(cand.space)) if tuned_on is None else tune(
         cand, plan, X=w.X, y=w.y, split=w.data["tuning_split"], task=w.task,
-        classes=w.classes, metric=w.data["metric"], seed=job.seed, make_ctx=w.context,
+        classes=w.classes, metric=tuned_on, seed=job.seed, make_ctx=w.context, space=w.space,
         budget=tuning_budget,
         # A trial trains as long as each of the final fits will, so it is judged as it will run.
         trial_max_time=(timing.per_fit(timing.TimeBudget(after_tuning), n_fits)
@@ -482,7 +528,7 @@ def improve(w: _Work) -> dict:
                     "folds": 0 if w.holdout else len(w.folds), "tuned": tuned,
                     "trained_rows": trained_rows, "sampled": False, "note": None,
                     **({"streamed": True} if streams else {})},
-        cv_seconds=cv_seconds)
+        cv_seconds=cv_seconds, rows=fitted_rows)
 
 
 def stream(w: _Work) -> dict:
@@ -591,13 +637,12 @@ def _writing(run_dir: Path, kind: str, model: str):
         out.path.unlink(missing_ok=True)
 
 
-def _score(est, task, X, y, classes) -> dict:
-    return metrics.score(task, y, *_outputs(est, task, X), classes)
-
-
 def _outputs(est, task, X):
     """Predictions and probabilities in one pass: a classifier's label is its most probable
-    class (a network's forward pass is the cost of both)."""
+    class (a network's forward pass is the cost of both). An unsupervised model's cluster ids,
+    or its flags and anomaly scores."""
+    if not get_task(task).supervised:
+        return unsupervised_outputs(est, task, X)
     if task != "regression" and hasattr(est, "predict_proba") and hasattr(est, "classes_"):
         proba = est.predict_proba(X)
         return np.asarray(est.classes_)[np.argmax(proba, axis=1)], proba
@@ -608,13 +653,16 @@ def _predict_timed(est, X, task):
     """Predictions for the test rows, the best of a few timed passes over them, and the CPU
     seconds of that pass (the energy estimate counts every core the model kept busy)."""
     times, proba = [], None
+    unsupervised = not get_task(task).supervised
     for _ in range(3):
         t0, c0 = time.perf_counter(), _cpu_seconds()
-        y_pred = est.predict(X)
+        y_pred, scores = _outputs(est, task, X) if unsupervised else (est.predict(X), None)
         times.append((time.perf_counter() - t0, _cpu_seconds() - c0))
         if sum(t for t, _ in times) > 2.0:  # a stable figure; slow models are timed once or twice
             break
-    if task != "regression" and hasattr(est, "predict_proba"):
+    if unsupervised:
+        proba = scores
+    elif task != "regression" and hasattr(est, "predict_proba"):
         proba = est.predict_proba(X)
     wall, cpu = min(times)
     return y_pred, proba, wall, cpu

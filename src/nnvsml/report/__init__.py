@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from nnvsml.report import analyses, diagnostics, summary
+from nnvsml.report import analyses, diagnostics, summary, unsupervised
 from nnvsml.report.load import Run
 from nnvsml.results import atomic_write_text
 
@@ -32,6 +32,8 @@ SECTIONS = {build.section_id: build for build in (
     analyses.overfitting,
     diagnostics.confusion_roc,
     diagnostics.residuals,
+    unsupervised.clusters,
+    unsupervised.anomalies,
     analyses.explanations,
     analyses.gradients,
     analyses.energy,

@@ -34,6 +34,8 @@ class Predictions:
 class Truth:
     y_true: np.ndarray
     classes: list
+    #: Unsupervised runs: the test rows in the common space their metrics were computed in.
+    space: np.ndarray | None = None
 
 
 class Run:
@@ -134,7 +136,8 @@ def read_truth(run_dir: Path) -> Truth | None:
     if arrays is None or "y_true" not in arrays:
         return None
     classes = arrays.get("classes")
-    return Truth(arrays["y_true"], [] if classes is None else classes.tolist())
+    return Truth(arrays["y_true"], [] if classes is None else classes.tolist(),
+                 arrays.get("space"))
 
 
 def read_predictions(run_dir: Path, model: dict) -> Predictions | None:

@@ -20,7 +20,12 @@ def tuning_effort(results: dict) -> dict | None:
     ``curve``: ``[[seconds, mean gain of the best trial so far], ...]``, where a model that had
     not finished a trial by then counts as its defaults.
     """
-    metric = results["protocol"]["primary_metric"]
+    from nnvsml.tasks import get_task
+
+    # The metric the trials were scored on: the primary one, or the task's label-free one.
+    metric = get_task(results["dataset"]["task"]).tuned_on(results["protocol"]["primary_metric"])
+    if metric is None:
+        return None
     sign = 1.0 if GREATER_IS_BETTER[metric] else -1.0
     families = {}
     for family in ("traditional", "neural"):

@@ -29,6 +29,8 @@ from nnvsml.models import space as sp
 from nnvsml.tuning.pruning import fit_trial, prunable
 from nnvsml.tuning.storage import load_study, open_storage
 from nnvsml.tuning.strategies import get_strategy
+from nnvsml.unsupervised.outputs import outputs
+from nnvsml.unsupervised.scores import Outputs
 
 #: Under a wall-clock budget a search that has not improved its best score for this many trials
 #: has stalled: it stops, and its unused seconds go to the family's next candidates (cheap models
@@ -74,13 +76,16 @@ def tune(
     trial_max_time: float | None,
     eval_seconds: Callable[[float], tuple[float, timing.TimeBudget]] | None = None,
     progress: Callable[[str], None] = lambda message: None,
+    space: np.ndarray | None = None,
 ) -> dict:
     """Run the study of ``cand`` and return its ``tuning`` record, ``best_params`` included.
 
     ``budget`` (the tuning time) ends tuning under a wall-clock budget; with ``plan.trials`` it
     is None and exactly that many trials finish. ``eval_seconds(fit_s)`` estimates what
     evaluating a configuration whose trial fit took ``fit_s`` will cost, and the time left for
-    it, so a configuration that cannot be evaluated in time is not chosen.
+    it, so a configuration that cannot be evaluated in time is not chosen. ``space``: for an
+    unsupervised task, every row in the common space its metrics are computed in (the models
+    then fit on ``X`` alone).
     """
     strategy = get_strategy(plan.strategy)
     defaults = sp.defaults(cand.space)
@@ -98,6 +103,8 @@ def tune(
         study.enqueue_trial(defaults)
     tr, va = split
     X_tr, y_tr, X_va, y_va = take(X, tr), y[tr], take(X, va), y[va]
+    if space is not None:
+        y_tr = None  # an unsupervised model learns from the rows alone
     kind = prunable(cand.build(make_ctx(defaults, None))) if strategy.prunes else None
     prunes = kind is not None
     limit = strategy.max_trials(cand.space)
@@ -129,9 +136,13 @@ def tune(
             trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:300])
             raise
         trial.set_user_attr("fit_seconds", time.perf_counter() - t0)
-        pred = est.predict(X_va)
-        proba = (est.predict_proba(X_va)
-                 if task != "regression" and hasattr(est, "predict_proba") else None)
+        if space is not None:
+            pred, scores = outputs(est, task, X_va)
+            proba = Outputs(space[va], scores)
+        else:
+            pred = est.predict(X_va)
+            proba = (est.predict_proba(X_va)
+                     if task != "regression" and hasattr(est, "predict_proba") else None)
         value = metrics.score(task, y_va, pred, proba, classes)[metric]
         if value is None:
             raise ValueError(f"{metric} is undefined on the tuning rows")

@@ -1,0 +1,58 @@
+"""The networks' clustering and anomaly-detection candidates: autoencoders for every modality
+(:mod:`nnvsml.models.neural.autoencoder_estimator`), with the traditional candidates' input
+encoding for tables so that both families start from the same numbers."""
+
+from __future__ import annotations
+
+from sklearn.pipeline import Pipeline
+
+from nnvsml.models.preprocessing import encoder
+from nnvsml.models.registry import BuildContext, Candidate, register
+from nnvsml.models.space import Choice, Float
+from nnvsml.models.unsupervised import ALL_MODALITIES, ANOMALY, CLUSTERING
+
+AUTOENCODER_SPACE = {
+    "lr": Float(1e-4, 1e-2, default=1e-3, log=True, grid=(3e-4, 1e-3, 3e-3)),
+    "code_size": Choice((4, 8, 16, 32), 8, grid=(8, 16)),
+    "weight_decay": Float(1e-7, 1e-3, default=1e-5, log=True, grid=(1e-5, 1e-4)),
+}
+PREPROCESSING = ("tables: the linear models' encoding; images, series, spectrograms: values "
+                 "standardised by one mean and scale")
+
+
+def _build(ctx: BuildContext, task: str, refine: str = "none"):
+    from nnvsml.models.neural.autoencoder_estimator import Autoencoder
+
+    net = Autoencoder(task=task, modality=ctx.modality, max_time=ctx.max_time,
+                      n_clusters=ctx.info.get("n_clusters"), refine=refine,
+                      contamination=float(ctx.info.get("contamination") or 0.05),
+                      seed=ctx.seed, **ctx.hyper(AUTOENCODER_SPACE))
+    steps = (encoder("linear", ctx.kinds, task=ctx.task, seed=ctx.seed).steps
+             if ctx.modality == "tabular" else [])
+    return Pipeline(steps + [("model", net)])
+
+
+def build_autoencoder(ctx: BuildContext):
+    return _build(ctx, "anomaly")
+
+
+def build_autoencoder_kmeans(ctx: BuildContext):
+    return _build(ctx, "clustering")
+
+
+def build_deep_clustering(ctx: BuildContext):
+    return _build(ctx, "clustering", refine="dec")
+
+
+def _register(name, build, tasks, description) -> None:
+    register(Candidate(name=name, family="neural", tasks=tasks, build=build,
+                       description=description, modalities=ALL_MODALITIES,
+                       preprocessing=PREPROCESSING, time_aware=True, space=AUTOENCODER_SPACE))
+
+
+_register("autoencoder", build_autoencoder, ANOMALY,
+          "autoencoder (dense / convolutional by modality), anomaly score = reconstruction error")
+_register("autoencoder_kmeans", build_autoencoder_kmeans, CLUSTERING,
+          "autoencoder, then k-means on its codes (k by silhouette unless --clusters)")
+_register("deep_clustering", build_deep_clustering, CLUSTERING,
+          "autoencoder + k-means refined by deep embedded clustering (IDEC)")

@@ -1,0 +1,196 @@
+"""The report's sections for clustering and anomaly runs, from the saved predictions and the
+test rows in the common space (``predictions/_truth.npz``): maps of the clusters, their sizes,
+and the anomaly scores with, when an evaluation column came, how well they find the anomalies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from nnvsml.report.blocks import Cell, Note, Section, Table, section
+from nnvsml.report.load import Run
+from nnvsml.report.plots import MUTED, _color, short, styled
+from nnvsml.unsupervised.scores import has_truth
+
+FAMILIES = ("traditional", "neural")
+#: t-SNE is drawn beside PCA up to this many test rows (its cost grows quickly with them).
+TSNE_MAX_ROWS = 1_000
+MAX_POINTS = 3_000
+TOP_ANOMALIES = 10
+NO_SPACE = ("predictions/_truth.npz holds no common space: the run was stopped before its "
+            "models were scored, or was made by another version")
+
+
+def _best(run: Run):
+    return [(f, run.best[f], run.predictions(run.best[f])) for f in FAMILIES if f in run.best]
+
+
+@section("clusters", "Clusters on a map of the test rows",
+         "Claim tested: both families find the groups in unlabelled data. Each family's best "
+         "clustering of the test rows, drawn on the first two principal components of the common "
+         "space every model is judged in (and on a t-SNE map when the rows are few); with an "
+         "evaluation column, the true classes beside them. Sizes show whether a model lumps "
+         "most rows into one cluster.")
+def clusters(out: Section, run: Run) -> None:
+    truth = run.truth
+    if truth is None or truth.space is None:
+        out.fail("not available", NO_SPACE)
+        return
+    best = [(f, m, p) for f, m, p in _best(run) if p is not None]
+    if not best:
+        out.fail("not available", "no family has a finished model with readable predictions")
+        return
+    keep = _sample(len(truth.space))
+    maps = {"PCA": _pca(truth.space[keep])}
+    if len(keep) <= TSNE_MAX_ROWS and len(keep) >= 10:
+        maps["t-SNE"] = _tsne(truth.space[keep])
+    panels = [{"title": f"{short(m['name'])} ({f})", "labels": np.asarray(p.y_pred)[keep]}
+              for f, m, p in best]
+    if has_truth(truth.y_true):
+        panels.append({"title": f"true classes ({run.results['dataset'].get('evaluate_with')})",
+                       "labels": np.asarray(truth.y_true)[keep]})
+    for name, coords in maps.items():
+        out.plot(cluster_maps(coords, panels, name), f"{name} map of the test rows coloured by "
+                 "cluster, one panel per model" + (" and one by true class"
+                                                    if has_truth(truth.y_true) else ""))
+    rows = []
+    for family, model, pred in best:
+        labels, counts = np.unique(np.asarray(pred.y_pred), return_counts=True)
+        sizes = ", ".join(f"{'noise' if lab == -1 else lab}: {n}" for lab, n in
+                          sorted(zip(labels.tolist(), counts.tolist()), key=lambda t: -t[1]))
+        rows.append([Cell(model["name"]), Cell(family), Cell(str(int((labels >= 0).sum()))),
+                     Cell(sizes)])
+    out.blocks.append(Table(["model", "family", "clusters", "test rows per cluster"], rows,
+                            title="Cluster sizes on the test rows"))
+    space = run.results.get("protocol", {}).get("metric_space")
+    if space:
+        out.blocks.append(Note(f"Common space: {space}."))
+
+
+@section("anomalies", "Anomaly scores",
+         "Claim tested: both families find the rows unlike the others. The distribution of "
+         "each family's best detector's scores on the test rows (higher: more anomalous; the "
+         "dashed line is its threshold at --contamination); with an evaluation column, the "
+         "true anomalies in red, the ROC and precision-recall curves of the scores, and the "
+         "test rows each detector ranks most anomalous.")
+def anomalies(out: Section, run: Run) -> None:
+    truth = run.truth
+    best = [(f, m, p) for f, m, p in _best(run) if p is not None and p.proba is not None]
+    if truth is None or not best:
+        out.fail("not available", "no family has a finished detector with readable scores")
+        return
+    labelled = has_truth(truth.y_true)
+    y = np.asarray(truth.y_true).astype(float).astype(int) if labelled else None
+    panels = [{"family": f, "model": m["name"], "scores": np.asarray(p.proba, dtype=float),
+               "flags": np.asarray(p.y_pred)} for f, m, p in best]
+    out.plot(score_histograms(panels, y), "Histograms of the test rows' anomaly scores, one "
+             "panel per family's best detector")
+    if labelled:
+        out.plot(roc_pr(panels, y), "ROC and precision-recall curves of the anomaly scores "
+                 "against the evaluation column")
+    rows = []
+    for p in panels:
+        top = np.argsort(-p["scores"], kind="mergesort")[:TOP_ANOMALIES]
+        for rank, i in enumerate(top, 1):
+            rows.append([Cell(p["model"]), Cell(str(rank)), Cell(str(int(i))),
+                         Cell(f"{p['scores'][i]:.4g}"),
+                         Cell("yes" if labelled and y[i] == 1 else ("no" if labelled else "?"))])
+    out.blocks.append(Table(["model", "rank", "test row", "score", "a true anomaly"], rows,
+                            title=f"The {TOP_ANOMALIES} test rows each detector finds most "
+                                  "anomalous (row = position among the test rows)",
+                            compact=True))
+
+
+def _sample(n: int) -> np.ndarray:
+    if n <= MAX_POINTS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, MAX_POINTS, replace=False))
+
+
+def _pca(space: np.ndarray) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    if space.shape[1] < 2:
+        return np.column_stack([space[:, 0], np.zeros(len(space))])
+    return PCA(2, random_state=0).fit_transform(space)
+
+
+def _tsne(space: np.ndarray) -> np.ndarray:
+    from sklearn.manifold import TSNE
+
+    return TSNE(2, perplexity=min(30.0, (len(space) - 1) / 3), init="pca",
+                random_state=0).fit_transform(space)
+
+
+@styled
+def cluster_maps(coords: np.ndarray, panels: list[dict], name: str) -> Figure | None:
+    if not panels:
+        return None
+    fig = Figure(figsize=(3.8 * len(panels), 3.6))
+    axes = fig.subplots(1, len(panels), squeeze=False, sharex=True, sharey=True)[0]
+    for ax, p in zip(axes, panels):
+        labels = np.asarray(p["labels"]).astype(str)
+        for i, lab in enumerate(np.unique(labels)):
+            at = labels == lab
+            noise = lab == "-1"
+            ax.scatter(coords[at, 0], coords[at, 1], s=9, alpha=0.7, linewidths=0,
+                       color=MUTED if noise else f"C{i % 10}",
+                       label="noise" if noise else short(lab, 12))
+        ax.set_title(p["title"])
+        ax.set_xlabel(f"{name} 1")
+        if len(np.unique(labels)) <= 10:
+            ax.legend(fontsize=7, markerscale=1.5, loc="best")
+    axes[0].set_ylabel(f"{name} 2")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def score_histograms(panels: list[dict], y: np.ndarray | None) -> Figure | None:
+    fig = Figure(figsize=(4.4 * len(panels), 3.4))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, p in zip(axes, panels):
+        scores = p["scores"]
+        bins = np.histogram_bin_edges(scores, bins=30)
+        if y is None:
+            ax.hist(scores, bins=bins, color=_color(p["family"]), alpha=0.8)
+        else:
+            ax.hist(scores[y == 0], bins=bins, color=_color(p["family"]), alpha=0.7,
+                    label="normal")
+            ax.hist(scores[y == 1], bins=bins, color="#d62728", alpha=0.8, label="anomaly")
+            ax.legend(fontsize=8)
+        flagged = scores[p["flags"] == 1]
+        if len(flagged):
+            ax.axvline(flagged.min(), color="#444", linestyle="--", linewidth=1)
+        ax.set_title(f"{short(p['model'])} ({p['family']})")
+        ax.set_xlabel("anomaly score")
+    axes[0].set_ylabel("test rows")
+    fig.tight_layout()
+    return fig
+
+
+@styled
+def roc_pr(panels: list[dict], y: np.ndarray) -> Figure | None:
+    from sklearn import metrics
+
+    if y.sum() == 0 or y.sum() == len(y):
+        return None
+    fig = Figure(figsize=(9.0, 3.8))
+    roc_ax, pr_ax = fig.subplots(1, 2)
+    for p in panels:
+        fpr, tpr, _ = metrics.roc_curve(y, p["scores"])
+        precision, recall, _ = metrics.precision_recall_curve(y, p["scores"])
+        label = f"{short(p['model'])} ({p['family']})"
+        roc_ax.plot(fpr, tpr, color=_color(p["family"]), linewidth=2,
+                    label=f"{label}: AUC {metrics.auc(fpr, tpr):.3f}")
+        pr_ax.step(recall, precision, where="post", color=_color(p["family"]), linewidth=2,
+                   label=f"{label}: AP {metrics.average_precision_score(y, p['scores']):.3f}")
+    roc_ax.plot([0, 1], [0, 1], color=MUTED, linestyle="--", linewidth=1)
+    pr_ax.axhline(y.mean(), color=MUTED, linestyle="--", linewidth=1, label="chance")
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="precision-recall")
+    roc_ax.legend(fontsize=8, loc="lower right")
+    pr_ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,50 @@
+"""The common space every clustering is judged in.
+
+Silhouette, Davies-Bouldin and Calinski-Harabasz measure distances, so their value depends on
+the space the rows are in. A model judged in its own embedding (an autoencoder's codes, a
+PCA's components) would be judged by a ruler it chose: every model is judged in the same space
+instead, made from the training rows only and recorded in the results. Tables: the linear
+models' encoding (standardised numbers with missing-value flags, one-hot categories); images,
+series and spectrograms: their values flattened and standardised. Above :data:`MAX_DIMS`
+dimensions, a PCA fitted on the training rows keeps the first :data:`MAX_DIMS` components.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
+
+from nnvsml.data.dataset import Dataset, take
+
+MAX_DIMS = 50
+
+
+def common_space(dataset: Dataset, train_idx: np.ndarray, seed: int = 0
+                 ) -> tuple[np.ndarray, str]:
+    """Every row of ``dataset`` in the common space (float32, rows x dims), and what it is."""
+    if dataset.modality == "tabular":
+        from nnvsml.models.preprocessing import encoder
+
+        enc = encoder("linear", dataset.kinds(), task="clustering", seed=seed)
+        enc.fit(take(dataset.X, train_idx))
+        values = np.asarray(enc.transform(dataset.X), dtype=float)
+        what = "the linear models' encoding of the columns"
+    elif dataset.modality == "text":
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        tfidf = TfidfVectorizer(max_features=5000, sublinear_tf=True).fit(
+            take(dataset.X, train_idx))
+        values = tfidf.transform(dataset.X).toarray()
+        what = "TF-IDF of the words"
+    else:
+        values = np.nan_to_num(np.asarray(dataset.X, dtype=float).reshape(len(dataset.X), -1))
+        values = StandardScaler().fit(values[train_idx]).transform(values)
+        what = f"the {dataset.modality} values, flattened and standardised"
+    values = np.nan_to_num(values)
+    if values.shape[1] > MAX_DIMS:
+        pca = PCA(MAX_DIMS, random_state=seed).fit(values[train_idx])
+        values = pca.transform(values)
+        what += (f", reduced by PCA to {MAX_DIMS} components "
+                 f"({pca.explained_variance_ratio_.sum():.0%} of the variance)")
+    return values.astype(np.float32), what
