@@ -10,6 +10,7 @@ import pandas as pd
 
 from nnvsml.config import DEFAULT_BUDGET, DEFAULT_DEMO_BUDGET, RunConfig  # noqa: F401 (re-exported)
 from nnvsml.data import load_dataset
+from nnvsml.errors import InputError
 from nnvsml.results import leaderboard
 
 
@@ -228,4 +229,8 @@ def plan(data=None, target: str | None = None, budget: float | None = None,
                              cv_folds=config.cv_folds, budget_seconds=config.budget,
                              primary_metric=config.metric, validation=config.validation)
     candidates = select(dataset.task, dataset.modality, config.models, config.families)
+    if config.clusters is not None and config.clusters >= len(protocol.folds[0][0]):
+        raise InputError(f"--clusters {config.clusters} is more than the "
+                         f"{len(protocol.folds[0][0])} rows a model is fitted on; ask for fewer "
+                         "clusters")
     return Plan(config, dataset, protocol, candidates)

@@ -118,6 +118,9 @@ def decide(results: dict, priority: str = "accuracy", constraints: dict | None =
     unchecked = _unchecked(eligible, constraints)
     if unchecked:
         v["reasons"].append(unchecked)
+    weaker = _without_labels(results)
+    if weaker and v["decided"]:
+        v["reasons"].append(weaker)
     if excluded:
         v["facts"].append("ruled out by the constraints: " + excluded_summary(excluded))
 
@@ -133,6 +136,24 @@ def decide(results: dict, priority: str = "accuracy", constraints: dict | None =
                    priority=priority, constraints=constraints, comparison=v["comparison"],
                    reasons=v["reasons"], facts=v["facts"], excluded=excluded,
                    would_change=changes, key_differences=table).to_dict()
+
+
+def _without_labels(results: dict) -> str | None:
+    """What an unsupervised verdict without an evaluation column rests on, said plainly."""
+    from nnvsml.tasks import get_task
+
+    dataset = results.get("dataset") or {}
+    try:
+        spec = get_task(dataset.get("task"))
+    except Exception:  # noqa: BLE001  (an unknown task: nothing to add)
+        return None
+    if spec.supervised or dataset.get("evaluate_with"):
+        return None
+    metric = (results.get("protocol") or {}).get("primary_metric")
+    return (f"No evaluation column: decided on {metric}, which needs no labels. That is weaker "
+            "evidence than agreement with known " + ("classes" if spec.name == "clustering"
+                                                     else "anomalies")
+            + "; pass --evaluate-with COLUMN (a column no model sees) to score against them.")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KNeighborsClassifier, LocalOutlierFactor, NearestNeighbors
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from nnvsml.models.preprocessing import encoder
@@ -49,26 +48,29 @@ QUADRATIC_MAX_ROWS = 5_000
 #: The exact one-class SVM's cost grows with the square of the rows (and more).
 OCSVM_MAX_ROWS = 5_000
 ARRAY_DIMS = 50
-FEATURES = ("tables: the linear models' encoding; arrays: values flattened, standardised, "
+FEATURES = ("tables: the linear models' encoding; arrays: values flattened on one scale, "
             f"PCA to {ARRAY_DIMS} components")
 
 
 class ArrayFeatures(TransformerMixin, BaseEstimator):
-    """Images, series or spectrograms as standardised vectors (PCA above ``dims`` values)."""
+    """Images, series or spectrograms as vectors, every value on one scale (one mean and
+    standard deviation for all: pixels, or a series' values, are commensurate, and scaling each
+    position apart would blow up the noise of near-constant ones such as an image's border),
+    reduced by PCA above ``dims`` values."""
 
     def __init__(self, dims: int = ARRAY_DIMS, seed: int = 0):
         self.dims, self.seed = dims, seed
 
     def fit(self, X, y=None):
         flat = self._flat(X)
-        self.scale_ = StandardScaler().fit(flat)
-        z = self.scale_.transform(flat)
+        self.mean_, self.scale_ = float(flat.mean()), float(flat.std()) or 1.0
+        z = (flat - self.mean_) / self.scale_
         self.pca_ = (PCA(min(self.dims, *z.shape), random_state=self.seed).fit(z)
                      if z.shape[1] > self.dims else None)
         return self
 
     def transform(self, X):
-        z = self.scale_.transform(self._flat(X))
+        z = (self._flat(X) - self.mean_) / self.scale_
         return (self.pca_.transform(z) if self.pca_ is not None else z).astype(np.float32)
 
     @staticmethod
@@ -111,7 +113,7 @@ class Clustering(ClusterMixin, BaseEstimator):
 
     def __init__(self, method: str = "kmeans", n_clusters: int | None = None,
                  covariance_type: str = "full", linkage: str = "ward",
-                 eps_quantile: float = 0.5, min_samples: int = 5, min_cluster_size: int = 10,
+                 eps_quantile: float = 0.9, min_samples: int = 5, min_cluster_size: int = 10,
                  seed: int = 0):
         self.method, self.n_clusters = method, n_clusters
         self.covariance_type, self.linkage = covariance_type, linkage
@@ -278,7 +280,9 @@ GMM_SPACE = {"covariance_type": Choice(("full", "diag", "tied", "spherical"), "f
                                        grid=("full", "diag"))}
 AGGLOMERATIVE_SPACE = {"linkage": Choice(("ward", "average", "complete"), "ward",
                                          grid=("ward", "average"))}
-DBSCAN_SPACE = {"eps_quantile": Float(0.1, 0.95, default=0.5, grid=(0.3, 0.5, 0.8)),
+# eps at a high quantile of the k-distances: most rows are core rows of some cluster, and the
+# rows farther from their neighbours than 90% of them are left as noise.
+DBSCAN_SPACE = {"eps_quantile": Float(0.3, 0.98, default=0.9, grid=(0.5, 0.8, 0.9, 0.95)),
                 "min_samples": Int(3, 30, default=5, log=True, grid=(5, 10))}
 HDBSCAN_SPACE = {"min_cluster_size": Int(5, 100, default=10, log=True, grid=(10, 25)),
                  "min_samples": Int(2, 30, default=5, log=True, grid=(5, 10))}

@@ -461,13 +461,14 @@ def improve(w: _Work) -> dict:
     cand, job, plan = w.cand, w.job, w.job.tuning
     streams = w.stream is not None and cand.streams
     n_fits = len(w.folds) + (0 if w.holdout else 1) + int(streams) + w.extra_fits
-    tuned_on = w.spec.tuned_on(w.data["metric"])
+    tuned_on = w.spec.tuned_on(w.data["metric"])  # None: the task has nothing to tune on
+    tunes = job.tune and tuned_on is not None
     tuning_budget = w.budget.share(timing.TUNING_SHARE) if w.timed else None
-    after_tuning = timing.after_tuning(job.time_limit, job.tune) if w.timed else None
-    tuning = untuned(f"its {job.time_limit:.0f} s hold fewer than {timing.MIN_TRIALS} trials "
-                     "beside its folds, as its first fit measured them (raise --budget)",
-                     sp.defaults(cand.space)) if not job.tune else untuned(
-        w.spec.tuning_note, sp.defaults(cand.space)) if tuned_on is None else tune(
+    after_tuning = timing.after_tuning(job.time_limit, tunes) if w.timed else None
+    tuning = untuned(w.spec.tuning_note, sp.defaults(cand.space)) if tuned_on is None else untuned(
+        f"its {job.time_limit:.0f} s hold fewer than {timing.MIN_TRIALS} trials beside its "
+        "folds, as its first fit measured them (raise --budget)",
+        sp.defaults(cand.space)) if not job.tune else tune(
         cand, plan, X=w.X, y=w.y, split=w.data["tuning_split"], task=w.task,
         classes=w.classes, metric=tuned_on, seed=job.seed, make_ctx=w.context, space=w.space,
         budget=tuning_budget,

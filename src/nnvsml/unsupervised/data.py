@@ -93,7 +93,7 @@ def with_evaluation(dataset: Dataset, labels: pd.Series | None, task: str,
         return dataset
     labels = pd.Series(np.asarray(labels), name=options.evaluate_with)
     if task == "anomaly":
-        labels = anomaly_flags(labels)
+        labels = anomaly_flags(labels, dataset.notices)
     else:
         labels = labels.astype(str) if labels.dtype == object else labels
         if labels.nunique() < 2:
@@ -105,7 +105,7 @@ def with_evaluation(dataset: Dataset, labels: pd.Series | None, task: str,
                    info={**dataset.info, "evaluate_with": str(options.evaluate_with)})
 
 
-def anomaly_flags(labels: pd.Series) -> pd.Series:
+def anomaly_flags(labels: pd.Series, notices: list[str] | None = None) -> pd.Series:
     """An anomaly evaluation column as 1 (anomaly) / 0: 0/1 numbers, booleans, or two values
     one of which reads as an anomaly (e.g. ``fraud`` / ``normal``)."""
     values = set(pd.unique(labels).tolist())
@@ -114,9 +114,16 @@ def anomaly_flags(labels: pd.Series) -> pd.Series:
     elif len(values) == 2:
         words = [v for v in values if str(v).strip().lower() in ANOMALY_WORDS]
         if len(words) != 1:
-            raise InputError(
-                f"--evaluate-with column '{labels.name}' holds {sorted(map(str, values))}: mark "
-                "anomalies 1 and other rows 0 (or name the anomaly value e.g. 'anomaly')")
+            # Anomalies are the rare rows: the rarer value, when one is rarer.
+            counts = labels.value_counts()
+            if counts.iloc[0] == counts.iloc[-1]:
+                raise InputError(
+                    f"--evaluate-with column '{labels.name}' holds {sorted(map(str, values))} "
+                    "equally often: mark anomalies 1 and other rows 0")
+            words = [counts.index[-1]]
+            if notices is not None:
+                notices.append(f"'{labels.name}': the rarer value '{words[0]}' marks the "
+                               "anomalies; mark them 1 and other rows 0 to choose otherwise")
         flags = (labels == words[0]).astype(int)
     else:
         raise InputError(f"--evaluate-with column '{labels.name}' holds {len(values)} values; "

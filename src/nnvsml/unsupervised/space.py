@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.preprocessing import StandardScaler
 
 from nnvsml.data.dataset import Dataset, take
 
@@ -39,8 +38,11 @@ def common_space(dataset: Dataset, train_idx: np.ndarray, seed: int = 0
         what = "TF-IDF of the words"
     else:
         values = np.nan_to_num(np.asarray(dataset.X, dtype=float).reshape(len(dataset.X), -1))
-        values = StandardScaler().fit(values[train_idx]).transform(values)
-        what = f"the {dataset.modality} values, flattened and standardised"
+        # One scale for every value: pixels (a series' values) are commensurate, and scaling
+        # each position apart would blow up the noise of near-constant ones.
+        train = values[train_idx]
+        values = (values - train.mean()) / (train.std() or 1.0)
+        what = f"the {dataset.modality} values, flattened on one scale"
     values = np.nan_to_num(values)
     if values.shape[1] > MAX_DIMS:
         pca = PCA(MAX_DIMS, random_state=seed).fit(values[train_idx])
