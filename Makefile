@@ -21,11 +21,8 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/nnvsml compare
 
-# Two workers, one test file each at a time (a file's module fixtures run once): the suite's
-# runs are bounded by seconds and hold with the other worker keeping a core busy, as they must
-# on a user's laptop.
 test: setup postgres browser
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q
 
 # The shared-storage test starts a real PostgreSQL server. Installed from Debian's package when
 # missing and this is root on Debian (as in CI); elsewhere that one test is skipped, saying why.

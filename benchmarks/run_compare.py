@@ -18,6 +18,7 @@ import platform
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -106,13 +107,38 @@ def run(name: str, budget: float, seed: int = 0, options: list[str] | None = Non
     """One run of the command line on ``name``; ``options`` are extra command-line options and
     ``tag`` names its results (default: the dataset's name)."""
     path, extra = DATASETS[name][2]()
-    tag = tag or name
+    summary = run_measured(tag or name, path, budget, [*extra, *(options or [])], seed)
+    summary["dataset"] = name
+    (RESULTS / f"{tag or name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+@contextmanager
+def hogging(loaded: bool):
+    """With ``loaded``, a CPU hog (``while True: pass``) on one core for the block's time: the
+    machine is never idle (a user's browser, a CI neighbour)."""
+    if not loaded:
+        yield
+        return
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(2.0)
+    try:
+        yield
+    finally:
+        hog.kill()
+        hog.wait()
+
+
+def run_measured(tag: str, path: Path, budget: float, options: list[str], seed: int = 0
+                 ) -> dict:
+    """``nnvsml compare PATH OPTIONS`` as a subprocess, its whole process tree's memory sampled
+    every 0.2 s: the run's summary (results, wall time, peak memory, the command)."""
     out = RESULTS / "runs" / tag
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
     cmd = [sys.executable, "-m", "nnvsml", "compare", str(path), *extra,
            "--budget", str(budget), "--seed", str(seed), "--out", str(out), "--quiet",
-           *(options or [])]
+           *options]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     peak_tree, peak_single = 0.0, 0.0
@@ -128,10 +154,10 @@ def run(name: str, budget: float, seed: int = 0, options: list[str] | None = Non
     wall = time.monotonic() - start
     log = proc.stdout.read()
     if proc.returncode != 0:
-        raise SystemExit(f"{name}: nnvsml exited {proc.returncode}\n{log}")
+        raise SystemExit(f"{tag}: nnvsml exited {proc.returncode}\n{log}")
     results = json.loads((out / "results.json").read_text())
     summary = {
-        "dataset": name, "budget_seconds": budget, "wall_seconds": round(wall, 1),
+        "dataset": tag, "budget_seconds": budget, "wall_seconds": round(wall, 1),
         "peak_memory_tree_mb": round(peak_tree), "peak_memory_single_process_mb": round(peak_single),
         "task": results["dataset"]["task"], "n_rows": results["dataset"]["n_rows"],
         "modality": results["dataset"]["modality"],
@@ -165,7 +191,6 @@ def run(name: str, budget: float, seed: int = 0, options: list[str] | None = Non
         "date": time.strftime("%Y-%m-%d"),
         "command": " ".join(["nnvsml", *cmd[3:]]).replace(str(ROOT.parent), ".."),
     }
-    (RESULTS / f"{tag}.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 

@@ -89,10 +89,11 @@ def build_peeking_kmeans(ctx: BuildContext):
 class _Peeking(Clustering):
     """k-means that fails when it is handed anything besides the rows."""
 
-    def __init__(self, method="kmeans", n_clusters=None, covariance_type="full", linkage="ward",
-                 eps_quantile=0.9, min_samples=5, min_cluster_size=10, seed=0):
-        super().__init__(method, n_clusters, covariance_type, linkage, eps_quantile,
-                         min_samples, min_cluster_size, seed)
+    def __init__(self, method="kmeans", n_clusters=None, init="k-means++", n_init=10,
+                 covariance_type="full", linkage="ward", eps_quantile=0.9, min_samples=5,
+                 min_cluster_size=10, seed=0):
+        super().__init__(method, n_clusters, init, n_init, covariance_type, linkage,
+                         eps_quantile, min_samples, min_cluster_size, seed)
 
     def fit(self, X, y=None):
         if y is not None:
@@ -267,9 +268,9 @@ def test_digits_deep_clustering_refines_the_autoencoders_codes():
 
     digits = load_digits()
     X = (digits.images * 16).clip(0, 255).astype(np.uint8)[..., None]
-    plain = Autoencoder("clustering", "image", code_size=10, n_clusters=10, max_epochs=60,
+    plain = Autoencoder("clustering", "image", code_size=10, n_clusters=10, max_epochs=40,
                         seed=0).fit(X)
-    refined = Autoencoder("clustering", "image", code_size=10, n_clusters=10, max_epochs=60,
+    refined = Autoencoder("clustering", "image", code_size=10, n_clusters=10, max_epochs=40,
                           refine="dec", seed=0).fit(X)
     before, after = nmi(digits.target, plain.predict(X)), nmi(digits.target, refined.predict(X))
     assert before > 0.6 and after > 0.6

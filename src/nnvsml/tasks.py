@@ -279,8 +279,8 @@ register_task(TaskSpec(
 # ---- unsupervised tasks: no target; an evaluation column (never shown to models) may score them --
 
 def _unsupervised():
-    # Imported here: nnvsml.unsupervised imports this module's Metric for nothing, but keeps
-    # its scoring functions free of task specs (as nnvsml.metrics does).
+    # Imported when first scored: the scores pull in SciPy's assignment solver and distances,
+    # which a supervised run never needs.
     from nnvsml.unsupervised import scores
 
     return scores

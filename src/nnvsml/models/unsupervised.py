@@ -112,10 +112,11 @@ class Clustering(ClusterMixin, BaseEstimator):
     """One clustering method behind the task's contract (see the module's docstring)."""
 
     def __init__(self, method: str = "kmeans", n_clusters: int | None = None,
+                 init: str = "k-means++", n_init: int = 10,
                  covariance_type: str = "full", linkage: str = "ward",
                  eps_quantile: float = 0.9, min_samples: int = 5, min_cluster_size: int = 10,
                  seed: int = 0):
-        self.method, self.n_clusters = method, n_clusters
+        self.method, self.n_clusters, self.init, self.n_init = method, n_clusters, init, n_init
         self.covariance_type, self.linkage = covariance_type, linkage
         self.eps_quantile, self.min_samples = eps_quantile, min_samples
         self.min_cluster_size, self.seed = min_cluster_size, seed
@@ -153,7 +154,7 @@ class Clustering(ClusterMixin, BaseEstimator):
         def labels_for(Z, k):
             return KMeans(k, n_init=3, random_state=self.seed).fit_predict(Z)
         k = self._k(X, labels_for)
-        self.model_ = KMeans(k, n_init=10, random_state=self.seed).fit(X)
+        self.model_ = KMeans(k, init=self.init, n_init=self.n_init, random_state=self.seed).fit(X)
         self.labels_ = self.model_.labels_
 
     def _fit_gmm(self, X):
@@ -275,7 +276,8 @@ def _pipeline(ctx: BuildContext, final) -> Pipeline:
     return Pipeline(features(ctx) + [("model", final)])
 
 
-KMEANS_SPACE: dict = {}
+KMEANS_SPACE = {"init": Choice(("k-means++", "random"), "k-means++", grid=("k-means++", "random")),
+                "n_init": Int(1, 20, default=10, log=True, grid=(3, 10))}
 GMM_SPACE = {"covariance_type": Choice(("full", "diag", "tied", "spherical"), "full",
                                        grid=("full", "diag"))}
 AGGLOMERATIVE_SPACE = {"linkage": Choice(("ward", "average", "complete"), "ward",
@@ -294,7 +296,7 @@ PCA_SPACE = {"variance": Float(0.5, 0.99, default=0.9, grid=(0.8, 0.9, 0.95))}
 
 
 def build_kmeans(ctx: BuildContext):
-    return _pipeline(ctx, Clustering("kmeans", _k(ctx), seed=ctx.seed))
+    return _pipeline(ctx, Clustering("kmeans", _k(ctx), seed=ctx.seed, **ctx.hyper(KMEANS_SPACE)))
 
 
 def build_gmm(ctx: BuildContext):
