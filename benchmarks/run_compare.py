@@ -136,7 +136,7 @@ def run_measured(tag: str, path: Path, budget: float, options: list[str], seed: 
     out = RESULTS / "runs" / tag
     if out.exists():
         subprocess.run(["rm", "-rf", str(out)], check=True)
-    cmd = [sys.executable, "-m", "nnvsml", "compare", str(path), *extra,
+    cmd = [sys.executable, "-m", "nnvsml", "compare", str(path),
            "--budget", str(budget), "--seed", str(seed), "--out", str(out), "--quiet",
            *options]
     start = time.monotonic()

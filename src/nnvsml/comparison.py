@@ -320,8 +320,9 @@ def _common_space(dataset: Dataset, protocol: Protocol, store: RunStore) -> np.n
     """An unsupervised task's rows in the space every model is judged in (None otherwise)."""
     if get_task(dataset.task).supervised:
         return None
-    space, what = common_space(dataset, protocol.train_idx, protocol.seed)
-    store.update(protocol={**store.results["protocol"], "metric_space": what})
+    space, what, names = common_space(dataset, protocol.train_idx, protocol.seed)
+    store.update(protocol={**store.results["protocol"], "metric_space": what,
+                           **({"metric_space_columns": names} if names else {})})
     return space
 
 

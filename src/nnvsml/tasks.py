@@ -346,7 +346,7 @@ register_task(TaskSpec(
     name="clustering", kind="unsupervised", description="groups of similar rows",
     metrics=_CLUSTERING_METRICS, scorer=_clustering_scores, primary=_clustering_primary,
     resampled=_resampled_clustering, paired_test=PAIRED_BOOTSTRAP,
-    report_sections=("key-differences", "leaderboard", "pareto", "clusters", "energy"),
+    report_sections=("key-differences", "leaderboard", "pareto", "clusters", "energy", "tuning"),
     target="none", stratified=False, analyses=_UNSUPERVISED_ANALYSES,
     tuning_metric="silhouette"))
 register_task(TaskSpec(

@@ -18,6 +18,9 @@ FAMILIES = ("traditional", "neural")
 TSNE_MAX_ROWS = 1_000
 MAX_POINTS = 3_000
 TOP_ANOMALIES = 10
+#: Encoded columns named for what sets a cluster or an anomaly apart, and clusters described.
+TOP_COLUMNS = 3
+MAX_CLUSTERS_DESCRIBED = 12
 NO_SPACE = ("predictions/_truth.npz holds no common space: the run was stopped before its "
             "models were scored, or was made by another version")
 
@@ -63,6 +66,22 @@ def clusters(out: Section, run: Run) -> None:
                      Cell(sizes)])
     out.blocks.append(Table(["model", "family", "clusters", "test rows per cluster"], rows,
                             title="Cluster sizes on the test rows"))
+    names = _column_names(run, truth)
+    if names is not None:
+        z = _standardised(truth.space)
+        rows = []
+        for family, model, pred in best:
+            labels = np.asarray(pred.y_pred)
+            for lab in [v for v in np.unique(labels) if v != -1][:MAX_CLUSTERS_DESCRIBED]:
+                centre = z[labels == lab].mean(axis=0)
+                top = np.argsort(-np.abs(centre))[:TOP_COLUMNS]
+                rows.append([Cell(model["name"]), Cell(str(lab)),
+                             Cell(str(int((labels == lab).sum()))),
+                             Cell("; ".join(f"{short(names[j], 32)} {centre[j]:+.1f} sd"
+                                            for j in top))])
+        out.blocks.append(Table(["model", "cluster", "rows", "what sets it apart (mean, in "
+                                 "standard deviations of the test rows)"], rows,
+                                title="What separates the clusters", compact=True))
     space = run.results.get("protocol", {}).get("metric_space")
     if space:
         out.blocks.append(Note(f"Common space: {space}."))
@@ -89,17 +108,39 @@ def anomalies(out: Section, run: Run) -> None:
     if labelled:
         out.plot(roc_pr(panels, y), "ROC and precision-recall curves of the anomaly scores "
                  "against the evaluation column")
+    names = _column_names(run, truth)
+    z = _standardised(truth.space) if names is not None else None
     rows = []
     for p in panels:
         top = np.argsort(-p["scores"], kind="mergesort")[:TOP_ANOMALIES]
         for rank, i in enumerate(top, 1):
+            unusual = ("; ".join(f"{short(names[j], 32)} {z[i, j]:+.1f} sd"
+                                 for j in np.argsort(-np.abs(z[i]))[:TOP_COLUMNS])
+                       if z is not None else "")
             rows.append([Cell(p["model"]), Cell(str(rank)), Cell(str(int(i))),
                          Cell(f"{p['scores'][i]:.4g}"),
-                         Cell("yes" if labelled and y[i] == 1 else ("no" if labelled else "?"))])
-    out.blocks.append(Table(["model", "rank", "test row", "score", "a true anomaly"], rows,
+                         Cell("yes" if labelled and y[i] == 1 else ("no" if labelled else "?")),
+                         Cell(unusual)])
+    out.blocks.append(Table(["model", "rank", "test row", "score", "a true anomaly",
+                             "its most unusual values (standard deviations from the test rows' "
+                             "mean)"], rows,
                             title=f"The {TOP_ANOMALIES} test rows each detector finds most "
                                   "anomalous (row = position among the test rows)",
                             compact=True))
+
+
+def _column_names(run: Run, truth) -> list[str] | None:
+    """The encoded column of each dimension of the common space, when it has them (a table
+    not reduced by PCA) and they match the saved rows."""
+    names = (run.results.get("protocol") or {}).get("metric_space_columns")
+    if not names or truth.space is None or truth.space.shape[1] != len(names):
+        return None
+    return [str(n) for n in names]
+
+
+def _standardised(space: np.ndarray) -> np.ndarray:
+    space = np.asarray(space, dtype=float)
+    return (space - space.mean(axis=0)) / np.where(space.std(axis=0) > 0, space.std(axis=0), 1.0)
 
 
 def _sample(n: int) -> np.ndarray:

@@ -20,14 +20,18 @@ MAX_DIMS = 50
 
 
 def common_space(dataset: Dataset, train_idx: np.ndarray, seed: int = 0
-                 ) -> tuple[np.ndarray, str]:
-    """Every row of ``dataset`` in the common space (float32, rows x dims), and what it is."""
+                 ) -> tuple[np.ndarray, str, list[str] | None]:
+    """Every row of ``dataset`` in the common space (float32, rows x dims), what it is, and the
+    name of each dimension where it is an encoded column (a table not reduced by PCA)."""
+    names = None
     if dataset.modality == "tabular":
         from nnvsml.models.preprocessing import encoder
 
         enc = encoder("linear", dataset.kinds(), task="clustering", seed=seed)
         enc.fit(take(dataset.X, train_idx))
-        values = np.asarray(enc.transform(dataset.X), dtype=float)
+        encoded = enc.transform(dataset.X)
+        names = [str(c).split("__", 1)[-1] for c in encoded.columns]
+        values = np.asarray(encoded, dtype=float)
         what = "the linear models' encoding of the columns"
     elif dataset.modality == "text":
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -45,8 +49,9 @@ def common_space(dataset: Dataset, train_idx: np.ndarray, seed: int = 0
         what = f"the {dataset.modality} values, flattened on one scale"
     values = np.nan_to_num(values)
     if values.shape[1] > MAX_DIMS:
+        names = None
         pca = PCA(MAX_DIMS, random_state=seed).fit(values[train_idx])
         values = pca.transform(values)
         what += (f", reduced by PCA to {MAX_DIMS} components "
                  f"({pca.explained_variance_ratio_.sum():.0%} of the variance)")
-    return values.astype(np.float32), what
+    return values.astype(np.float32), what, names
