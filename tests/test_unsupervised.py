@@ -172,6 +172,21 @@ def test_anomaly_detection_finds_the_rare_rows(frauds, tmp_path):
     assert list(answer.columns) == ["prediction", "anomaly_score"]
     assert set(answer["prediction"]) <= {0, 1} and (answer["anomaly_score"] >= 0).all()
 
+    # The service answers a flag and the score for each row, as predict does.
+    from fastapi.testclient import TestClient
+
+    from nnvsml.deploy.model import load
+    from nnvsml.deploy.service import create_app
+
+    client = TestClient(create_app(load(tmp_path / "run", "autoencoder"), "t" * 32))
+    records = json.loads(frauds.head(10).drop(columns="anomaly").to_json(orient="records"))
+    r = client.post("/v1/predict/batch", json={"rows": records},
+                    headers={"Authorization": "Bearer " + "t" * 32})
+    assert r.status_code == 200, r.text
+    served = r.json()["predictions"]
+    assert [a["prediction"] for a in served] == answer["prediction"].tolist()
+    assert np.allclose([a["anomaly_score"] for a in served], answer["anomaly_score"])
+
 
 def test_without_an_evaluation_column_the_verdict_says_its_evidence_is_weaker(wine, tmp_path):
     result = nnvsml.compare(wine.drop(columns="cultivar"), task="clustering", budget=20,
@@ -275,3 +290,47 @@ def test_digits_deep_clustering_refines_the_autoencoders_codes():
     before, after = nmi(digits.target, plain.predict(X)), nmi(digits.target, refined.predict(X))
     assert before > 0.6 and after > 0.6
     assert after >= before - 0.01, (before, after)
+
+
+def test_validation_blocks_each_hold_the_rare_anomalies():
+    """A block without an anomaly has no average precision, and a model with one undefined
+    block would have no validation score at all: against an evaluation column every block gets
+    its share of each class."""
+    from types import SimpleNamespace
+
+    from nnvsml.protocol.worker import _Work
+    from nnvsml.tasks import get_task
+
+    y = np.zeros(400, dtype=int)
+    y[[5, 77, 150, 151, 290, 399]] = 1
+    va = np.arange(400)
+    work = SimpleNamespace(spec=get_task("anomaly"), y=y)
+    blocks = _Work.block_rows(work, va, 10)
+    assert len(blocks) == 6  # no more blocks than anomalies
+    assert sorted(np.concatenate(blocks).tolist()) == va.tolist()
+    assert all(y[b].sum() == 1 for b in blocks)
+    blind = SimpleNamespace(spec=get_task("anomaly"), y=np.full(400, np.nan))
+    assert len(_Work.block_rows(blind, va, 10)) == 10
+
+
+def test_texts_from_a_table_are_clustered_by_topic(tmp_path):
+    rng = np.random.default_rng(0)
+    topics = {"sport": "match goal team score player league coach win season referee",
+              "cooking": "recipe oven flour sugar butter bake dough salt pan simmer",
+              "space": "orbit rocket planet star telescope galaxy moon launch nasa comet"}
+    rows = []
+    for topic, words in topics.items():
+        vocab = words.split()
+        for _ in range(60):
+            rows.append({"text": " ".join(rng.choice(vocab, size=12)), "topic": topic})
+    df = pd.DataFrame(rows).sample(frac=1.0, random_state=0).reset_index(drop=True)
+    result = nnvsml.compare(df, task="clustering", evaluate_with="topic", modality="text",
+                            budget=30, models=["kmeans", "autoencoder_kmeans"], analyses="none",
+                            report=False, out=tmp_path / "run", search="none")
+    res = result.results
+    assert res["dataset"]["modality"] == "text"
+    assert "LSA" in res["protocol"]["metric_space"]
+    models = {m["name"]: m for m in res["models"]}
+    assert models["kmeans"]["test"]["ari"] > 0.9
+    assert models["autoencoder_kmeans"]["status"] == "ok", models["autoencoder_kmeans"]["reason"]
+    assert models["autoencoder_kmeans"]["test"]["ari"] > 0.6

@@ -290,6 +290,8 @@ def _test_comparison(results: dict, dataset: Dataset, protocol: Protocol, run_di
     neur = best_of_family(results["models"], "neural", metric)
     if trad is None or neur is None:
         return None
+    if any((m.get("test") or {}).get(metric) is None for m in (trad, neur)):
+        return None  # undefined on the test rows (e.g. a stability without its refit)
     preds = []
     for model in (trad, neur):
         files = model.get("artifacts") or {}

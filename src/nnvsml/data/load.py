@@ -151,12 +151,9 @@ def _unsupervised(data, target, task, name, modality, large: LargeOptions,
             and plan_rows(data, large.in_memory_rows) is not None:
         raise InputError(f"a {task} run holds its rows in memory, and this table is larger "
                          "than the memory set aside for it; pass a sample of the rows")
-    if requested not in (None, "tabular"):
-        raise InputError(f"a table is clustered or searched for anomalies as a table; drop "
-                         f"--modality {requested} (or pass a folder of files)")
     df, source, default_name = _read_data(data, notices)
     dataset = unlabelled.table_rows(df, task, options, name=name or default_name,
-                                    source=source, notices=notices)
+                                    source=source, notices=notices, modality=requested)
     dataset.notices.extend(column_notices(dataset.columns))
     return dataset
 

@@ -62,20 +62,7 @@ def text_from_table(
     are joined per row with :data:`COLUMN_SEPARATOR`; every other column is ignored (notice).
     """
     notices = notices if notices is not None else []
-    names = text_columns(X, columns, notices)
-    others = [c for c in X.columns if c not in names]
-    if others:
-        notices.append(
-            f"ignored {len(others)} non-text column(s) for the text models: {shorten_names(others)}"
-        )
-    if len(names) == 1:
-        docs = as_documents(X[names[0]], notices)
-    else:
-        notices.append(
-            f"joined the {len(names)} text columns {shorten_names(names)} into one document per row"
-        )
-        docs = _joined(X[names], notices)
-    column = names[0] if len(names) == 1 else names
+    docs, column = documents_from_table(X, columns, notices)
     return labelled_dataset(
         docs,
         y.to_numpy(),
@@ -88,6 +75,24 @@ def text_from_table(
         target=str(y.name),
         from_column=True,
     )
+
+
+def documents_from_table(X: pd.DataFrame, columns: list[ColumnInfo], notices: list[str]
+                         ) -> tuple[np.ndarray, str | list[str]]:
+    """One document per row from the table's text column(s) (see :func:`text_from_table`),
+    and the column(s) it came from."""
+    names = text_columns(X, columns, notices)
+    others = [c for c in X.columns if c not in names]
+    if others:
+        notices.append(
+            f"ignored {len(others)} non-text column(s) for the text models: {shorten_names(others)}"
+        )
+    if len(names) == 1:
+        return as_documents(X[names[0]], notices), names[0]
+    notices.append(
+        f"joined the {len(names)} text columns {shorten_names(names)} into one document per row"
+    )
+    return _joined(X[names], notices), names
 
 
 def text_columns(X: pd.DataFrame, columns: list[ColumnInfo], notices: list[str]) -> list[str]:

@@ -21,12 +21,14 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, OutlierMixin, TransformerMixin
 from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans
-from sklearn.decomposition import PCA
+from sklearn.decomposition import PCA, TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KNeighborsClassifier, LocalOutlierFactor, NearestNeighbors
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import Normalizer
 from sklearn.svm import OneClassSVM
 
 from nnvsml.models.preprocessing import encoder
@@ -35,7 +37,7 @@ from nnvsml.models.space import Choice, Float, Int
 
 CLUSTERING = frozenset({"clustering"})
 ANOMALY = frozenset({"anomaly"})
-ALL_MODALITIES = frozenset({"tabular", "image", "sequence", "audio"})
+ALL_MODALITIES = frozenset({"tabular", "image", "sequence", "audio", "text"})
 #: The numbers of clusters a model chooses from when the user does not say.
 K_RANGE = (2, 10)
 #: Rows the choice of k is made on at most (each k is a fit), and rows the silhouette of each
@@ -49,7 +51,9 @@ QUADRATIC_MAX_ROWS = 5_000
 OCSVM_MAX_ROWS = 5_000
 ARRAY_DIMS = 50
 FEATURES = ("tables: the linear models' encoding; arrays: values flattened on one scale, "
-            f"PCA to {ARRAY_DIMS} components")
+            f"PCA to {ARRAY_DIMS} components; texts: TF-IDF, LSA to {ARRAY_DIMS} dimensions")
+#: Words a text's TF-IDF keeps (the most frequent), for both families.
+TEXT_TERMS = 20_000
 
 
 class ArrayFeatures(TransformerMixin, BaseEstimator):
@@ -78,10 +82,32 @@ class ArrayFeatures(TransformerMixin, BaseEstimator):
         return np.nan_to_num(np.asarray(X, dtype=np.float32).reshape(len(X), -1))
 
 
+class LSA(TransformerMixin, BaseEstimator):
+    """A truncated SVD of a TF-IDF matrix to at most ``dims`` dimensions (fewer when the
+    vocabulary is smaller: an SVD keeps fewer components than the words)."""
+
+    def __init__(self, dims: int = ARRAY_DIMS, seed: int = 0):
+        self.dims, self.seed = dims, seed
+
+    def fit(self, X, y=None):
+        self.svd_ = TruncatedSVD(max(1, min(self.dims, X.shape[1] - 1)),
+                                 random_state=self.seed).fit(X)
+        return self
+
+    def transform(self, X):
+        return self.svd_.transform(X)
+
+
 def features(ctx: BuildContext) -> list[tuple[str, object]]:
     """The steps that turn the modality's raw rows into vectors."""
     if ctx.modality == "tabular":
         return encoder("linear", ctx.kinds, task=ctx.task, seed=ctx.seed).steps
+    if ctx.modality == "text":
+        # Latent semantic analysis: TF-IDF, then an SVD, then unit length (Deerwester et al.,
+        # 1990; scikit-learn's text clustering example), so distances compare topics.
+        return [("tfidf", TfidfVectorizer(max_features=TEXT_TERMS, sublinear_tf=True)),
+                ("lsa", LSA(ARRAY_DIMS, seed=ctx.seed)),
+                ("unit", Normalizer())]
     return [("features", ArrayFeatures(seed=ctx.seed))]
 
 

@@ -4,7 +4,9 @@ encoding for tables so that both families start from the same numbers."""
 
 from __future__ import annotations
 
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from nnvsml.models.preprocessing import encoder
 from nnvsml.models.registry import BuildContext, Candidate, register
@@ -17,18 +19,33 @@ AUTOENCODER_SPACE = {
     "weight_decay": Float(1e-7, 1e-3, default=1e-5, log=True, grid=(1e-5, 1e-4)),
 }
 PREPROCESSING = ("tables: the linear models' encoding; images, series, spectrograms: values "
-                 "standardised by one mean and scale")
+                 "standardised by one mean and scale; texts: TF-IDF of the 2,000 most frequent "
+                 "words")
+#: A text's bag of words is the network's input: the most frequent words, dense.
+TEXT_WORDS = 2_000
+
+
+def dense(X):
+    """A sparse matrix as a dense array (a module-level function: the pipeline is saved)."""
+    return X.toarray() if hasattr(X, "toarray") else X
 
 
 def _build(ctx: BuildContext, task: str, refine: str = "none"):
     from nnvsml.models.neural.autoencoder_estimator import Autoencoder
 
-    net = Autoencoder(task=task, modality=ctx.modality, max_time=ctx.max_time,
+    # A text's TF-IDF is a row of numbers like an encoded table's: the dense autoencoder.
+    modality = "tabular" if ctx.modality == "text" else ctx.modality
+    net = Autoencoder(task=task, modality=modality, max_time=ctx.max_time,
                       n_clusters=ctx.info.get("n_clusters"), refine=refine,
                       contamination=float(ctx.info.get("contamination") or 0.05),
                       seed=ctx.seed, **ctx.hyper(AUTOENCODER_SPACE))
-    steps = (encoder("linear", ctx.kinds, task=ctx.task, seed=ctx.seed).steps
-             if ctx.modality == "tabular" else [])
+    if ctx.modality == "tabular":
+        steps = encoder("linear", ctx.kinds, task=ctx.task, seed=ctx.seed).steps
+    elif ctx.modality == "text":
+        steps = [("tfidf", TfidfVectorizer(max_features=TEXT_WORDS, sublinear_tf=True)),
+                 ("dense", FunctionTransformer(dense, accept_sparse=True))]
+    else:
+        steps = []
     return Pipeline(steps + [("model", net)])
 
 

@@ -48,7 +48,7 @@ from nnvsml.protocol.splits import HOLDOUT_BLOCKS
 from nnvsml.tasks import get_task
 from nnvsml.tuning.tuner import TuningPlan, tune, untuned
 from nnvsml.unsupervised.outputs import outputs as unsupervised_outputs
-from nnvsml.unsupervised.scores import Outputs
+from nnvsml.unsupervised.scores import Outputs, has_truth
 
 #: Training rows each fit is scored on for its train-vs-validation gap: enough for the mean,
 #: and cheap for models whose prediction cost grows with the training set (kNN, SVMs).
@@ -221,7 +221,20 @@ class _Work:
         return [metrics.score(self.task, self.y[va[part]], pred[part],
                               self.beside(None if proba is None else proba[part], va[part]),
                               self.classes)
-                for part in np.array_split(np.arange(len(va)), n_blocks)]
+                for part in self.block_rows(va, n_blocks)]
+
+    def block_rows(self, va, n_blocks: int) -> list[np.ndarray]:
+        """Positions in ``va`` of each validation block. Against an evaluation column, every
+        block holds each of its classes (dealt in turn), and there are no more blocks than the
+        rarest class has rows: a block without an anomaly has no average precision, and a
+        model with an undefined block would have no validation score at all."""
+        if self.spec.supervised or not has_truth(self.y[va]):
+            return np.array_split(np.arange(len(va)), n_blocks)
+        labels = self.y[va].astype(str)
+        rarest = int(np.unique(labels, return_counts=True)[1].min())
+        n_blocks = max(2, min(n_blocks, rarest))
+        order = np.argsort(labels, kind="stable")
+        return [np.sort(order[i::n_blocks]) for i in range(n_blocks)]
 
     def finish(self, est, ctx: BuildContext, *, fit_seconds: float, cpu_seconds: float,
                cv: list[dict], cv_train: list[dict], blocks: list[dict], tuning: dict,
@@ -465,22 +478,27 @@ def improve(w: _Work) -> dict:
     tunes = job.tune and tuned_on is not None
     tuning_budget = w.budget.share(timing.TUNING_SHARE) if w.timed else None
     after_tuning = timing.after_tuning(job.time_limit, tunes) if w.timed else None
-    tuning = untuned(w.spec.tuning_note, sp.defaults(cand.space)) if tuned_on is None else untuned(
-        f"its {job.time_limit:.0f} s hold fewer than {timing.MIN_TRIALS} trials beside its "
-        "folds, as its first fit measured them (raise --budget)",
-        sp.defaults(cand.space)) if not job.tune else tune(
-        cand, plan, X=w.X, y=w.y, split=w.data["tuning_split"], task=w.task,
-        classes=w.classes, metric=tuned_on, seed=job.seed, make_ctx=w.context, space=w.space,
-        budget=tuning_budget,
-        # A trial trains as long as each of the final fits will, so it is judged as it will run.
-        trial_max_time=(timing.per_fit(timing.TimeBudget(after_tuning), n_fits)
-                        if after_tuning is not None else None),
-        eval_seconds=lambda fit_s: (
-            n_fits * timing.scaled(fit_s, len(w.data["tuning_split"][0]), len(w.train_idx),
-                                   w.cand.growth),
-            w.budget),
-        progress=w.progress,
-    )
+    if tuned_on is None:
+        tuning = untuned(w.spec.tuning_note, sp.defaults(cand.space))
+    elif not job.tune:
+        tuning = untuned(f"its {job.time_limit:.0f} s hold fewer than {timing.MIN_TRIALS} trials "
+                         "beside its folds, as its first fit measured them (raise --budget)",
+                         sp.defaults(cand.space))
+    else:
+        tuning = tune(
+            cand, plan, X=w.X, y=w.y, split=w.data["tuning_split"], task=w.task,
+            classes=w.classes, metric=tuned_on, seed=job.seed, make_ctx=w.context,
+            space=w.space, budget=tuning_budget,
+            # A trial trains as long as each of the final fits will, so it is judged as it
+            # will run.
+            trial_max_time=(timing.per_fit(timing.TimeBudget(after_tuning), n_fits)
+                            if after_tuning is not None else None),
+            eval_seconds=lambda fit_s: (
+                n_fits * timing.scaled(fit_s, len(w.data["tuning_split"][0]),
+                                       len(w.train_idx), w.cand.growth),
+                w.budget),
+            progress=w.progress,
+        )
     params = tuning["best_params"]
 
     def build(fits_left: int, n_train: int):

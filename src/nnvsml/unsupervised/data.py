@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from nnvsml.data.columns import infer_columns
+from nnvsml.data.detect import table_modality
+from nnvsml.data.text import documents_from_table, text_info
 from nnvsml.data.dataset import Dataset
 from nnvsml.data.target import MIN_ROWS, shorten_names
 from nnvsml.errors import InputError
@@ -44,8 +46,9 @@ class UnsupervisedOptions:
 
 
 def table_rows(df: pd.DataFrame, task: str, options: UnsupervisedOptions, *, name: str,
-               source: str, notices: list[str]) -> Dataset:
-    """A table's rows, every column but the evaluation column an input."""
+               source: str, notices: list[str], modality: str | None = None) -> Dataset:
+    """A table's rows, every column but the evaluation column an input; with ``modality``
+    text (asked for, or detected), one document per row from its text column(s)."""
     column = options.evaluate_with
     if column is not None:
         if column not in df.columns:
@@ -65,6 +68,22 @@ def table_rows(df: pd.DataFrame, task: str, options: UnsupervisedOptions, *, nam
     if len(X) < MIN_ROWS:
         raise InputError(f"too few rows to split ({len(X)}); need at least {MIN_ROWS}")
     columns = infer_columns(X)
+    if modality is None:
+        modality, reason = table_modality(X, columns)
+        if modality != "tabular":
+            notices.append(f"modality: {modality} ({reason}); pass --modality tabular to use "
+                           "the columns as a table")
+    if modality == "text":
+        docs, text_column = documents_from_table(X, columns, notices)
+        dataset = Dataset(name=name, X=docs, y=pd.Series(np.full(len(docs), np.nan)),
+                          target=None, task=task, columns=columns, modality="text",
+                          notices=notices, source=source,
+                          info={**text_info(docs, text_column), **options.info()})
+        return with_evaluation(dataset, df[column] if column is not None else None, task,
+                               options)
+    if modality != "tabular":
+        raise InputError(f"a table's rows are clustered as a table or as texts; pass "
+                         f"--modality tabular or --modality text (not {modality})")
     if not any(c.used for c in columns):
         raise InputError("no usable input column: every column was dropped ("
                          + "; ".join(f"{c.name}: {c.kind}" for c in columns[:10])

@@ -36,10 +36,16 @@ def common_space(dataset: Dataset, train_idx: np.ndarray, seed: int = 0
     elif dataset.modality == "text":
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        tfidf = TfidfVectorizer(max_features=5000, sublinear_tf=True).fit(
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.preprocessing import normalize
+
+        tfidf = TfidfVectorizer(max_features=20_000, sublinear_tf=True).fit(
             take(dataset.X, train_idx))
-        values = tfidf.transform(dataset.X).toarray()
-        what = "TF-IDF of the words"
+        words = tfidf.transform(dataset.X)
+        svd = TruncatedSVD(min(MAX_DIMS, words.shape[1] - 1), random_state=seed).fit(
+            words[train_idx])
+        values = normalize(svd.transform(words))
+        what = f"TF-IDF of the words, LSA to {svd.n_components} dimensions, unit length"
     else:
         values = np.nan_to_num(np.asarray(dataset.X, dtype=float).reshape(len(dataset.X), -1))
         # One scale for every value: pixels (a series' values) are commensurate, and scaling
