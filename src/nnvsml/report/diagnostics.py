@@ -16,7 +16,8 @@ NO_TRUTH = ("predictions/_truth.npz is missing, so the test rows' labels are unk
 MAX_POINTS = 3000  # a residual scatter of more points is a blot, and a heavy PNG
 
 
-def _best_with_predictions(run: Run) -> list[tuple[str, dict, Predictions | None]]:
+def best_with_predictions(run: Run) -> list[tuple[str, dict, Predictions | None]]:
+    """Each family's best model with its test-row predictions (None where unreadable)."""
     return [(f, run.best[f], run.predictions(run.best[f])) for f in FAMILIES if f in run.best]
 
 
@@ -29,7 +30,7 @@ def confusion_roc(out: Section, run: Run) -> None:
     if truth is None:
         out.fail("not available", NO_TRUTH)
         return
-    best = _best_with_predictions(run)
+    best = best_with_predictions(run)
     if not best:
         out.fail("not available", "no family has a finished model")
         return
@@ -67,7 +68,7 @@ def residuals(out: Section, run: Run) -> None:
     panels = []
     rng = np.random.default_rng(0)
     y_true = np.asarray(truth.y_true, dtype=float)
-    for family, model, pred in _best_with_predictions(run):
+    for family, model, pred in best_with_predictions(run):
         if pred is None or len(pred.y_pred) != len(y_true):
             out.blocks.append(Note(f"{model['name']}: no readable predictions file."))
             continue

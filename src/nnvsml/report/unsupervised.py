@@ -9,11 +9,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nnvsml.report.blocks import Cell, Note, Section, Table, section
+from nnvsml.report.diagnostics import best_with_predictions
 from nnvsml.report.load import Run
 from nnvsml.report.plots import MUTED, _color, short, styled
 from nnvsml.unsupervised.scores import has_truth
 
-FAMILIES = ("traditional", "neural")
 #: t-SNE is drawn beside PCA up to this many test rows (its cost grows quickly with them).
 TSNE_MAX_ROWS = 1_000
 MAX_POINTS = 3_000
@@ -23,10 +23,6 @@ TOP_COLUMNS = 3
 MAX_CLUSTERS_DESCRIBED = 12
 NO_SPACE = ("predictions/_truth.npz holds no common space: the run was stopped before its "
             "models were scored, or was made by another version")
-
-
-def _best(run: Run):
-    return [(f, run.best[f], run.predictions(run.best[f])) for f in FAMILIES if f in run.best]
 
 
 @section("clusters", "Clusters on a map of the test rows",
@@ -40,7 +36,7 @@ def clusters(out: Section, run: Run) -> None:
     if truth is None or truth.space is None:
         out.fail("not available", NO_SPACE)
         return
-    best = [(f, m, p) for f, m, p in _best(run) if p is not None]
+    best = [(f, m, p) for f, m, p in best_with_predictions(run) if p is not None]
     if not best:
         out.fail("not available", "no family has a finished model with readable predictions")
         return
@@ -95,7 +91,7 @@ def clusters(out: Section, run: Run) -> None:
          "test rows each detector ranks most anomalous.")
 def anomalies(out: Section, run: Run) -> None:
     truth = run.truth
-    best = [(f, m, p) for f, m, p in _best(run) if p is not None and p.proba is not None]
+    best = [(f, m, p) for f, m, p in best_with_predictions(run) if p is not None and p.proba is not None]
     if truth is None or not best:
         out.fail("not available", "no family has a finished detector with readable scores")
         return
