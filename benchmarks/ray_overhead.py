@@ -42,8 +42,14 @@ def run(data: Path, target: str, trials: int, models: str, executor: str, addres
     results = json.loads((out / "results.json").read_text())
     return {"executor": executor, "command_seconds": round(wall, 2),
             "comparison_seconds": results["protocol"]["wall_seconds"],
+            "lanes": (results["protocol"].get("budget") or {}).get("lanes"),
             "models": {m["name"]: round(m["test"].get("accuracy") or 0.0, 4)
-                       for m in results["models"] if m["status"] == "ok"}}
+                       for m in results["models"] if m["status"] == "ok"},
+            # Where the seconds went: each candidate's wall (its process, start to result) and
+            # its fits alone.
+            "model_seconds": {m["name"]: {"wall": (m.get("cost") or {}).get("wall_seconds"),
+                                          "fit": (m.get("cost") or {}).get("fit_seconds")}
+                              for m in results["models"]}}
 
 
 def main() -> int:
