@@ -93,7 +93,7 @@ class _Peeking(Clustering):
                  covariance_type="full", linkage="ward", eps_quantile=0.9, min_samples=5,
                  min_cluster_size=10, seed=0):
         super().__init__(method, n_clusters, init, n_init, covariance_type, linkage,
-                         eps_quantile, min_samples, min_cluster_size, seed)
+                         eps_quantile, min_samples, min_cluster_size, seed=seed)
 
     def fit(self, X, y=None):
         if y is not None:
@@ -142,6 +142,31 @@ def test_clustering_both_families_scored_against_a_column_no_model_sees(wine, tm
     ids = pd.read_csv(pd.io.common.StringIO(out.stdout))["prediction"]
     assert len(ids) == 20 and set(ids) <= set(range(10))
     assert models["deep_clustering"]["formats"]["safe"]["status"] == "ok"
+
+
+def test_learning_curves_and_damaged_data_for_clustering_never_show_the_column(wine, tmp_path):
+    """The analyses that apply without a target refit each family's best on fewer or damaged
+    rows, fitted without the evaluation column (the peeking model fails if it gets it) and
+    scored against it on the validation rows."""
+    result = nnvsml.compare(wine, task="clustering", evaluate_with="cultivar", budget=20,
+                            models=[PEEKING, "autoencoder_kmeans"],
+                            analyses=["learning_curve", "data_quality"], analysis_budget=90,
+                            out=tmp_path / "run", seed=0)
+    evidence = result.results["evidence"]
+    curve = evidence["learning_curve"]
+    assert curve["status"] == "ok" and curve["metric"] == "ari", curve.get("reason")
+    for family in ("traditional", "neural"):
+        points = curve["families"][family]["points"]
+        assert len(points) >= 3 and all(p["mean"] is not None for p in points)
+    # k-means on the encoded table finds the three cultivars from the largest size up.
+    assert curve["families"]["traditional"]["points"][-1]["mean"] > 0.6
+    quality = evidence["data_quality"]
+    assert quality["status"] == "ok", quality.get("reason")
+    assert "label_noise" in quality["not_applicable"]
+    noise = quality["perturbations"]["feature_noise"]["families"]
+    assert all(s is not None for f in noise.values() for s in f["scores"]), noise
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "Learning curves" in html and "Data quality" in html
 
 
 def test_anomaly_detection_finds_the_rare_rows(frauds, tmp_path):
@@ -243,7 +268,8 @@ def test_every_clustering_candidate_recovers_well_separated_blobs(tmp_path):
                             analyses="none", report=False, out=tmp_path / "run", search="none")
     models = {m["name"]: m for m in result.results["models"]}
     assert set(models) == {"kmeans", "gaussian_mixture", "agglomerative", "dbscan", "hdbscan",
-                           "autoencoder_kmeans", "deep_clustering"}
+                           "spectral", "autoencoder_kmeans", "deep_clustering",
+                           "autoencoder_spectral"}
     for name, m in models.items():
         assert m["status"] == "ok", (name, m["reason"])
         assert m["test"]["ari"] > 0.9, (name, m["test"])
@@ -292,6 +318,32 @@ def test_digits_deep_clustering_refines_the_autoencoders_codes():
     assert after >= before - 0.01, (before, after)
 
 
+def test_digits_the_autoencoders_codes_clustered_spectrally_beat_kmeans_on_the_pixels():
+    """The issue's test: on scikit-learn's 8x8 digits the autoencoder + clustering must beat
+    k-means on the pixels in NMI, on rows neither saw. k-means on the codes alone does not
+    (0.71 against 0.74 on these rows: 64 pixels hold little a 10-number code improves on);
+    spectral clustering of the codes (after N2D) does, by at least ``MARGIN`` for each of three
+    seeds (measured 2026-12-07: 0.809, 0.789, 0.791 against 0.743). Spectral clustering of the
+    pixels themselves, a traditional candidate, does better still: BENCHMARKS.md."""
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+    from sklearn.model_selection import train_test_split
+
+    from nnvsml.models.neural.autoencoder_estimator import Autoencoder
+
+    MARGIN = 0.03
+    digits = load_digits()
+    X = (digits.images * 16).clip(0, 255).astype(np.uint8)[..., None]
+    train, test, y_train, y_test = train_test_split(X, digits.target, test_size=0.25,
+                                                    stratify=digits.target, random_state=0)
+    pixels = KMeans(10, n_init=10, random_state=0).fit(train.reshape(len(train), -1))
+    baseline = nmi(y_test, pixels.predict(test.reshape(len(test), -1)))
+    for seed in range(3):
+        network = Autoencoder("clustering", "image", code_size=10, n_clusters=10,
+                              max_epochs=200, refine="manifold", seed=seed).fit(train)
+        score = nmi(y_test, network.predict(test))
+        assert score >= baseline + MARGIN, (seed, score, baseline)
+
+
 def test_validation_blocks_each_hold_the_rare_anomalies():
     """A block without an anomaly has no average precision, and a model with one undefined
     block would have no validation score at all: against an evaluation column every block gets
@@ -311,6 +363,28 @@ def test_validation_blocks_each_hold_the_rare_anomalies():
     assert all(y[b].sum() == 1 for b in blocks)
     blind = SimpleNamespace(spec=get_task("anomaly"), y=np.full(400, np.nan))
     assert len(_Work.block_rows(blind, va, 10)) == 10
+
+
+def test_image_anomalies_are_found_and_shown_as_images(tmp_path):
+    """Digits one-class: zeros are normal, a few ones are the anomalies. Both families rank
+    them high, and the report draws each detector's top anomalies as images."""
+    digits = load_digits()
+    rng = np.random.default_rng(0)
+    zeros = np.flatnonzero(digits.target == 0)
+    ones = rng.choice(np.flatnonzero(digits.target == 1), 20, replace=False)
+    keep = np.r_[zeros, ones]
+    images = (digits.images[keep] * 16).clip(0, 255).astype(np.uint8)[..., None]
+    path = tmp_path / "zeros.npz"
+    np.savez(path, X=images, y=(digits.target[keep] == 1).astype(int))
+    result = nnvsml.compare(str(path), task="anomaly", evaluate_with="labels", budget=20,
+                            models=["isolation_forest", "autoencoder"], analyses="none",
+                            out=tmp_path / "run", search="none", seed=0)
+    models = {m["name"]: m for m in result.results["models"]}
+    for name, m in models.items():
+        assert m["status"] == "ok", (name, m["reason"])
+        assert m["test"]["roc_auc"] > 0.8, (name, m["test"])
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "most anomalous, as images" in html
 
 
 def test_texts_from_a_table_are_clustered_by_topic(tmp_path):

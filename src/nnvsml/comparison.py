@@ -328,15 +328,29 @@ def _common_space(dataset: Dataset, protocol: Protocol, store: RunStore) -> np.n
     return space
 
 
+#: The raw test rows of an unsupervised image, series or audio run are kept for the report up
+#: to this size (MNIST's 10,000 test images take 7.8 MB).
+TRUTH_ROWS_MAX_BYTES = 32 * 2**20
+
+
 def _write_truth(run_dir: Path, dataset: Dataset, protocol: Protocol,
                  space: np.ndarray | None = None) -> None:
     """The test rows' true labels beside the models' predictions, for the report's confusion
     matrices, ROC curves and residuals (it never reads the data again); for an unsupervised
     task, the evaluation column (or missing values) and the test rows in the common space."""
+    extra = {}
+    if space is not None:
+        extra["space"] = space[protocol.test_idx]
+        # The report draws the top anomalies as what they are: images, series, spectrograms.
+        if dataset.modality in ("image", "sequence", "audio") and isinstance(dataset.X,
+                                                                             np.ndarray):
+            rows = dataset.X[protocol.test_idx]
+            if rows.nbytes <= TRUTH_ROWS_MAX_BYTES:
+                extra["rows"] = rows
     save_arrays(run_dir / "predictions" / "_truth.npz",
                 y_true=np.asarray(dataset.y)[protocol.test_idx],
                 classes=np.asarray(dataset.classes if dataset.classes is not None else []),
-                **({"space": space[protocol.test_idx]} if space is not None else {}))
+                **extra)
 
 
 def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol,

@@ -304,8 +304,10 @@ _ANOMALY_METRICS = (
     # "lower" only so that it has a direction (it is never the primary metric).
     Metric("flagged_share", False, share=True),
 )
-#: Analyses that apply without a target: the costs' energy and, per family, the learning curve.
-_UNSUPERVISED_ANALYSES = ("energy",)
+#: Analyses that apply without a target: the costs' energy and, per family, the learning curve
+#: and the damaged-data sweeps (scored against the evaluation column, or by the silhouette in
+#: the common space of the clean rows).
+_UNSUPERVISED_ANALYSES = ("energy", "learning_curve", "data_quality")
 
 
 def _clustering_primary(class_shares: Sequence[float] | None) -> tuple[str, str]:
@@ -346,14 +348,16 @@ register_task(TaskSpec(
     name="clustering", kind="unsupervised", description="groups of similar rows",
     metrics=_CLUSTERING_METRICS, scorer=_clustering_scores, primary=_clustering_primary,
     resampled=_resampled_clustering, paired_test=PAIRED_BOOTSTRAP,
-    report_sections=("key-differences", "leaderboard", "pareto", "clusters", "energy", "tuning"),
+    report_sections=("key-differences", "leaderboard", "pareto", "clusters", "learning-curve",
+                     "data-quality", "energy", "tuning"),
     target="none", stratified=False, analyses=_UNSUPERVISED_ANALYSES,
     tuning_metric="silhouette"))
 register_task(TaskSpec(
     name="anomaly", kind="unsupervised", description="rows unlike the others",
     metrics=_ANOMALY_METRICS, scorer=_anomaly_scores, primary=_anomaly_primary,
     resampled=_resampled_anomaly, paired_test=PAIRED_BOOTSTRAP,
-    report_sections=("key-differences", "leaderboard", "pareto", "anomalies", "energy"),
+    report_sections=("key-differences", "leaderboard", "pareto", "anomalies", "learning-curve",
+                     "data-quality", "energy"),
     target="none", stratified=False, analyses=_UNSUPERVISED_ANALYSES,
     tuning_metric=None,
     tuning_note="no label-free score judges an anomaly detector's hyperparameters (the "

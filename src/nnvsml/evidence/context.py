@@ -73,6 +73,8 @@ class AnalysisContext:
     timed: bool
     run_dir: str = "."
     send: Callable[[str, Any], None] = field(default=lambda kind, payload: None)
+    #: Unsupervised runs: every row in the common space their metrics are computed in.
+    space: np.ndarray | None = None
 
     # ---- time --------------------------------------------------------------------------------
 
@@ -138,7 +140,7 @@ class AnalysisContext:
         est = self.build("neural", len(rows))
         final_step(est).set_params(max_epochs=2, max_time=None)
         try:
-            est.fit(take(self.X, rows), self.y[rows])
+            self.fit(est, rows)
         except Exception:  # noqa: BLE001  (a warm-up only; the real fits report their errors)
             pass
 
@@ -174,15 +176,38 @@ class AnalysisContext:
             picked.append(rng.choice(members, min(k, len(members)), replace=False))
         return np.sort(np.concatenate(picked))
 
-    def eval_set(self) -> tuple[Any, np.ndarray]:
+    def fit(self, est, rows: np.ndarray):
+        """Fit ``est`` on ``rows``: with their target, or without one for an unsupervised
+        task (its evaluation column never reaches a model)."""
+        if self.spec.supervised:
+            return est.fit(take(self.X, rows), self.y[rows])
+        return est.fit(take(self.X, rows))
+
+    def eval_rows_used(self) -> np.ndarray:
+        """The validation rows the analyses score on: at most ``MAX_EVAL_ROWS``, seeded."""
         rows = self.eval_rows
         if len(rows) > MAX_EVAL_ROWS:
             rows = np.sort(np.random.default_rng(self.seed).choice(rows, MAX_EVAL_ROWS,
                                                                    replace=False))
+        return rows
+
+    def eval_set(self) -> tuple[Any, np.ndarray]:
+        rows = self.eval_rows_used()
         return take(self.X, rows), self.y[rows]
 
-    def score(self, est, X, y) -> float | None:
-        """The run's primary metric of ``est`` on (X, y)."""
+    def score(self, est, X, y, rows: np.ndarray | None = None) -> float | None:
+        """The run's primary metric of ``est`` on (X, y). An unsupervised task's metrics also
+        read ``rows`` (the positions of X) in the common space."""
+        if not self.spec.supervised:
+            from nnvsml.unsupervised.outputs import outputs
+            from nnvsml.unsupervised.scores import Outputs
+
+            if self.space is None or rows is None:
+                return None
+            pred, second = outputs(est, self.task, X)
+            value = self.spec.score(y, pred, Outputs(self.space[rows], second, None),
+                                    self.classes).get(self.metric)
+            return None if value is None else float(value)
         pred = est.predict(X)
         proba = None
         if self.spec.needs_proba and hasattr(est, "predict_proba"):

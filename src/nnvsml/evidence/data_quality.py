@@ -46,6 +46,8 @@ LABELS = {
 
 def applicable(kind: str, task: str, modality: str, kinds: dict) -> str | None:
     """None when the damage applies, else why it does not."""
+    if kind == "label_noise" and not get_task(task).supervised:
+        return f"a {task} model learns from no labels (its evaluation column is never shown)"
     if kind == "imbalance" and not get_task(task).has_classes:
         return f"class imbalance needs classes; this is a {task} task"
     if kind == "irrelevant" and modality != "tabular":
@@ -67,6 +69,7 @@ def run(ctx: AnalysisContext) -> dict:
     kinds = [k for k in LEVELS if k not in skipped]
     n_fits = 1 + sum(len(LEVELS[k]) - 1 for k in kinds)
     rows = ctx.sample(ctx.affordable_rows({f: n_fits for f in families}))
+    eval_rows = ctx.eval_rows_used()
     X_eval, y_eval = ctx.eval_set()
     X_train, y_train = take(ctx.X, rows), ctx.y[rows]
     block = {"status": "running", "reason": None, "metric": ctx.metric, "rows": len(rows),
@@ -75,7 +78,8 @@ def run(ctx: AnalysisContext) -> dict:
     baseline = {}
     for family in families:
         ctx.progress(f"{family} on clean rows")
-        baseline[family] = _fit_score(ctx, family, X_train, y_train, X_eval, y_eval, n_fits)
+        baseline[family] = _fit_score(ctx, family, X_train, y_train, X_eval, y_eval, n_fits,
+                                      eval_rows=eval_rows)
     fits_left = n_fits - 1
     for kind in kinds:
         levels = LEVELS[kind]
@@ -92,7 +96,8 @@ def run(ctx: AnalysisContext) -> dict:
                 else:
                     ctx.progress(f"{family}: {kind.replace('_', ' ')} {level:g}")
                     try:
-                        score = _fit_score(ctx, family, *data[:4], fits_left, kinds=data[4])
+                        score = _fit_score(ctx, family, *data[:4], fits_left, kinds=data[4],
+                                           eval_rows=eval_rows)
                     except Exception as exc:  # noqa: BLE001  (a model that cannot take this
                         # damage, e.g. no missing values: a finding, recorded; the rest goes on)
                         entry.setdefault("errors", {})[family] = \
@@ -114,10 +119,17 @@ def _last(scores: list) -> float | None:
     return measured[-1] if measured else None
 
 
-def _fit_score(ctx, family, X_train, y_train, X_eval, y_eval, fits_left, kinds=None):
+def _fit_score(ctx, family, X_train, y_train, X_eval, y_eval, fits_left, kinds=None,
+               eval_rows=None):
+    """Fit on the (damaged) training rows, score on the validation rows. An unsupervised model
+    is fitted without their evaluation column and scored in the common space of the clean rows
+    (``eval_rows``): a clustering of noisy rows is judged by the groups it finds in the data."""
     est = ctx.build(family, len(y_train), fits_left=fits_left, kinds=kinds)
-    est.fit(X_train, y_train)
-    return ctx.score(est, X_eval, y_eval)
+    if ctx.spec.supervised:
+        est.fit(X_train, y_train)
+    else:
+        est.fit(X_train)
+    return ctx.score(est, X_eval, y_eval, eval_rows)
 
 
 def damage(kind, level, X_train, y_train, X_eval, y_eval, ctx, rng):

@@ -15,7 +15,6 @@ import warnings
 import numpy as np
 from scipy.optimize import curve_fit
 
-from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 
 N_SIZES = 5
@@ -25,8 +24,16 @@ MAX_EXTRAPOLATION = 100.0
 BOOTSTRAPS = 200
 
 
+#: Metrics a single fit cannot be scored on: they compare a model's refits.
+REFIT_METRICS = {"stability_ari", "stability_rho"}
+
+
 def run(ctx: AnalysisContext) -> dict:
     started = time.monotonic()
+    if ctx.metric in REFIT_METRICS:
+        return {"status": "skipped", "seconds": 0.0,
+                "reason": f"the run's metric ({ctx.metric}) compares refits of a model, not one "
+                          "fit against known answers: pass --evaluate-with for a learning curve"}
     families = list(ctx.subjects)
     full = len(ctx.train_rows)
     smallest = _smallest(ctx)
@@ -39,6 +46,7 @@ def run(ctx: AnalysisContext) -> dict:
     repeats = REPEATS if ctx.fits_in_time(plan(REPEATS), 4 * smallest) else 2
     top = ctx.affordable_rows(plan(repeats), least=min(full, 4 * smallest))
     sizes = sorted({int(round(s)) for s in np.geomspace(min(smallest, top), top, N_SIZES)})
+    eval_rows = ctx.eval_rows_used()
     X_eval, y_eval = ctx.eval_set()
     block = {"status": "running", "reason": None, "metric": ctx.metric, "sizes": sizes,
              "repeats": repeats, "n_train": ctx.n_train, "available_rows": full,
@@ -57,9 +65,9 @@ def run(ctx: AnalysisContext) -> dict:
                 est = ctx.build(family, size, fits_left=fits_left)
                 fits_left -= 1
                 with FitMeter() as meter:
-                    est.fit(take(ctx.X, rows), ctx.y[rows])
+                    ctx.fit(est, rows)
                 costs.append((meter.seconds, meter.peak_mb))
-                scores.append(ctx.score(est, X_eval, y_eval))
+                scores.append(ctx.score(est, X_eval, y_eval, eval_rows))
             scores = [s for s in scores if s is not None]
             if scores:
                 block["families"][family]["points"].append(

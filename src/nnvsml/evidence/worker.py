@@ -64,4 +64,5 @@ def make_context(job: AnalysisJob, start: float, send) -> AnalysisContext:
         train_rows=np.asarray(train_rows), eval_rows=np.asarray(eval_rows),
         n_train=len(data["train_idx"]),
         subjects={f: Subject(f, c, e) for f, (c, e) in job.subjects.items()},
-        deadline=deadline, timed=job.timed, run_dir=job.run_dir, send=send)
+        deadline=deadline, timed=job.timed, run_dir=job.run_dir, send=send,
+        space=data.get("space"))

@@ -61,6 +61,10 @@ def build_deep_clustering(ctx: BuildContext):
     return _build(ctx, "clustering", refine="dec")
 
 
+def build_autoencoder_spectral(ctx: BuildContext):
+    return _build(ctx, "clustering", refine="manifold")
+
+
 def _register(name, build, tasks, description) -> None:
     register(Candidate(name=name, family="neural", tasks=tasks, build=build,
                        description=description, modalities=ALL_MODALITIES,
@@ -73,3 +77,6 @@ _register("autoencoder_kmeans", build_autoencoder_kmeans, CLUSTERING,
           "autoencoder, then k-means on its codes (k by silhouette unless --clusters)")
 _register("deep_clustering", build_deep_clustering, CLUSTERING,
           "autoencoder + k-means refined by deep embedded clustering (IDEC)")
+_register("autoencoder_spectral", build_autoencoder_spectral, CLUSTERING,
+          "autoencoder, then spectral clustering of its codes (N2D-style: the codes' "
+          "neighbour graph embedded, then k-means)")

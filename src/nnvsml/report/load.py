@@ -36,6 +36,8 @@ class Truth:
     classes: list
     #: Unsupervised runs: the test rows in the common space their metrics were computed in.
     space: np.ndarray | None = None
+    #: Unsupervised image, series and audio runs: the test rows as they were read.
+    rows: np.ndarray | None = None
 
 
 class Run:
@@ -137,7 +139,7 @@ def read_truth(run_dir: Path) -> Truth | None:
         return None
     classes = arrays.get("classes")
     return Truth(arrays["y_true"], [] if classes is None else classes.tolist(),
-                 arrays.get("space"))
+                 arrays.get("space"), arrays.get("rows"))
 
 
 def read_predictions(run_dir: Path, model: dict) -> Predictions | None:

@@ -18,9 +18,15 @@ from nnvsml.unsupervised.scores import has_truth
 TSNE_MAX_ROWS = 1_000
 MAX_POINTS = 3_000
 TOP_ANOMALIES = 10
+#: Top anomalies drawn as images or series, per detector.
+GALLERY = 8
 #: Encoded columns named for what sets a cluster or an anomaly apart, and clusters described.
 TOP_COLUMNS = 3
 MAX_CLUSTERS_DESCRIBED = 12
+#: The surrogate classifier of the cluster labels: its trees, and the fewest labelled test rows
+#: it is taught from (half of them; the other half measures its agreement).
+SURROGATE_TREES = 50
+SURROGATE_MIN_ROWS = 20
 NO_SPACE = ("predictions/_truth.npz holds no common space: the run was stopped before its "
             "models were scored, or was made by another version")
 
@@ -78,6 +84,16 @@ def clusters(out: Section, run: Run) -> None:
         out.blocks.append(Table(["model", "cluster", "rows", "what sets it apart (mean, in "
                                  "standard deviations of the test rows)"], rows,
                                 title="What separates the clusters", compact=True))
+        surrogate_rows = []
+        for family, model, pred in best:
+            surrogate_rows += _surrogate_rows(model["name"], np.asarray(truth.space),
+                                              np.asarray(pred.y_pred), names)
+        if surrogate_rows:
+            out.blocks.append(Table(
+                ["model", "cluster", "surrogate's agreement on held-out test rows",
+                 "columns it relies on most (mean |SHAP| for that cluster)"], surrogate_rows,
+                title="What a classifier of the cluster labels relies on (SHAP on a surrogate)",
+                compact=True))
     space = run.results.get("protocol", {}).get("metric_space")
     if space:
         out.blocks.append(Note(f"Common space: {space}."))
@@ -104,6 +120,14 @@ def anomalies(out: Section, run: Run) -> None:
     if labelled:
         out.plot(roc_pr(panels, y), "ROC and precision-recall curves of the anomaly scores "
                  "against the evaluation column")
+    if truth.rows is not None and len(truth.rows) == len(panels[0]["scores"]):
+        modality = run.results["dataset"].get("modality")
+        out.plot(anomaly_gallery(panels, np.asarray(truth.rows), y, modality),
+                 f"The {GALLERY} test rows each detector finds most anomalous, as "
+                 + ("images; under each, where it differs most from the mean test image"
+                    if _as_image(truth.rows, modality) else
+                    "series (black) over the band holding 90% of the test rows' values at "
+                    "each step (grey): where the line leaves the band is what was unusual"))
     names = _column_names(run, truth)
     z = _standardised(truth.space) if names is not None else None
     rows = []
@@ -123,6 +147,100 @@ def anomalies(out: Section, run: Run) -> None:
                             title=f"The {TOP_ANOMALIES} test rows each detector finds most "
                                   "anomalous (row = position among the test rows)",
                             compact=True))
+
+
+def _surrogate_rows(model: str, space: np.ndarray, labels: np.ndarray,
+                    names: list[str]) -> list[list[Cell]]:
+    """SHAP on a surrogate: a small LightGBM taught the model's cluster labels from the common
+    space; mean |SHAP| per column for each cluster names what the surrogate needs to tell that
+    cluster from the rest. How far to trust it is its agreement with the labels on the half of
+    the test rows it did not learn from."""
+    import warnings
+
+    import lightgbm as lgb
+    import shap
+
+    kept = labels != -1
+    X, y = space[kept], labels[kept]
+    classes = np.unique(y)
+    if len(classes) < 2 or len(y) < SURROGATE_MIN_ROWS:
+        return []
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(y))
+    half = len(y) // 2
+    learn, held = order[:half], order[half:]
+    where = ""
+    if len(np.unique(y[learn])) < len(classes):
+        learn, held = order, order  # too few rows of some cluster to hold any out
+        where = " (on the rows it learnt from)"
+    surrogate = lgb.LGBMClassifier(n_estimators=SURROGATE_TREES, num_leaves=15,
+                                   min_child_samples=5, random_state=0, n_jobs=1, verbose=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        surrogate.fit(X[learn], y[learn])
+        agreement = float((surrogate.predict(X[held]) == y[held]).mean())
+        values = shap.TreeExplainer(surrogate).shap_values(X[learn])
+    # One array per cluster, [rows, columns] (a two-cluster model has one: the second's).
+    if isinstance(values, list):
+        per_class = values
+    elif values.ndim == 3:
+        per_class = [values[:, :, c] for c in range(values.shape[2])]
+    else:
+        per_class = [-values, values]
+    rows = []
+    for c, lab in enumerate(surrogate.classes_[:MAX_CLUSTERS_DESCRIBED]):
+        weight = np.abs(per_class[c]).mean(axis=0)
+        top = np.argsort(-weight)[:TOP_COLUMNS]
+        rows.append([Cell(model), Cell(str(lab)),
+                     Cell(f"{agreement:.0%}{where}"),
+                     Cell("; ".join(f"{short(names[j], 32)} {weight[j]:.2f}" for j in top))])
+    return rows
+
+
+def _as_image(rows: np.ndarray, modality: str | None) -> bool:
+    """Images ([n, H, W, C]) and spectrograms ([n, mels, frames]) are drawn as pictures;
+    series ([n, channels, steps]) and waveforms as lines."""
+    return modality == "image" or (modality == "audio" and np.asarray(rows).ndim == 3)
+
+
+@styled
+def anomaly_gallery(panels: list[dict], rows: np.ndarray, y: np.ndarray | None,
+                    modality: str | None) -> Figure | None:
+    picture = _as_image(rows, modality)
+    values = rows.astype(float)
+    if picture and values.ndim == 4 and values.shape[-1] == 1:
+        values = values[..., 0]
+    n = min(GALLERY, len(values))
+    lines = len(panels) * (2 if picture else 1)
+    fig = Figure(figsize=(1.5 * n, 1.7 * lines))
+    axes = fig.subplots(lines, n, squeeze=False)
+    mean = values.mean(axis=0)
+    if not picture:
+        flat = values.reshape(len(values), -1) if values.ndim == 2 else values[:, 0]
+        low, high = np.percentile(flat, [5, 95], axis=0)
+    for k, p in enumerate(panels):
+        top = np.argsort(-p["scores"], kind="mergesort")[:n]
+        for j, i in enumerate(top):
+            ax = axes[k * (2 if picture else 1), j]
+            truth = "" if y is None else (" anomaly" if y[i] == 1 else " normal")
+            ax.set_title(f"{short(p['model'], 14) if j == 0 else ''} #{j + 1}{truth}",
+                         fontsize=7, color="#d62728" if y is not None and y[i] == 1 else "k")
+            if picture:
+                image = values[i]
+                span = (image - image.min()) / (np.ptp(image) or 1.0) if image.ndim == 3 else image
+                ax.imshow(span, cmap=None if image.ndim == 3 else "gray_r")
+                below = axes[k * 2 + 1, j]
+                gap = np.abs(values[i] - mean)
+                below.imshow(gap.mean(axis=-1) if gap.ndim == 3 else gap, cmap="inferno")
+                below.set_xticks([]), below.set_yticks([])
+            else:
+                line = flat[i]
+                ax.fill_between(np.arange(len(line)), low, high, color=MUTED, alpha=0.4,
+                                linewidth=0)
+                ax.plot(line, color="k", linewidth=0.8)
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig
 
 
 def _column_names(run: Run, truth) -> list[str] | None:

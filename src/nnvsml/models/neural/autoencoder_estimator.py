@@ -12,7 +12,11 @@ Then, by ``task``:
   Embedded Clustering with Local Structure Preservation", after Xie et al., 2016, DEC): the
   encoder and the cluster centres are trained together to sharpen the soft assignments
   (Student's t kernel) towards their own squared target distribution, while the reconstruction
-  loss keeps the codes faithful to the rows.
+  loss keeps the codes faithful to the rows. With ``refine="manifold"``, spectral clustering of
+  the codes instead (their nearest-neighbour graph's eigenvectors, then k-means: after N2D,
+  McConville et al., 2019, "N2D: (Not Too) Deep Clustering via Clustering the Local Manifold
+  of an Autoencoded Embedding", which puts a Gaussian mixture on a UMAP); new rows take the
+  label of their nearest training codes.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from torch import nn
 
-from nnvsml.models.unsupervised import choose_k
+from nnvsml.models.unsupervised import SpectralKMeans, choose_k
 from nnvsml.resources import free_cores
 
 #: Share of the time a deep clustering gives its refinement (the rest trains the autoencoder).
@@ -77,12 +81,17 @@ class Autoencoder(BaseEstimator):
             self.threshold_ = float(np.quantile(self._errors(x), 1.0 - self.contamination))
             return self
         codes = self._codes(x)
+        self.centers_ = self.kmeans_ = self.manifold_ = None
+        if self.refine == "manifold":
+            self.manifold_ = SpectralKMeans(self.n_clusters, seed=self.seed).fit(codes)
+            self.selection_ = self.manifold_.selection_
+            self.n_clusters_ = int(len(np.unique(self.manifold_.labels_)))
+            return self
         if self.n_clusters is None:
             k, self.selection_ = choose_k(codes, self._kmeans_labels, seed=self.seed)
         else:
             k, self.selection_ = int(self.n_clusters), {"criterion": "given", "scores": {}}
         self.kmeans_ = KMeans(k, n_init=10, random_state=self.seed).fit(codes)
-        self.centers_ = None
         if self.refine == "dec":
             left = None if self.max_time is None else self.max_time - (time.monotonic() - start)
             self._idec(x, left)
@@ -94,6 +103,8 @@ class Autoencoder(BaseEstimator):
         if self.task == "anomaly":
             return (self._errors(x) > self.threshold_).astype(int)
         codes = self._codes(x)
+        if self.manifold_ is not None:
+            return self.manifold_.predict(codes)
         if self.centers_ is not None:
             return self._soft(torch.as_tensor(codes, dtype=torch.float32),
                               torch.as_tensor(self.centers_)).argmax(1).numpy()
