@@ -233,8 +233,7 @@ def test_images_are_clustered_by_a_convolutional_autoencoder(tmp_path):
     np.savez(path, X=images, y=digits.target[keep])
     result = nnvsml.compare(str(path), task="clustering", evaluate_with="labels", clusters=3,
                             budget=30, models=["kmeans", "autoencoder_kmeans"],
-                            analyses="none", report=False, out=tmp_path / "run",
-                            search="none")
+                            analyses="none", out=tmp_path / "run", search="none")
     res = result.results
     assert res["dataset"]["modality"] == "image"
     models = {m["name"]: m for m in res["models"]}
@@ -244,6 +243,9 @@ def test_images_are_clustered_by_a_convolutional_autoencoder(tmp_path):
     # Three digit shapes: both families separate them well.
     assert models["kmeans"]["test"]["ari"] > 0.6
     assert models["autoencoder_kmeans"]["test"]["ari"] > 0.4
+    # The report shows each cluster's mean image and the pixels that set it apart.
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "the pixels that set the cluster apart" in html
 
 
 def test_bad_unsupervised_input_is_one_clear_error(wine, frauds):

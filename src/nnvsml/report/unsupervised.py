@@ -68,6 +68,15 @@ def clusters(out: Section, run: Run) -> None:
                      Cell(sizes)])
     out.blocks.append(Table(["model", "family", "clusters", "test rows per cluster"], rows,
                             title="Cluster sizes on the test rows"))
+    if truth.rows is not None and len(truth.rows) == len(truth.space):
+        modality = run.results["dataset"].get("modality")
+        picture = _as_image(truth.rows, modality)
+        out.plot(cluster_portraits(best, np.asarray(truth.rows), picture),
+                 "Each cluster's mean test row, per family's best model: "
+                 + ("the mean image, and under it how it differs from the mean of all test "
+                    "rows (red: higher values, blue: lower): the pixels that set the cluster apart"
+                    if picture else "the mean series (coloured) over the band holding 90% of "
+                    "all test rows' values at each step (grey)"))
     names = _column_names(run, truth)
     if names is not None:
         z = _standardised(truth.space)
@@ -201,6 +210,52 @@ def _as_image(rows: np.ndarray, modality: str | None) -> bool:
     """Images ([n, H, W, C]) and spectrograms ([n, mels, frames]) are drawn as pictures;
     series ([n, channels, steps]) and waveforms as lines."""
     return modality == "image" or (modality == "audio" and np.asarray(rows).ndim == 3)
+
+
+@styled
+def cluster_portraits(best: list, rows: np.ndarray, picture: bool) -> Figure | None:
+    values = rows.astype(float)
+    if picture and values.ndim == 4 and values.shape[-1] == 1:
+        values = values[..., 0]
+    if not picture:
+        values = values.reshape(len(values), -1) if values.ndim == 2 else values[:, 0]
+    overall = values.mean(axis=0)
+    clusters = [[lab for lab in np.unique(np.asarray(p.y_pred)) if lab != -1]
+                [:MAX_CLUSTERS_DESCRIBED] for _, _, p in best]
+    n = max((len(c) for c in clusters), default=0)
+    if not n:
+        return None
+    lines = len(best) * (2 if picture else 1)
+    fig = Figure(figsize=(1.4 * n, 1.6 * lines))
+    axes = fig.subplots(lines, n, squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    if not picture:
+        low, high = np.percentile(values, [5, 95], axis=0)
+    for k, ((family, model, pred), labels) in enumerate(zip(best, clusters)):
+        assigned = np.asarray(pred.y_pred)
+        for j, lab in enumerate(labels):
+            members = values[assigned == lab]
+            mean = members.mean(axis=0)
+            ax = axes[k * (2 if picture else 1), j]
+            ax.set_axis_on(), ax.set_xticks([]), ax.set_yticks([])
+            ax.set_title(f"{short(model['name'], 14) if j == 0 else ''} {lab} "
+                         f"({len(members)})", fontsize=7)
+            if picture:
+                span = (mean - mean.min()) / (np.ptp(mean) or 1.0) if mean.ndim == 3 else mean
+                ax.imshow(span, cmap=None if mean.ndim == 3 else "gray_r")
+                gap = mean - overall
+                gap = gap.mean(axis=-1) if gap.ndim == 3 else gap
+                edge = float(np.abs(gap).max()) or 1.0
+                below = axes[k * 2 + 1, j]
+                below.set_axis_on(), below.set_xticks([]), below.set_yticks([])
+                below.imshow(gap, cmap="RdBu_r", vmin=-edge, vmax=edge)
+            else:
+                ax.fill_between(np.arange(len(mean)), low, high, color=MUTED, alpha=0.4,
+                                linewidth=0)
+                ax.plot(mean, color=f"C{j % 10}", linewidth=1.0)
+    fig.tight_layout()
+    return fig
 
 
 @styled
