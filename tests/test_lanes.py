@@ -20,17 +20,22 @@ NAMES = ["logistic_regression", "decision_tree", "mlp", "ft_transformer"]
 
 
 def test_lanes_give_each_family_the_runs_seconds_not_half():
-    one = Budget(100, ["traditional", "neural"])
-    two = Budget(100, ["traditional", "neural"], lanes=2)
+    # A clock that stands still: on a busy machine the real one moves between two budgets.
+    def still():
+        return 1000.0
+
+    one = Budget(100, ["traditional", "neural"], clock=still)
+    two = Budget(100, ["traditional", "neural"], lanes=2, clock=still)
     run = 100 - one.reserve
     assert one.pool == pytest.approx({"traditional": run / 2, "neural": run / 2})
     assert two.pool == pytest.approx({"traditional": run, "neural": run})
     assert two.to_dict()["lanes"] == 2
     # More lanes than families: each family works in one lane, so never more than the run.
-    assert Budget(100, ["traditional", "neural"], lanes=16).pool == pytest.approx(two.pool)
+    assert Budget(100, ["traditional", "neural"], lanes=16, clock=still).pool == \
+        pytest.approx(two.pool)
     assert Budget(100, ["neural"], lanes=2).lanes == 1
     # Counting trials, every candidate may use what is left of the run either way.
-    trials = Budget(100, ["traditional", "neural"], rule=EqualTrials(), lanes=2)
+    trials = Budget(100, ["traditional", "neural"], rule=EqualTrials(), lanes=2, clock=still)
     assert trials.pool == pytest.approx({"traditional": run, "neural": run})
 
 

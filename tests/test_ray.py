@@ -1,6 +1,7 @@
 """The Ray executor on a real two-node Ray cluster started by the test (a head and a second
-worker node, separate processes of ``ray start`` on this machine, behind a random token):
-the same comparison as the local executor under --trials, and a runner killed mid-run."""
+worker node of two CPUs each, separate processes of ``ray start`` on this machine, behind a
+random token): the same comparison as the local executor under --trials, a runner killed
+mid-run, and tuning helpers on the CPUs beyond the two lanes."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def cluster(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
            "RAY_USAGE_STATS_ENABLED": "0"}
-    common = ["--num-cpus=1", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
+    common = ["--num-cpus=2", "--disable-usage-stats", "--node-ip-address=127.0.0.1"]
     try:
         subprocess.run([str(ray_bin), "start", "--head", f"--port={port}",
                         "--include-dashboard=false", f"--temp-dir={temp}", *common],
@@ -79,7 +80,7 @@ def test_a_two_node_cluster_gives_the_local_executors_results(cluster, cancer_cs
     local = _compare(cancer_csv, tmp_path / "local")
     where = on_ray.results["protocol"]["executor"]
     assert where["executor"] == "ray" and where["address"] == cluster
-    assert len(where["nodes"]) == 2 and all(n["cpus"] == 1 for n in where["nodes"])
+    assert len(where["nodes"]) == 2 and all(n["cpus"] == 2 for n in where["nodes"])
     assert local.results["protocol"]["executor"]["executor"] == "local"
     for a, b in zip(on_ray.results["models"], local.results["models"]):
         assert a["name"] == b["name"] and a["status"] == b["status"] == "ok"
@@ -87,11 +88,14 @@ def test_a_two_node_cluster_gives_the_local_executors_results(cluster, cancer_cs
         # The same fits; a network's sums may run on another number of threads on a node of
         # one CPU, so its probabilities agree to float rounding, not bit for bit.
         assert a["test"] == pytest.approx(b["test"], rel=1e-4, abs=1e-6)
+        # Under --trials no helper tunes beside a candidate: the same trials on any executor.
+        assert a["tuning"]["workers"] == 1
         assert a["cost"]["host"]
         assert a["cost"]["node"] in {n["node"] for n in where["nodes"]}
     assert on_ray.verdict["model"] == local.verdict["model"]
     # The two families ran side by side, each in its own lane, on the two nodes.
-    assert on_ray.results["protocol"]["budget"]["lanes"] == 2 and where["lanes"] == 2
+    assert on_ray.results["protocol"]["budget"]["lanes"] == 2 and where["lanes"] == 4
+    assert where["tuning_helpers_per_lane"] == 1
     assert local.results["protocol"]["budget"]["lanes"] == 1
     assert len({m["cost"]["node"] for m in on_ray.results["models"]}) == 2
 
@@ -164,6 +168,26 @@ def test_a_runner_killed_mid_run_is_recorded_and_the_run_resumes(cluster, cancer
     assert saved["status"] == "complete"
 
 
+def test_helpers_on_the_spare_cpus_tune_each_candidates_study_beside_it(cluster, cancer_csv,
+                                                                       tmp_path):
+    """Four CPUs, two lanes: each family's lane gets one helper, which runs trials of its
+    candidate's study while the candidate tunes (under a wall-clock budget), with its own seed;
+    the candidate chooses from every trial in the study."""
+    out = tmp_path / "run"
+    result = nnvsml.compare(str(cancer_csv), target="diagnosis", out=out,
+                            models=["logistic_regression", "mlp"], budget=40, search="random",
+                            analyses="none", report=False, seed=0, executor="ray",
+                            ray_address=cluster)
+    models = {m["name"]: m for m in result.results["models"]}
+    assert all(m["status"] == "ok" for m in models.values()), {
+        n: m["reason"] for n, m in models.items()}
+    tuned = [m for m in models.values() if m["tuning"].get("study")]
+    assert tuned, {n: m["tuning"].get("reason") for n, m in models.items()}
+    for m in tuned:
+        assert m["tuning"]["workers"] == 2, (m["name"], m["tuning"])
+        assert (out / "logs" / f"{m['name']}-helper-{0 + 1009}.log").exists()
+
+
 def test_an_unreachable_cluster_is_one_line_before_anything_is_written(cancer_csv, tmp_path,
                                                                       capsys):
     from oneline import cli_failure
@@ -191,7 +215,7 @@ def test_two_ray_workers_tune_one_postgresql_study(cluster, postgres, cancer_df)
     kinds = {c: "numeric" for c in X.columns}
     plan = TuningPlan(strategy="random", trials=8, storage=postgres, study_prefix="shared")
 
-    @ray.remote(num_cpus=1)
+    @ray.remote(num_cpus=1, scheduling_strategy="SPREAD")
     def tune_here(data, seed):
         X, y, split = data
 

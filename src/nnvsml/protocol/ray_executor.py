@@ -6,7 +6,10 @@ the results do not change with the executor.
 
 The cluster has one lane per CPU (:meth:`RayCluster.lanes`), and the schedule runs the two
 families side by side, each in its own lane: a lane has its own runner, and the runners are
-spread over the nodes. Networks go to a runner holding a GPU when the cluster has one, everything
+spread over the nodes. The CPUs beyond one per family are shared equally by the families as
+tuning helpers: while a candidate tunes (its improve stage, under a wall-clock budget), each of
+its lane's helpers runs trials of the same Optuna study in a process of its own, with a seed of
+its own, and the candidate chooses from every trial in the study. Networks go to a runner holding a GPU when the cluster has one, everything
 else to a runner holding one CPU. A runner whose node dies takes its work with it: that work is recorded as
 failed with the reason, a new runner is started for the next, and a later run with the same
 ``--out`` resumes.
@@ -40,6 +43,10 @@ from nnvsml.resources import free_cores
 
 #: Seconds between looks at a running task (the progress display's heartbeat).
 POLL_SECONDS = 0.2
+#: A helper tuning a candidate's study beside it gets this far past the candidate's end to
+#: finish its last trial; its seed is the candidate's plus a multiple of this step.
+HELPER_GRACE_SECONDS = 30.0
+HELPER_SEED_STEP = 1009
 #: Characters of a Ray node's id kept in the results (enough to tell a cluster's nodes apart).
 NODE_ID_CHARS = 16
 #: Seconds a new runner may take to be placed and import the libraries (a few on a loaded
@@ -164,6 +171,8 @@ class RayCluster(Executor):
         wanted = [("cpu", lane) for lane in range(min(self._cpus, len(FAMILIES)))]
         if self._gpus:  # the networks' lane works on the GPU's runner
             wanted = [("cpu", 0), ("gpu", 0)]
+        wanted += [(f"helper-{k}", lane) for lane in range(len(FAMILIES))
+                   for k in range(self.helpers_per_lane())]
         for kind, lane in wanted:
             self._runner(kind, lane, warm=False)
         ray.get([self._runners[key].warm_up.remote() for key in wanted])
@@ -213,10 +222,12 @@ class RayCluster(Executor):
         kind = "gpu" if self._gpus and getattr(candidate, "family", None) == "neural" else "cpu"
         started = time.monotonic()
         runner = None
+        helpers: list = []
         try:
             runner = self._runner(kind, 0 if kind == "gpu" else lane)
             ref = runner.run.remote(job, memory_limit_mb, target, keep_partial, hard_limit,
                                     self._put(job.data_path))
+            helpers = self._start_helpers(job, memory_limit_mb, target, lane)
             while True:
                 done, _ = ray.wait([ref], timeout=POLL_SECONDS)
                 if done:
@@ -235,7 +246,38 @@ class RayCluster(Executor):
             return Outcome("failed", f"the Ray worker running it died ({type(exc).__name__}"
                            f"{': ' + first if first else ''}); run again with the same --out "
                            "to resume", None, time.monotonic() - started, 0.0)
+        finally:
+            if helpers:
+                # Their tuning time ends with the candidate's own: wait for their last trial.
+                ray.wait(helpers, num_returns=len(helpers), timeout=HELPER_GRACE_SECONDS)
         return outcome
+
+    def helpers_per_lane(self) -> int:
+        """Tuning helpers each family's lane gets: the CPUs beyond one per lane, shared
+        equally by the families (a GPU cluster's networks get none: their lane is the GPU)."""
+        if self._gpus:
+            return 0
+        return max(0, self._cpus - len(FAMILIES)) // len(FAMILIES)
+
+    def _start_helpers(self, job, memory_limit_mb, target, lane: int) -> list:
+        """Helpers tuning the candidate's study beside its improve stage, one per spare CPU of
+        its lane, each with a seed of its own. Not under --trials: the same trials must give
+        the same results on every executor."""
+        n = self.helpers_per_lane()
+        plan = getattr(job, "tuning", None)
+        if (not n or getattr(job, "stage", None) != "improve" or not getattr(job, "tune", False)
+                or plan is None or plan.trials is not None or plan.strategy == "none"):
+            return []
+        refs = []
+        for k in range(n):
+            try:
+                helper = self._runner(f"helper-{k}", lane)
+            except Exception:  # no CPU for it after all: the candidate tunes alone
+                break
+            refs.append(helper.run.remote(
+                dataclasses.replace(job, stage="tune", seed=job.seed + HELPER_SEED_STEP * (k + 1)),
+                memory_limit_mb, target, False, None, self._put(job.data_path)))
+        return refs
 
     def _put(self, data_path: str) -> tuple[str, list]:
         """The data file's digest and its object store reference: put there once per run (the
@@ -259,6 +301,7 @@ class RayCluster(Executor):
                  for n in ray.nodes() if n.get("Alive")] if ray.is_initialized() else []
         return {"executor": self.name, "host": platform.node(),
                 "address": self.address or "local", "nodes": nodes, "lanes": self._cpus,
+                "tuning_helpers_per_lane": self.helpers_per_lane(),
                 "data": "put into the object store once; each node keeps a copy"}
 
     def close(self) -> None:

@@ -89,13 +89,15 @@ def main(job: Job, conn) -> None:
     """Entry point of the child process: report ``("result", dict)`` or ``("error", str)``."""
     start = time.monotonic()
     base_mb = _rss_mb()
-    stage = {"secure": secure, "again": secure, "improve": improve, "stream": stream}[job.stage]
+    stage = {"secure": secure, "again": secure, "improve": improve, "stream": stream,
+             "tune": tune_trials}[job.stage]
 
     def work():
         print(f"stage {job.stage}: {job.time_limit:.1f} s", flush=True)  # the log says which
         return stage(_Work(job, conn, start, base_mb))
 
-    run_logged(Path(job.run_dir) / "logs" / f"{job.candidate.name}.log", conn, work)
+    name = job.candidate.name + (f"-helper-{job.seed}" if job.stage == "tune" else "")
+    run_logged(Path(job.run_dir) / "logs" / f"{name}.log", conn, work)
 
 
 def run_logged(log_path: Path, conn, work) -> None:
@@ -469,15 +471,50 @@ def _nested_order(rows: np.ndarray, y: np.ndarray, stratify: bool, rng) -> np.nd
     return perm[np.argsort(rank, kind="stable")]
 
 
+def _n_fits(w: _Work) -> int:
+    """The fits an improve stage makes after tuning: folds, the refit, the stream, extras."""
+    streams = w.stream is not None and w.cand.streams
+    return len(w.folds) + (0 if w.holdout else 1) + int(streams) + w.extra_fits
+
+
+def _tune(w: _Work, tuned_on: str) -> dict:
+    """The candidate's study, tuned for ``timing.TUNING_SHARE`` of the stage's time: by the
+    improve stage itself, and by helper processes (stage ``tune``) beside it on a cluster's
+    spare CPUs, each with a seed of its own, into the same study."""
+    n_fits = _n_fits(w)
+    after_tuning = timing.after_tuning(w.job.time_limit, True) if w.timed else None
+    return tune(
+        w.cand, w.job.tuning, X=w.X, y=w.y, split=w.data["tuning_split"], task=w.task,
+        classes=w.classes, metric=tuned_on, seed=w.job.seed, make_ctx=w.context,
+        space=w.space, budget=w.budget.share(timing.TUNING_SHARE) if w.timed else None,
+        # A trial trains as long as each of the final fits will, so it is judged as it will
+        # run.
+        trial_max_time=(timing.per_fit(timing.TimeBudget(after_tuning), n_fits)
+                        if after_tuning is not None else None),
+        eval_seconds=lambda fit_s: (
+            n_fits * timing.scaled(fit_s, len(w.data["tuning_split"][0]),
+                                   len(w.train_idx), w.cand.growth),
+            w.budget),
+        progress=w.progress,
+    )
+
+
+def tune_trials(w: _Work) -> dict:
+    """A helper's stage: trials of the candidate's study and nothing else (no model is kept:
+    the candidate's own improve stage reads the study and chooses)."""
+    tuned_on = w.spec.tuned_on(w.data["metric"])
+    if tuned_on is None:
+        return {"helper": {"completed": 0}}
+    record = _tune(w, tuned_on)
+    return {"helper": {"completed": record.get("completed", 0), "study": record.get("study")}}
+
+
 def improve(w: _Work) -> dict:
     """Tuning, then the k folds and the refit on all training rows (holdout: the tuned fit)."""
-    cand, job, plan = w.cand, w.job, w.job.tuning
+    cand, job = w.cand, w.job
     streams = w.stream is not None and cand.streams
-    n_fits = len(w.folds) + (0 if w.holdout else 1) + int(streams) + w.extra_fits
+    n_fits = _n_fits(w)
     tuned_on = w.spec.tuned_on(w.data["metric"])  # None: the task has nothing to tune on
-    tunes = job.tune and tuned_on is not None
-    tuning_budget = w.budget.share(timing.TUNING_SHARE) if w.timed else None
-    after_tuning = timing.after_tuning(job.time_limit, tunes) if w.timed else None
     if tuned_on is None:
         tuning = untuned(w.spec.tuning_note, sp.defaults(cand.space))
     elif not job.tune:
@@ -485,20 +522,7 @@ def improve(w: _Work) -> dict:
                          "beside its folds, as its first fit measured them (raise --budget)",
                          sp.defaults(cand.space))
     else:
-        tuning = tune(
-            cand, plan, X=w.X, y=w.y, split=w.data["tuning_split"], task=w.task,
-            classes=w.classes, metric=tuned_on, seed=job.seed, make_ctx=w.context,
-            space=w.space, budget=tuning_budget,
-            # A trial trains as long as each of the final fits will, so it is judged as it
-            # will run.
-            trial_max_time=(timing.per_fit(timing.TimeBudget(after_tuning), n_fits)
-                            if after_tuning is not None else None),
-            eval_seconds=lambda fit_s: (
-                n_fits * timing.scaled(fit_s, len(w.data["tuning_split"][0]),
-                                       len(w.train_idx), w.cand.growth),
-                w.budget),
-            progress=w.progress,
-        )
+        tuning = _tune(w, tuned_on)
     params = tuning["best_params"]
 
     def build(fits_left: int, n_train: int):

@@ -100,7 +100,9 @@ def tune(
     study = load_study(open_storage(plan.storage), f"{plan.study_prefix}:{cand.name}", direction,
                        strategy.sampler(cand.space, seed), strategy.pruner())
     if not study.trials:
-        study.enqueue_trial(defaults)
+        # Helper processes tuning the same study may start at the same moment: the defaults
+        # are queued once.
+        study.enqueue_trial(defaults, skip_if_exists=True)
     tr, va = split
     X_tr, y_tr, X_va, y_va = take(X, tr), y[tr], take(X, va), y[va]
     if space is not None:
@@ -263,6 +265,9 @@ def _record(study, strategy: str, cand: Candidate, defaults: dict, kind: str | N
         "pruned_over": kind,
         "study": study.study_name,
         "tuning_rows": {"train": int(len(split[0])), "validation": int(len(split[1]))},
+        # Processes whose trials the study holds: more than one when helpers on a cluster's
+        # spare CPUs tuned beside the candidate (or machines shared a --storage database).
+        "workers": len({t.user_attrs.get("worker") for t in trials} - {None}),
     }
     if errors:
         record["errors"] = sorted(set(errors))[:3]
