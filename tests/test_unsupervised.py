@@ -225,6 +225,23 @@ def test_without_an_evaluation_column_the_verdict_says_its_evidence_is_weaker(wi
     assert any("No evaluation column" in r for r in res["verdict"]["reasons"])
 
 
+def test_anomalies_without_an_evaluation_column_say_why_nothing_decides(frauds, tmp_path):
+    """Detectors with no column to judge them: every one finishes with the stability of its
+    ranking on the test rows, and the verdict says that no validation score decides (it once
+    said that no model had finished)."""
+    result = nnvsml.compare(frauds.drop(columns="anomaly"), task="anomaly", budget=20,
+                            models=["isolation_forest", "autoencoder"], analyses="none",
+                            report=False, out=tmp_path / "run", search="none")
+    res = result.results
+    assert res["protocol"]["primary_metric"] == "stability_rho"
+    assert all(m["status"] == "ok" and m["test"]["stability_rho"] is not None
+               for m in res["models"])
+    verdict = res["verdict"]
+    assert verdict["family"] == "tie" and not verdict["decided"]
+    assert "2 models finished" in verdict["reasons"][0]
+    assert "--evaluate-with" in verdict["reasons"][0]
+
+
 def test_images_are_clustered_by_a_convolutional_autoencoder(tmp_path):
     digits = load_digits()
     keep = np.isin(digits.target, [0, 1, 6])

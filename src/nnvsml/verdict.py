@@ -195,6 +195,11 @@ def _by_accuracy(results: dict, eligible: list[dict], excluded: list[dict], run:
     trad, neur = best["traditional"], best["neural"]
 
     if trad is None and neur is None:
+        unscored = [m["name"] for m in models if m["status"] == "ok"
+                    and m["name"] not in {e["model"] for e in excluded}]
+        if unscored:
+            return {"family": "tie", "model": None, "decided": False, "comparison": None,
+                    "facts": [], "reasons": [_unscored(results, unscored, metric)]}
         return {"family": "tie", "model": None, "decided": False, "comparison": None, "facts": [],
                 "reasons": ["No model finished, so there is nothing to compare: "
                             + _failures(models)]}
@@ -808,6 +813,19 @@ def _tuning_sentence(results: dict) -> str | None:
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _unscored(results: dict, names: list[str], metric: str) -> str:
+    """Why models that finished cannot be compared: none has a validation score of the run's
+    metric (an anomaly run without an evaluation column measures the stability of its
+    rankings on the test rows only)."""
+    said = (f"{_count(len(names), 'model')} finished ({', '.join(names)}), but none has a "
+            f"validation score of {metric}, so nothing decides between the families")
+    if metric in ("stability_rho", "stability_ari"):
+        said += (f": {metric} compares each model with its refit on a bootstrap resample, and "
+                 "that refit is scored on the test rows only; the leaderboard shows it per "
+                 "model. Pass --evaluate-with COLUMN (a column no model sees) for a verdict")
+    return said + "."
 
 
 def _failures(models: list[dict]) -> str:
