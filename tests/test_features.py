@@ -267,3 +267,28 @@ def test_every_traditional_text_candidate_learns_spam():
     assert set(scores) == {"tfidf_naive_bayes", "tfidf_logistic_regression", "tfidf_linear_svm"}
     for name, acc in scores.items():
         assert acc > 0.9, (name, acc)
+
+
+def test_temperature_scaling_without_a_finite_factor_falls_back_to_platt_scaling():
+    """scikit-learn raises when temperature scaling finds no finite factor (a UCR set's ROCKET
+    ridge under load, 2026-12-07): the calibrator then uses Platt scaling and says so."""
+    tried = []
+
+    def fit(method):
+        tried.append(method)
+        if method == "temperature":
+            raise RuntimeError("Temperature scaling fails to optimize during calibration. "
+                               "Reason from `scipy.optimize.minimize_scalar`: NaN result "
+                               "encountered.")
+        return method
+
+    calibrated = Calibrated(RidgeClassifierCV(), method="temperature")
+    assert calibrated._calibrated(fit) == "sigmoid" and tried == ["temperature", "sigmoid"]
+    assert calibrated.calibration_method_.startswith("sigmoid (temperature scaling failed")
+
+    def broken(method):
+        raise RuntimeError("boom")
+
+    # A failure of Platt scaling itself is the model's own: it propagates.
+    with pytest.raises(RuntimeError, match="boom"):
+        Calibrated(RidgeClassifierCV(), method="sigmoid")._calibrated(broken)

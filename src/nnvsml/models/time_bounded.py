@@ -276,20 +276,34 @@ class Calibrated(_Delegating):
                                                   random_state=self.random_state)
             fit_rows, cal_rows = np.sort(fit_rows), np.sort(cal_rows)
             inner = clone(self.estimator).fit(X[fit_rows], y[fit_rows], **fit_params)
-            est = CalibratedClassifierCV(FrozenEstimator(inner), method=self.method)
-            est.fit(X[cal_rows], y[cal_rows])
+            est = self._calibrated(lambda method: CalibratedClassifierCV(
+                FrozenEstimator(inner), method=method).fit(X[cal_rows], y[cal_rows]))
             self.calibration_, folds = f"holdout {self.holdout:.0%}", 0
         elif folds >= 2:
-            est = CalibratedClassifierCV(clone(self.estimator), method=self.method, cv=folds,
-                                         ensemble=False)
-            est.fit(X, y, **fit_params)
+            est = self._calibrated(lambda method: CalibratedClassifierCV(
+                clone(self.estimator), method=method, cv=folds, ensemble=False).fit(
+                    X, y, **fit_params))
             self.calibration_ = f"{folds}-fold"
         else:
             est, folds = clone(self.estimator).fit(X, y, **fit_params), 0
-            self.calibration_ = "none"
+            self.calibration_ = self.calibration_method_ = "none"
         self._adopt(est)
         self.calibration_folds_ = folds
         return self
+
+    def _calibrated(self, fit):
+        """``fit(method)`` with this calibrator's method, or with Platt scaling when temperature
+        scaling finds no finite factor (scores that separate the held-out rows perfectly drive
+        it to infinity: scikit-learn raises "NaN result encountered", seen on a UCR set's
+        ROCKET ridge under load). ``calibration_method_`` says which was used."""
+        self.calibration_method_ = self.method
+        try:
+            return fit(self.method)
+        except RuntimeError as exc:
+            if self.method != "temperature":
+                raise
+            self.calibration_method_ = f"sigmoid (temperature scaling failed: {exc})"[:200]
+            return fit("sigmoid")
 
     def predict_proba(self, X):
         if hasattr(self.estimator_, "predict_proba"):
