@@ -140,7 +140,7 @@ class AnalysisContext:
         est = self.build("neural", len(rows))
         final_step(est).set_params(max_epochs=2, max_time=None)
         try:
-            self.fit(est, rows)
+            self.fit(est, take(self.X, rows), self.y[rows])
         except Exception:  # noqa: BLE001  (a warm-up only; the real fits report their errors)
             pass
 
@@ -176,12 +176,10 @@ class AnalysisContext:
             picked.append(rng.choice(members, min(k, len(members)), replace=False))
         return np.sort(np.concatenate(picked))
 
-    def fit(self, est, rows: np.ndarray):
-        """Fit ``est`` on ``rows``: with their target, or without one for an unsupervised
-        task (its evaluation column never reaches a model)."""
-        if self.spec.supervised:
-            return est.fit(take(self.X, rows), self.y[rows])
-        return est.fit(take(self.X, rows))
+    def fit(self, est, X, y):
+        """Fit ``est`` on ``(X, y)``, or on ``X`` alone for an unsupervised task (its
+        evaluation column never reaches a model)."""
+        return est.fit(X, y) if self.spec.supervised else est.fit(X)
 
     def eval_rows_used(self) -> np.ndarray:
         """The validation rows the analyses score on: at most ``MAX_EVAL_ROWS``, seeded."""

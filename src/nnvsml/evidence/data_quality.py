@@ -125,10 +125,7 @@ def _fit_score(ctx, family, X_train, y_train, X_eval, y_eval, fits_left, kinds=N
     is fitted without their evaluation column and scored in the common space of the clean rows
     (``eval_rows``): a clustering of noisy rows is judged by the groups it finds in the data."""
     est = ctx.build(family, len(y_train), fits_left=fits_left, kinds=kinds)
-    if ctx.spec.supervised:
-        est.fit(X_train, y_train)
-    else:
-        est.fit(X_train)
+    ctx.fit(est, X_train, y_train)
     return ctx.score(est, X_eval, y_eval, eval_rows)
 
 

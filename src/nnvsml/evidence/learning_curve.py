@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 from scipy.optimize import curve_fit
 
+from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 
 N_SIZES = 5
@@ -65,7 +66,7 @@ def run(ctx: AnalysisContext) -> dict:
                 est = ctx.build(family, size, fits_left=fits_left)
                 fits_left -= 1
                 with FitMeter() as meter:
-                    ctx.fit(est, rows)
+                    ctx.fit(est, take(ctx.X, rows), ctx.y[rows])
                 costs.append((meter.seconds, meter.peak_mb))
                 scores.append(ctx.score(est, X_eval, y_eval, eval_rows))
             scores = [s for s in scores if s is not None]

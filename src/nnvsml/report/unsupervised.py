@@ -212,13 +212,32 @@ def _as_image(rows: np.ndarray, modality: str | None) -> bool:
     return modality == "image" or (modality == "audio" and np.asarray(rows).ndim == 3)
 
 
+def _drawable(rows: np.ndarray, picture: bool) -> np.ndarray:
+    """Rows as they are drawn: images [n, H, W] (or [n, H, W, 3]), or one line per row (a
+    series' first channel, a waveform)."""
+    values = rows.astype(float)
+    if picture:
+        return values[..., 0] if values.ndim == 4 and values.shape[-1] == 1 else values
+    return values.reshape(len(values), -1) if values.ndim == 2 else values[:, 0]
+
+
+def _picture(ax, image: np.ndarray) -> None:
+    """A grey image (ink dark), or a colour one stretched to [0, 1]."""
+    if image.ndim == 3:
+        ax.imshow((image - image.min()) / (np.ptp(image) or 1.0))
+    else:
+        ax.imshow(image, cmap="gray_r")
+
+
+def _line_over_band(ax, line: np.ndarray, band: tuple, color: str, width: float) -> None:
+    low, high = band
+    ax.fill_between(np.arange(len(line)), low, high, color=MUTED, alpha=0.4, linewidth=0)
+    ax.plot(line, color=color, linewidth=width)
+
+
 @styled
 def cluster_portraits(best: list, rows: np.ndarray, picture: bool) -> Figure | None:
-    values = rows.astype(float)
-    if picture and values.ndim == 4 and values.shape[-1] == 1:
-        values = values[..., 0]
-    if not picture:
-        values = values.reshape(len(values), -1) if values.ndim == 2 else values[:, 0]
+    values = _drawable(rows, picture)
     overall = values.mean(axis=0)
     clusters = [[lab for lab in np.unique(np.asarray(p.y_pred)) if lab != -1]
                 [:MAX_CLUSTERS_DESCRIBED] for _, _, p in best]
@@ -230,8 +249,7 @@ def cluster_portraits(best: list, rows: np.ndarray, picture: bool) -> Figure | N
     axes = fig.subplots(lines, n, squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
-    if not picture:
-        low, high = np.percentile(values, [5, 95], axis=0)
+    band = None if picture else np.percentile(values, [5, 95], axis=0)
     for k, ((family, model, pred), labels) in enumerate(zip(best, clusters)):
         assigned = np.asarray(pred.y_pred)
         for j, lab in enumerate(labels):
@@ -242,8 +260,7 @@ def cluster_portraits(best: list, rows: np.ndarray, picture: bool) -> Figure | N
             ax.set_title(f"{short(model['name'], 14) if j == 0 else ''} {lab} "
                          f"({len(members)})", fontsize=7)
             if picture:
-                span = (mean - mean.min()) / (np.ptp(mean) or 1.0) if mean.ndim == 3 else mean
-                ax.imshow(span, cmap=None if mean.ndim == 3 else "gray_r")
+                _picture(ax, mean)
                 gap = mean - overall
                 gap = gap.mean(axis=-1) if gap.ndim == 3 else gap
                 edge = float(np.abs(gap).max()) or 1.0
@@ -251,9 +268,7 @@ def cluster_portraits(best: list, rows: np.ndarray, picture: bool) -> Figure | N
                 below.set_axis_on(), below.set_xticks([]), below.set_yticks([])
                 below.imshow(gap, cmap="RdBu_r", vmin=-edge, vmax=edge)
             else:
-                ax.fill_between(np.arange(len(mean)), low, high, color=MUTED, alpha=0.4,
-                                linewidth=0)
-                ax.plot(mean, color=f"C{j % 10}", linewidth=1.0)
+                _line_over_band(ax, mean, band, f"C{j % 10}", 1.0)
     fig.tight_layout()
     return fig
 
@@ -262,17 +277,13 @@ def cluster_portraits(best: list, rows: np.ndarray, picture: bool) -> Figure | N
 def anomaly_gallery(panels: list[dict], rows: np.ndarray, y: np.ndarray | None,
                     modality: str | None) -> Figure | None:
     picture = _as_image(rows, modality)
-    values = rows.astype(float)
-    if picture and values.ndim == 4 and values.shape[-1] == 1:
-        values = values[..., 0]
+    values = _drawable(rows, picture)
     n = min(GALLERY, len(values))
     lines = len(panels) * (2 if picture else 1)
     fig = Figure(figsize=(1.5 * n, 1.7 * lines))
     axes = fig.subplots(lines, n, squeeze=False)
     mean = values.mean(axis=0)
-    if not picture:
-        flat = values.reshape(len(values), -1) if values.ndim == 2 else values[:, 0]
-        low, high = np.percentile(flat, [5, 95], axis=0)
+    band = None if picture else np.percentile(values, [5, 95], axis=0)
     for k, p in enumerate(panels):
         top = np.argsort(-p["scores"], kind="mergesort")[:n]
         for j, i in enumerate(top):
@@ -281,18 +292,13 @@ def anomaly_gallery(panels: list[dict], rows: np.ndarray, y: np.ndarray | None,
             ax.set_title(f"{short(p['model'], 14) if j == 0 else ''} #{j + 1}{truth}",
                          fontsize=7, color="#d62728" if y is not None and y[i] == 1 else "k")
             if picture:
-                image = values[i]
-                span = (image - image.min()) / (np.ptp(image) or 1.0) if image.ndim == 3 else image
-                ax.imshow(span, cmap=None if image.ndim == 3 else "gray_r")
+                _picture(ax, values[i])
                 below = axes[k * 2 + 1, j]
                 gap = np.abs(values[i] - mean)
                 below.imshow(gap.mean(axis=-1) if gap.ndim == 3 else gap, cmap="inferno")
                 below.set_xticks([]), below.set_yticks([])
             else:
-                line = flat[i]
-                ax.fill_between(np.arange(len(line)), low, high, color=MUTED, alpha=0.4,
-                                linewidth=0)
-                ax.plot(line, color="k", linewidth=0.8)
+                _line_over_band(ax, values[i], band, "k", 0.8)
             ax.set_xticks([]), ax.set_yticks([])
     fig.tight_layout()
     return fig
