@@ -817,14 +817,13 @@ def _count(n: int, word: str) -> str:
 
 def _unscored(results: dict, names: list[str], metric: str) -> str:
     """Why models that finished cannot be compared: none has a validation score of the run's
-    metric (an anomaly run without an evaluation column measures the stability of its
-    rankings on the test rows only)."""
+    metric (a stability needs a second fit: another fold's, or a refit that found no time)."""
     said = (f"{_count(len(names), 'model')} finished ({', '.join(names)}), but none has a "
             f"validation score of {metric}, so nothing decides between the families")
     if metric in ("stability_rho", "stability_ari"):
-        said += (f": {metric} compares each model with its refit on a bootstrap resample, and "
-                 "that refit is scored on the test rows only; the leaderboard shows it per "
-                 "model. Pass --evaluate-with COLUMN (a column no model sees) for a verdict")
+        said += (f": {metric} compares each model with a second fit on other rows (the next "
+                 "fold's, or a refit on a bootstrap resample), and none was made in time. "
+                 "Raise --budget, or pass --evaluate-with COLUMN (a column no model sees)")
     return said + "."
 
 

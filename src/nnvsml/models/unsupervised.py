@@ -6,18 +6,21 @@ final step with one contract for its task:
 
 * clustering: ``fit(X)``, ``predict(X)`` -> cluster ids (``-1``: noise, for density methods).
   Methods without a ``predict`` of their own (agglomerative, DBSCAN, HDBSCAN) label a new row by
-  its nearest training row, the usual inductive extension (DBSCAN: a core row within ``eps``).
+  its nearest training row, the usual inductive extension (DBSCAN: a core row within ``eps``);
+  the graph embeddings (spectral, UMAP: :mod:`nnvsml.models.graph_clustering`) by a vote of its
+  nearest fitted rows.
 * anomaly: ``fit(X)``, ``anomaly_score(X)`` (higher: more anomalous) and ``predict(X)`` -> 1
   for the rows whose score is above the training rows' ``1 - contamination`` quantile.
 
 The number of clusters is the user's (``--clusters``) or chosen by each model over
-:data:`K_RANGE`: the silhouette for k-means and Ward, the BIC for the Gaussian mixture, the
-the silhouette of the spectral clustering's labels likewise.
+:data:`K_RANGE`: the silhouette for k-means, Ward and the graph embeddings, the BIC for the
+Gaussian mixture.
 """
 
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, OutlierMixin, TransformerMixin
@@ -25,15 +28,16 @@ from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA, TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.ensemble import IsolationForest
-from sklearn.manifold import spectral_embedding
-from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import (KNeighborsClassifier, LocalOutlierFactor, NearestNeighbors,
-                               kneighbors_graph)
+from sklearn.neighbors import KNeighborsClassifier, LocalOutlierFactor, NearestNeighbors
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import Normalizer
 from sklearn.svm import OneClassSVM
 
+from nnvsml.models.graph_clustering import (K_CHOICE_ROWS, K_RANGE, SPECTRAL_MAX_ROWS,
+                                            SPECTRAL_NEIGHBORS, UMAP_MAX_ROWS, UMAP_NEIGHBORS,
+                                            SpectralKMeans, UMAPMixture, choose_k)
+from nnvsml.models.graph_clustering import dense as _dense
 from nnvsml.models.preprocessing import encoder
 from nnvsml.models.registry import BuildContext, Candidate, register
 from nnvsml.models.space import Choice, Float, Int
@@ -41,20 +45,9 @@ from nnvsml.models.space import Choice, Float, Int
 CLUSTERING = frozenset({"clustering"})
 ANOMALY = frozenset({"anomaly"})
 ALL_MODALITIES = frozenset({"tabular", "image", "sequence", "audio", "text"})
-#: The numbers of clusters a model chooses from when the user does not say.
-K_RANGE = (2, 10)
-#: Rows the choice of k is made on at most (each k is a fit), and rows the silhouette of each
-#: choice is computed on (its cost grows with the square of the rows).
-K_CHOICE_ROWS = 5_000
-K_SILHOUETTE_ROWS = 2_000
 #: Ward's and HDBSCAN's memory and time grow with the square of the rows: above this they fit a
 #: stated random sample and label the rest by their nearest fitted row.
 QUADRATIC_MAX_ROWS = 5_000
-#: A spectral embedding's nearest-neighbour graph and eigenvectors grow faster than the rows:
-#: above this it embeds a stated random sample and labels the rest by their nearest embedded rows.
-SPECTRAL_MAX_ROWS = 10_000
-#: Neighbours of a row in the spectral embedding's graph, and votes when a new row is labelled.
-SPECTRAL_NEIGHBORS = 10
 #: The exact one-class SVM's cost grows with the square of the rows (and more).
 OCSVM_MAX_ROWS = 5_000
 ARRAY_DIMS = 50
@@ -119,83 +112,6 @@ def features(ctx: BuildContext) -> list[tuple[str, object]]:
     return [("features", ArrayFeatures(seed=ctx.seed))]
 
 
-def _dense(X) -> np.ndarray:
-    return np.asarray(X, dtype=np.float64)
-
-
-def choose_k(X, labels_for, k_range=K_RANGE, seed: int = 0) -> tuple[int, dict]:
-    """The k in ``k_range`` whose clustering (``labels_for(X, k)``) has the best silhouette,
-    on a seeded sample of the rows; the scores of every k."""
-    rng = np.random.default_rng(seed)
-    X = _dense(X)
-    if len(X) > K_CHOICE_ROWS:
-        X = X[rng.choice(len(X), K_CHOICE_ROWS, replace=False)]
-    scored = {}
-    for k in range(k_range[0], min(k_range[1], len(X) - 1) + 1):
-        labels = labels_for(X, k)
-        if len(np.unique(labels)) < 2:
-            continue
-        rows = (rng.choice(len(X), K_SILHOUETTE_ROWS, replace=False)
-                if len(X) > K_SILHOUETTE_ROWS else np.arange(len(X)))
-        scored[k] = float(silhouette_score(X[rows], labels[rows]))
-    best = max(scored, key=scored.get) if scored else k_range[0]
-    return best, {"criterion": "silhouette", "scores": scored}
-
-
-class SpectralKMeans(ClusterMixin, BaseEstimator):
-    """Spectral clustering: the rows' nearest-neighbour graph embedded by its Laplacian's
-    eigenvectors (one per cluster), clustered there by k-means, as scikit-learn's
-    SpectralClustering does. (N2D, McConville et al., 2019, puts a Gaussian mixture on a UMAP;
-    on this embedding a mixture collapsed: NMI 0.08 on 8x8 digits with 25 neighbours, k-means
-    0.80.) A new row takes the majority label of its ``n_neighbors`` nearest fitted rows (the
-    embedding has no out-of-sample map)."""
-
-    def __init__(self, n_clusters: int | None = None, n_neighbors: int = SPECTRAL_NEIGHBORS,
-                 seed: int = 0):
-        self.n_clusters, self.n_neighbors, self.seed = n_clusters, n_neighbors, seed
-
-    def fit(self, X, y=None):
-        X = _dense(X)
-        self.fitted_rows_ = min(len(X), SPECTRAL_MAX_ROWS)
-        if len(X) > SPECTRAL_MAX_ROWS:
-            X = X[np.sort(np.random.default_rng(self.seed).choice(len(X), SPECTRAL_MAX_ROWS,
-                                                                  replace=False))]
-        neighbors = max(2, min(self.n_neighbors, len(X) - 1))
-        dims = int(self.n_clusters) if self.n_clusters is not None else K_RANGE[1]
-        embeddings: dict[int, np.ndarray] = {}
-
-        def labels_for(Z, k):
-            # One embedding per set of rows (choose_k may pass a sample), its first k vectors
-            # for k clusters.
-            if id(Z) not in embeddings:
-                embeddings[id(Z)] = self._embed(Z, dims, neighbors)
-            return KMeans(k, n_init=10, random_state=self.seed).fit_predict(
-                embeddings[id(Z)][:, :k])
-        if self.n_clusters is not None:
-            k, self.selection_ = int(self.n_clusters), {"criterion": "given", "scores": {}}
-        else:
-            # Judged in the rows' own space, as the other methods' k: a silhouette inside
-            # the embedding grows with k (its ten vectors split into ever more groups).
-            k, self.selection_ = choose_k(X, labels_for, seed=self.seed)
-        self.labels_ = labels_for(X, k)
-        self.nearest_ = KNeighborsClassifier(neighbors).fit(X, self.labels_)
-        return self
-
-    def _embed(self, X, dims: int, neighbors: int) -> np.ndarray:
-        """The eigenvectors as scikit-learn's SpectralClustering takes them: the symmetrised
-        k-nearest-neighbour graph, the first vector kept (for a graph in pieces, the pieces'
-        indicators are the first vectors, and dropping one merges two pieces)."""
-        graph = kneighbors_graph(X, neighbors, include_self=True)
-        # A graph in pieces warns; its embedding is still the Laplacian's.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return spectral_embedding(0.5 * (graph + graph.T), n_components=min(dims, len(X) - 2),
-                                      drop_first=False, random_state=self.seed)
-
-    def predict(self, X) -> np.ndarray:
-        return self.nearest_.predict(_dense(X)).astype(int)
-
-
 class Clustering(ClusterMixin, BaseEstimator):
     """One clustering method behind the task's contract (see the module's docstring)."""
 
@@ -221,7 +137,7 @@ class Clustering(ClusterMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         X = _dense(X)
-        if self.method in ("kmeans", "gmm", "spectral"):
+        if self.method in ("kmeans", "gmm", "spectral", "umap"):
             return self.model_.predict(X).astype(int)
         if self.method == "dbscan":
             if self.core_ is None or not len(self.core_):
@@ -262,7 +178,13 @@ class Clustering(ClusterMixin, BaseEstimator):
         self.labels_ = self.model_.predict(X)
 
     def _fit_spectral(self, X):
-        self.model_ = SpectralKMeans(self.n_clusters, self.n_neighbors, seed=self.seed).fit(X)
+        self._fit_graph(SpectralKMeans(self.n_clusters, self.n_neighbors, seed=self.seed), X)
+
+    def _fit_umap(self, X):
+        self._fit_graph(UMAPMixture(self.n_clusters, self.n_neighbors, seed=self.seed), X)
+
+    def _fit_graph(self, model, X):
+        self.model_ = model.fit(X)
         self.labels_ = self.model_.predict(X)
         self.selection_, self.fitted_rows_ = self.model_.selection_, self.model_.fitted_rows_
 
@@ -383,6 +305,7 @@ HDBSCAN_SPACE = {"min_cluster_size": Int(5, 100, default=10, log=True, grid=(10,
                  "min_samples": Int(2, 30, default=5, log=True, grid=(5, 10))}
 SPECTRAL_SPACE = {"n_neighbors": Int(5, 50, default=SPECTRAL_NEIGHBORS, log=True,
                                     grid=(10, 20))}
+UMAP_SPACE = {"n_neighbors": Int(10, 60, default=UMAP_NEIGHBORS, log=True, grid=(15, 30))}
 FOREST_SPACE = {"n_estimators": Int(50, 400, default=200, log=True, grid=(100, 200)),
                 "max_features": Float(0.3, 1.0, default=1.0, grid=(0.5, 1.0))}
 LOF_SPACE = {"n_neighbors": Int(5, 100, default=20, log=True, grid=(10, 20, 50))}
@@ -416,6 +339,10 @@ def build_spectral(ctx: BuildContext):
                                      **ctx.hyper(SPECTRAL_SPACE)))
 
 
+def build_umap(ctx: BuildContext):
+    return _pipeline(ctx, Clustering("umap", _k(ctx), seed=ctx.seed, **ctx.hyper(UMAP_SPACE)))
+
+
 def build_isolation_forest(ctx: BuildContext):
     return _pipeline(ctx, AnomalyDetector("isolation_forest", _contamination(ctx), seed=ctx.seed,
                                           **ctx.hyper(FOREST_SPACE)))
@@ -436,27 +363,24 @@ def build_pca(ctx: BuildContext):
                                           **ctx.hyper(PCA_SPACE)))
 
 
-def quadratic_notes(ctx: BuildContext) -> dict:
-    if ctx.n_train <= QUADRATIC_MAX_ROWS:
+def _sample_rule(limit: int, fitted: str, rest: str, ctx: BuildContext) -> dict:
+    """The note a model records when it fits a random sample of ``limit`` training rows (a
+    module-level function under ``partial``: candidates travel to their processes pickled)."""
+    if ctx.n_train <= limit:
         return {}
-    return {"sample_rule": f"fits a random sample of {QUADRATIC_MAX_ROWS:,} of the "
-                           f"{ctx.n_train:,} training rows (its cost grows with their square); "
-                           "the rest are labelled by their nearest fitted row"}
+    return {"sample_rule": f"{fitted} a random sample of {limit:,} of the {ctx.n_train:,} "
+                           f"training rows{rest}"}
 
 
-def spectral_notes(ctx: BuildContext) -> dict:
-    if ctx.n_train <= SPECTRAL_MAX_ROWS:
-        return {}
-    return {"sample_rule": f"embeds a random sample of {SPECTRAL_MAX_ROWS:,} of the "
-                           f"{ctx.n_train:,} training rows (its graph's eigenvectors); the rest "
-                           f"are labelled by their {SPECTRAL_NEIGHBORS} nearest embedded rows"}
-
-
-def ocsvm_notes(ctx: BuildContext) -> dict:
-    if ctx.n_train <= OCSVM_MAX_ROWS:
-        return {}
-    return {"sample_rule": f"fits a random sample of {OCSVM_MAX_ROWS:,} of the "
-                           f"{ctx.n_train:,} training rows (exact kernel SVM)"}
+quadratic_notes = partial(_sample_rule, QUADRATIC_MAX_ROWS, "fits",
+                          " (its cost grows with their square); the rest are labelled by their "
+                          "nearest fitted row")
+spectral_notes = partial(_sample_rule, SPECTRAL_MAX_ROWS, "embeds",
+                         " (its graph's eigenvectors); the rest are labelled by their "
+                         f"{SPECTRAL_NEIGHBORS} nearest embedded rows")
+umap_notes = partial(_sample_rule, UMAP_MAX_ROWS, "embeds",
+                     "; the rest are labelled by their nearest embedded rows")
+ocsvm_notes = partial(_sample_rule, OCSVM_MAX_ROWS, "fits", " (exact kernel SVM)")
 
 
 def _register(name, build, tasks, description, space, **extra) -> None:
@@ -480,6 +404,10 @@ _register("spectral", build_spectral, CLUSTERING,
           "spectral clustering: a nearest-neighbour graph's eigenvectors, then k-means "
           "(k by silhouette unless --clusters)", SPECTRAL_SPACE, notes=spectral_notes,
           growth=1.5)
+_register("umap", build_umap, CLUSTERING,
+          "UMAP of the rows' neighbour graph, then a Gaussian mixture (N2D's clustering without "
+          "the autoencoder; k by silhouette unless --clusters)", UMAP_SPACE, notes=umap_notes,
+          growth=1.2)
 _register("isolation_forest", build_isolation_forest, ANOMALY, "isolation forest",
           FOREST_SPACE)
 _register("local_outlier_factor", build_lof, ANOMALY, "local outlier factor", LOF_SPACE)

@@ -120,6 +120,10 @@ def run_logged(log_path: Path, conn, work) -> None:
     conn.close()
 
 
+#: ``finish``'s sign that no stability refit was made before it (None: none could be made).
+NOT_YET = object()
+
+
 class _Work:
     """One candidate's data, clock and shared steps inside its process."""
 
@@ -192,9 +196,10 @@ class _Work:
             return second
         return Outputs(self.space[rows], second, refit)
 
-    def stability_refit(self, ctx: BuildContext, rows, fit_seconds: float):
-        """An unsupervised model's predictions for the test rows after a refit on a bootstrap
-        resample of the rows it was fitted on (None: no time left for it, said in the log)."""
+    def stability_refit(self, ctx: BuildContext, rows, fit_seconds: float, *targets):
+        """An unsupervised model's predictions for each of ``targets`` (row sets: the test
+        rows, a validation part) after a refit on a bootstrap resample of the rows it was
+        fitted on: one list, or None (no time left for it, said in the log)."""
         if self.spec.supervised or rows is None:
             return None
         if self.timed and not timing.fits_in(fit_seconds, self.budget,
@@ -206,24 +211,43 @@ class _Work:
         resample = np.sort(rng.choice(rows, len(rows), replace=True))
         twin = self.cand.build(ctx)
         twin.fit(take(self.X, resample))
-        pred, scores = _outputs(twin, self.task, take(self.X, self.test_idx))
+        return [self.judged_by(twin, target) for target in targets]
+
+    def judged_by(self, est, rows) -> np.ndarray:
+        """What an unsupervised model's stability compares on ``rows``: its anomaly scores, or
+        its cluster ids."""
+        pred, scores = _outputs(est, self.task, take(self.X, rows))
         return scores if scores is not None else pred
 
     def train_score(self, est, rows, rng) -> dict:
         seen = np.sort(rng.choice(rows, min(len(rows), TRAIN_SCORE_ROWS), replace=False))
         return self.score(est, seen)
 
-    def blocks(self, est, va) -> list[dict]:
+    def blocks(self, est, va, refit=None) -> list[dict]:
         """Scores on blocks of a validation part, so the verdict can pair models block by block
-        (one prediction pass over the part)."""
+        (one prediction pass over the part). ``refit``: an unsupervised model's twin's
+        predictions for ``va`` (its stability)."""
         t0 = time.perf_counter()
         pred, proba = _outputs(est, self.task, take(self.X, va))
         self.per_row = (time.perf_counter() - t0) / max(1, len(va))
+        return self.blocks_of(pred, proba, va, refit)
+
+    def blocks_of(self, pred, proba, va, refit=None) -> list[dict]:
+        """:meth:`blocks` from predictions already made."""
         n_blocks = max(2, min(HOLDOUT_BLOCKS, len(va) // MIN_BLOCK_ROWS))
+        cut = (lambda a, part: None if a is None else np.asarray(a)[part])
         return [metrics.score(self.task, self.y[va[part]], pred[part],
-                              self.beside(None if proba is None else proba[part], va[part]),
+                              self.beside(cut(proba, part), va[part], cut(refit, part)),
                               self.classes)
                 for part in self.block_rows(va, n_blocks)]
+
+    def judged_blocks(self, est, ctx: BuildContext, rows, va, fit_seconds: float):
+        """Validation blocks of a model fitted once on ``rows``, and (unsupervised) its twin's
+        predictions for the test rows: a refit on a bootstrap resample of ``rows``, made now so
+        that the validation part is judged on stability too, as the test rows are."""
+        twin = self.stability_refit(ctx, rows, fit_seconds, va, self.test_idx)
+        return (self.blocks(est, va, None if twin is None else twin[0]),
+                None if twin is None else twin[1])
 
     def block_rows(self, va, n_blocks: int) -> list[np.ndarray]:
         """Positions in ``va`` of each validation block. Against an evaluation column, every
@@ -240,9 +264,10 @@ class _Work:
 
     def finish(self, est, ctx: BuildContext, *, fit_seconds: float, cpu_seconds: float,
                cv: list[dict], cv_train: list[dict], blocks: list[dict], tuning: dict,
-               evaluation: dict, cv_seconds: float, rows=None) -> dict:
+               evaluation: dict, cv_seconds: float, rows=None, refit=NOT_YET) -> dict:
         """Score the test rows once, measure the costs, save the model: the result. ``rows``:
-        the rows it was fitted on (an unsupervised model is refitted on a resample of them)."""
+        the rows it was fitted on (an unsupervised model is refitted on a resample of them,
+        unless ``refit`` brings that twin's predictions for the test rows already)."""
         self.progress("scoring the test rows")
         # Measured progress: up to five passes over the test rows (the last, the safe copy's
         # parity), single rows, the bootstrap.
@@ -250,7 +275,9 @@ class _Work:
         X_test, y_test = take(self.X, self.test_idx), self.y[self.test_idx]
         y_pred, proba, predict_seconds, predict_cpu = _predict_timed(est, X_test, self.task)
         latency_ms = _latency_ms(est, take(X_test, np.arange(1)))
-        refit = self.stability_refit(ctx, rows, fit_seconds)
+        if refit is NOT_YET:
+            twin = self.stability_refit(ctx, rows, fit_seconds, self.test_idx)
+            refit = None if twin is None else twin[0]
         judged = self.beside(proba, self.test_idx, refit)
         test = metrics.score(self.task, y_test, y_pred, judged, self.classes)
         self.progress("bootstrap intervals of the test metrics")
@@ -344,8 +371,10 @@ def secure(w: _Work) -> dict:
             t0, c0 = time.perf_counter(), _cpu_seconds()
             head = est[:-1] if isinstance(est, Pipeline) and len(est.steps) > 1 else None
             X_tr = take(w.X, tr)
+            # The evaluation column is never shown to an unsupervised model.
             final_step(est).continue_fit(head.transform(X_tr) if head is not None else X_tr,
-                                         w.y[tr], max_time=max_time)
+                                         w.y[tr] if w.spec.supervised else None,
+                                         max_time=max_time)
             fit_seconds = job.prior_fit_seconds + time.perf_counter() - t0
             cpu_seconds = _cpu_seconds() - c0
         else:
@@ -368,7 +397,7 @@ def secure(w: _Work) -> dict:
 def _first_result(w: _Work, fitted, tr, va, rng, params: dict, t_start: float) -> dict:
     est, ctx, rows, fit_seconds, cpu_seconds = fitted
     sampled = len(rows) < len(tr)
-    blocks = w.blocks(est, va)
+    blocks, refit = w.judged_blocks(est, ctx, rows, va, fit_seconds)
     level = "holdout" if w.holdout else "validation_only"
     note = (f"fitted on a stratified sample of {len(rows):,} of the {len(tr):,} rows: a fit on "
             "more did not fit its time" if sampled else None)
@@ -379,7 +408,7 @@ def _first_result(w: _Work, fitted, tr, va, rng, params: dict, t_start: float) -
         evaluation={"level": level, "stage": w.job.stage, "folds": 0 if w.holdout else 1,
                     "tuned": False, "trained_rows": int(len(rows)), "sampled": sampled,
                     "note": note},
-        cv_seconds=time.monotonic() - t_start, rows=rows)
+        cv_seconds=time.monotonic() - t_start, rows=rows, refit=refit)
 
 
 def _grow(w: _Work, params: dict, tr, va, rng, keep):
@@ -536,6 +565,8 @@ def improve(w: _Work) -> dict:
     fold_scores: list[dict] = []
     train_scores: list[dict] = []  # the same fits scored on their own rows: the overfitting gap
     blocks: list[dict] = []
+    refit = NOT_YET
+    pairs = _FoldPairs(w)
     rng = np.random.default_rng(job.seed)
     cv_start = time.monotonic()
     for i, (tr, va) in enumerate(w.folds):
@@ -544,9 +575,13 @@ def improve(w: _Work) -> dict:
         est, ctx = build(n_fits - i, len(tr))
         fit_seconds, cpu_seconds = w.fit(est, ctx, tr)
         train_scores.append(w.train_score(est, tr, rng))
-        if i == 0:
-            blocks = w.blocks(est, va)
-        fold_scores.extend(blocks if w.holdout else [w.score(est, va)])
+        if w.holdout:
+            blocks, refit = w.judged_blocks(est, ctx, tr, va, fit_seconds)
+            fold_scores.extend(blocks)
+        else:
+            pairs.fitted(i, est)
+    if not w.holdout:
+        fold_scores, blocks = pairs.scores()
     cv_seconds = time.monotonic() - cv_start
 
     fitted_rows = w.folds[0][0] if w.holdout else w.train_idx
@@ -571,7 +606,53 @@ def improve(w: _Work) -> dict:
                     "folds": 0 if w.holdout else len(w.folds), "tuned": tuned,
                     "trained_rows": trained_rows, "sampled": False, "note": None,
                     **({"streamed": True} if streams else {})},
-        cv_seconds=cv_seconds, rows=fitted_rows)
+        cv_seconds=cv_seconds, rows=fitted_rows, refit=refit)
+
+
+class _FoldPairs:
+    """The k folds' validation scores, and the first fold's scores by blocks (the verdict
+    pairs models block by block where their folds differ). A supervised fold is scored as soon
+    as it is fitted. An unsupervised fold is scored once the next fold's model (the first
+    fold's, for the last) has also predicted its validation rows: the stability of what a model
+    finds is its agreement with a fit on another subsample of the rows (Ben-Hur, Elisseeff &
+    Guyon, 2002), and two folds' training rows are two such subsamples, so it costs no extra
+    fit. (The partner trained on those rows; the fold's own model did not.)"""
+
+    def __init__(self, w: _Work) -> None:
+        self.w = w
+        self.paired = not w.spec.supervised and len(w.folds) > 1
+        self.own: dict[int, tuple] = {}  # fold -> (labels or flags, scores) for its rows
+        self.partner: dict[int, np.ndarray] = {}  # fold -> its partner's view of its rows
+        self.done: list[dict] = []
+        self.blocks: list[dict] = []
+
+    def fitted(self, i: int, est) -> None:
+        w, folds = self.w, self.w.folds
+        va = folds[i][1]
+        if not self.paired:
+            if i == 0:
+                self.blocks = w.blocks(est, va)
+            self.done.append(w.score(est, va))
+            return
+        t0 = time.perf_counter()
+        self.own[i] = _outputs(est, w.task, take(w.X, va))
+        w.per_row = (time.perf_counter() - t0) / max(1, len(va))
+        # This model is the partner of the fold before it and, the first, of the last.
+        for j in ({len(folds) - 1} if i == 0 else {i - 1}):
+            if j != i:
+                self.partner[j] = w.judged_by(est, folds[j][1])
+
+    def scores(self) -> tuple[list[dict], list[dict]]:
+        """The folds' scores, and the first fold's by blocks."""
+        if not self.paired:
+            return self.done, self.blocks
+        w, out = self.w, []
+        for i, (_, va) in enumerate(w.folds):
+            pred, second = self.own[i]
+            out.append(metrics.score(w.task, w.y[va], pred,
+                                     w.beside(second, va, self.partner.get(i)), w.classes))
+        pred, second = self.own[0]
+        return out, w.blocks_of(pred, second, w.folds[0][1], self.partner.get(0))
 
 
 def stream(w: _Work) -> dict:

@@ -12,11 +12,12 @@ Then, by ``task``:
   Embedded Clustering with Local Structure Preservation", after Xie et al., 2016, DEC): the
   encoder and the cluster centres are trained together to sharpen the soft assignments
   (Student's t kernel) towards their own squared target distribution, while the reconstruction
-  loss keeps the codes faithful to the rows. With ``refine="manifold"``, spectral clustering of
-  the codes instead (their nearest-neighbour graph's eigenvectors, then k-means: after N2D,
-  McConville et al., 2019, "N2D: (Not Too) Deep Clustering via Clustering the Local Manifold
-  of an Autoencoded Embedding", which puts a Gaussian mixture on a UMAP); new rows take the
-  label of their nearest training codes.
+  loss keeps the codes faithful to the rows. With ``refine="manifold"``, N2D's clustering of
+  the codes instead (McConville et al., 2019, "N2D: (Not Too) Deep Clustering via Clustering
+  the Local Manifold of an Autoencoded Embedding"): their UMAP embedding, then a Gaussian
+  mixture (:class:`nnvsml.models.graph_clustering.UMAPMixture`, the traditional ``umap``
+  candidate's clustering, there on the rows' features); new rows take the label of their
+  nearest training codes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sklearn.base import BaseEstimator
 from sklearn.cluster import KMeans
 from torch import nn
 
-from nnvsml.models.unsupervised import SpectralKMeans, choose_k
+from nnvsml.models.graph_clustering import UMAPMixture, choose_k
 from nnvsml.resources import free_cores
 
 #: Share of the time a deep clustering gives its refinement (the rest trains the autoencoder).
@@ -73,7 +74,21 @@ class Autoencoder(BaseEstimator):
         self.input_shape_ = tuple(int(n) for n in x.shape[1:])
         self.module_ = self._module(self.input_shape_).to(self.device_)
         self.n_parameters_ = sum(p.numel() for p in self.module_.parameters())
-        budget = self.max_time
+        self.history_ = []
+        return self._train(x, start, self.max_time)
+
+    def continue_fit(self, X, y=None, max_time: float | None = None):
+        """Train the fitted autoencoder further, from its weights, for up to ``max_time``
+        seconds, then do its task's step again on the new codes (the anytime protocol's longer
+        fit: the first fit's time is not thrown away). ``X`` is what ``fit`` was given."""
+        start = time.monotonic()
+        torch.set_num_threads(free_cores())
+        self.module_.to(self.device_)
+        self.continued_ = getattr(self, "continued_", 0) + 1
+        return self._train(self._tensor(X), start, max_time)
+
+    def _train(self, x: torch.Tensor, start: float, max_time: float | None):
+        budget = max_time
         if self.task == "clustering" and self.refine == "dec" and budget is not None:
             budget *= 1.0 - REFINE_SHARE
         self._pretrain(x, budget)
@@ -83,7 +98,7 @@ class Autoencoder(BaseEstimator):
         codes = self._codes(x)
         self.centers_ = self.kmeans_ = self.manifold_ = None
         if self.refine == "manifold":
-            self.manifold_ = SpectralKMeans(self.n_clusters, seed=self.seed).fit(codes)
+            self.manifold_ = UMAPMixture(self.n_clusters, seed=self.seed).fit(codes)
             self.selection_ = self.manifold_.selection_
             self.n_clusters_ = int(len(np.unique(self.manifold_.labels_)))
             return self
@@ -93,7 +108,7 @@ class Autoencoder(BaseEstimator):
             k, self.selection_ = int(self.n_clusters), {"criterion": "given", "scores": {}}
         self.kmeans_ = KMeans(k, n_init=10, random_state=self.seed).fit(codes)
         if self.refine == "dec":
-            left = None if self.max_time is None else self.max_time - (time.monotonic() - start)
+            left = None if max_time is None else max_time - (time.monotonic() - start)
             self._idec(x, left)
         self.n_clusters_ = k
         return self
@@ -156,7 +171,9 @@ class Autoencoder(BaseEstimator):
         if self.modality == "tabular":
             from nnvsml.models.neural.dense_autoencoder import DenseAutoencoder
 
-            return DenseAutoencoder(shape[0], code=self.code_size, dropout=self.dropout)
+            # A code as wide as half the row is no bottleneck: it would learn to copy.
+            return DenseAutoencoder(shape[0], code=max(2, min(self.code_size, shape[0] // 2)),
+                                    dropout=self.dropout)
         if self.modality in ("image", "audio"):
             from nnvsml.models.neural.conv_autoencoder import ConvAutoencoder
 
@@ -174,8 +191,9 @@ class Autoencoder(BaseEstimator):
         opt = torch.optim.Adam(self.module_.parameters(), lr=self.lr,
                                weight_decay=self.weight_decay)
         start, best, best_state, since = time.monotonic(), np.inf, None, 0
-        self.history_, self.stopped_by_ = [], "max_epochs"
-        for epoch in range(self.max_epochs):
+        self.stopped_by_ = "max_epochs"
+        before = len(self.history_)
+        for epoch in range(before, before + self.max_epochs):
             self.module_.train()
             for batch in np.array_split(rng.permutation(train),
                                         max(1, len(train) // self.batch_size)):
@@ -195,7 +213,7 @@ class Autoencoder(BaseEstimator):
                 self.stopped_by_ = "early_stopping"
                 break
             if budget is not None and time.monotonic() - start > budget:
-                self.stopped_by_ = "time"
+                self.stopped_by_ = "time_limit"
                 break
         self.n_epochs_ = len(self.history_)
         if best_state is not None:
