@@ -637,10 +637,9 @@ class _FoldPairs:
         t0 = time.perf_counter()
         self.own[i] = _outputs(est, w.task, take(w.X, va))
         w.per_row = (time.perf_counter() - t0) / max(1, len(va))
-        # This model is the partner of the fold before it and, the first, of the last.
-        for j in ({len(folds) - 1} if i == 0 else {i - 1}):
-            if j != i:
-                self.partner[j] = w.judged_by(est, folds[j][1])
+        # This model is the partner of the fold before it; the first, of the last.
+        j = len(folds) - 1 if i == 0 else i - 1
+        self.partner[j] = w.judged_by(est, folds[j][1])
 
     def scores(self) -> tuple[list[dict], list[dict]]:
         """The folds' scores, and the first fold's by blocks."""
