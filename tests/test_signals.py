@@ -92,3 +92,34 @@ def test_ctrl_c_during_start_up_prints_no_traceback(tmp_path, cancer_csv, after)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr, stderr
     assert stderr.strip().splitlines()[-1].startswith("nnvsml: interrupted"), stderr
+
+
+class _StartThatIsInterrupted:
+    """A process whose start is where Ctrl-C lands (in a run: sending the forkserver its
+    request; cut off there, the server dies printing a traceback)."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum, self.started = signum, False
+
+    def start(self) -> None:
+        signal.raise_signal(self.signum)
+        self.started = True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_process_start_acts_once_the_start_is_whole(signum):
+    from nnvsml.protocol.runner import start_whole
+
+    def stop(number, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        process = _StartThatIsInterrupted(signum)
+        with pytest.raises(KeyboardInterrupt):
+            start_whole(process)
+        assert process.started
+        assert signal.getsignal(signal.SIGTERM) is stop  # the run's own handlers are back
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)

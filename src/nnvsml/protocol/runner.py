@@ -10,11 +10,14 @@ grace period after the later of its limit and its announced end, never after ``h
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import multiprocessing.forkserver
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psutil
@@ -23,6 +26,11 @@ from nnvsml import timing
 from nnvsml.protocol.worker import Job, main
 
 _CONTEXT = None
+
+#: Held while a process is being started. A start cut off half-way (Ctrl-C in the main thread,
+#: or the run exiting while a lane's thread is starting one) leaves the forkserver reading a
+#: closed socket, and it dies printing a traceback on the user's terminal.
+_STARTING = threading.Lock()
 
 
 def _context():
@@ -55,13 +63,46 @@ def _start_deaf_to_ctrl_c() -> None:
         signal.signal(signal.SIGINT, previous)
 
 
+def start_whole(process) -> None:
+    """``process.start()``, never cut off half-way."""
+    with _STARTING, _signals_held():
+        process.start()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """In the main thread, Ctrl-C and SIGTERM wait until the block ends, then act as they
+    would have (the first one; they all stop the run)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    handlers = {s: signal.signal(s, lambda signum, frame: caught.append(signum))
+                for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
+@atexit.register
+def _no_start_cut_off() -> None:
+    # Registered after multiprocessing's own exit hook, so it runs first: a lane's thread
+    # (a daemon) finishes the start it is in before the process goes.
+    if _STARTING.acquire(timeout=10):
+        _STARTING.release()
+
+
 def warm_up() -> None:
     """Start the forkserver and wait until its preloaded imports (scikit-learn, LightGBM, torch
     and torch._dynamo) are done, so that no candidate's clock pays for them."""
     ctx = _context()
     # The server imports its preload list before it forks anything: one empty child proves it.
     process = ctx.Process(target=_nothing, name="nnvsml-warm-up")
-    process.start()
+    start_whole(process)
     process.join()
 
 
@@ -104,7 +145,7 @@ def run_isolated(
     label = getattr(job, "name", None) or job.candidate.name
     process = ctx.Process(target=target, args=(job, send), name=f"nnvsml-{label}")
     start = time.monotonic()
-    process.start()
+    start_whole(process)
     send.close()
     watcher = _MemoryWatcher(process.pid)
     result, error, status, reason = None, None, None, None
