@@ -65,6 +65,7 @@ BAD = [
     ("evaluate_with", 1.5, "--evaluate-with must be a column name"),
     ("contamination", 0.0, "--contamination must be a share"),
     ("clusters", 1, "--clusters must be a whole number from 2"),
+    ("unlabeled", "keep", "--unlabeled must be drop or use"),
 ]
 
 
@@ -168,9 +169,9 @@ def captured(monkeypatch):
 
     monkeypatch.setattr("nnvsml.comparison.run_comparison", fake_run)
     monkeypatch.setattr("nnvsml.api.load_dataset", lambda data, **kwargs: SimpleNamespace(
-        task="binary", modality="tabular"))
+        task="binary", modality="tabular", n_unlabelled=0))
     monkeypatch.setattr("nnvsml.protocol.make_protocol", lambda dataset, **kwargs: object())
-    monkeypatch.setattr("nnvsml.models.select", lambda *args: [])
+    monkeypatch.setattr("nnvsml.models.select", lambda *args, **kwargs: [])
     return seen
 
 
@@ -192,14 +193,14 @@ def test_command_line_and_python_give_equal_configs(captured, tmp_path):
             "--max-memory-mb", "1000", "--retry-failed", "--search", "random", "--trials", "7",
             "--analyses", "overfitting,energy", "--analysis-budget", "30", "--priority", "speed",
             "--max-latency-ms", "5", "--max-train-seconds", "9", "--max-model-mb", "2",
-            "--require-explanations", "--no-report"]
+            "--require-explanations", "--no-report", "--unlabeled", "use"]
     options = dict(
         target="y", budget=60, seed=3, task="binary", modality="tabular", out=tmp_path / "r",
         models=["lightgbm", "mlp"], families=["neural", "traditional"], cv_folds=4,
         validation="cv", test_fraction=0.25, metric="f1_macro", max_memory_mb=1000,
         retry_failed=True, search="random", trials=7, analyses=["overfitting", "energy"],
         analysis_budget=30, priority="speed", max_latency_ms=5, max_train_seconds=9,
-        max_model_mb=2, require_explanations=True, report=False)
+        max_model_mb=2, require_explanations=True, report=False, unlabeled="use")
     _run(lambda: main(["compare", data, *args, "-q"]))
     _run(lambda: nnvsml.compare(data, **options))
     _run(lambda: nnvsml.compare(data, config=RunConfig.build(**options)))

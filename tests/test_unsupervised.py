@@ -393,24 +393,25 @@ def test_digits_the_autoencoders_codes_clustered_by_n2d_beat_kmeans_on_the_pixel
     """The issue's test: on scikit-learn's 8x8 digits the autoencoder + clustering must beat
     k-means on the pixels in NMI, on rows neither saw. k-means on the codes alone does not
     (0.71 against 0.74 on these rows: 64 pixels hold little a 10-number code improves on);
-    N2D's UMAP + Gaussian mixture on the codes does, by at least ``MARGIN`` for each of three
-    seeds (measured 2026-12-07: 0.789, 0.799, 0.804 against 0.743). The same UMAP step on the
-    pixels themselves, a traditional candidate, does better still (0.87): BENCHMARKS.md."""
+    N2D (the ``autoencoder_umap`` candidate's dense network, 50 epochs, then UMAP + Gaussian
+    mixture on the codes) does, by at least ``MARGIN`` for each of two seeds (measured
+    2026-12-08, one UMAP start: 0.815, 0.818, 0.857 for three seeds against 0.743; 0.870-0.873 after 140-180 epochs)."""
     from sklearn.metrics import normalized_mutual_info_score as nmi
     from sklearn.model_selection import train_test_split
 
     from nnvsml.models.neural.autoencoder_estimator import Autoencoder
+    from nnvsml.models.unsupervised_networks import N2D
 
-    MARGIN = 0.03
+    MARGIN = 0.05
     digits = load_digits()
     X = (digits.images * 16).clip(0, 255).astype(np.uint8)[..., None]
     train, test, y_train, y_test = train_test_split(X, digits.target, test_size=0.25,
                                                     stratify=digits.target, random_state=0)
     pixels = KMeans(10, n_init=10, random_state=0).fit(train.reshape(len(train), -1))
     baseline = nmi(y_test, pixels.predict(test.reshape(len(test), -1)))
-    for seed in range(3):
+    for seed in range(2):
         network = Autoencoder("clustering", "image", code_size=10, n_clusters=10,
-                              max_epochs=200, refine="manifold", seed=seed).fit(train)
+                              max_epochs=50, refine="manifold", seed=seed, **N2D).fit(train)
         score = nmi(y_test, network.predict(test))
         assert score >= baseline + MARGIN, (seed, score, baseline)
 

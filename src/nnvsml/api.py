@@ -223,12 +223,14 @@ def plan(data=None, target: str | None = None, budget: float | None = None,
                                               config.test_fraction),
                            unsupervised=UnsupervisedOptions(config.evaluate_with,
                                                             config.contamination,
-                                                            config.clusters))
+                                                            config.clusters),
+                           unlabeled=config.unlabeled)
     config = config.with_data_defaults(data)
     protocol = make_protocol(dataset, seed=config.seed, test_fraction=config.test_fraction,
                              cv_folds=config.cv_folds, budget_seconds=config.budget,
                              primary_metric=config.metric, validation=config.validation)
-    candidates = select(dataset.task, dataset.modality, config.models, config.families)
+    candidates = select(dataset.task, dataset.modality, config.models, config.families,
+                        unlabelled=dataset.n_unlabelled > 0)
     if config.clusters is not None and config.clusters >= len(protocol.folds[0][0]):
         raise InputError(f"--clusters {config.clusters} is more than the "
                          f"{len(protocol.folds[0][0])} rows a model is fitted on; ask for fewer "

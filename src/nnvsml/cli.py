@@ -69,6 +69,10 @@ def compare(
     clusters: Annotated[Optional[int], typer.Option(
         help="Clustering: the number of clusters (default: each model chooses it over 2-10).",
         show_default=False)] = None,
+    unlabeled: Annotated[str, typer.Option(
+        help="Rows whose target is empty: drop them, or use them (semi-supervised candidates "
+        "learn from them too, each beside its supervised twin; tables, classification).")
+    ] = RunConfig.unlabeled,
     modality: Annotated[Optional[str], typer.Option(
         help="Force the modality: tabular, image, text, sequence or audio (default: detected).",
         show_default=False)] = None,
@@ -164,7 +168,8 @@ def compare(
         executor=executor, ray_address=ray_address, mlflow=mlflow, analyses=analyses or RunConfig.analyses, analysis_budget=analysis_budget,
         priority=priority, max_latency_ms=max_latency_ms, max_train_seconds=max_train_seconds,
         max_model_mb=max_model_mb, require_explanations=require_explanations, report=report,
-        evaluate_with=evaluate_with, contamination=contamination, clusters=clusters)
+        evaluate_with=evaluate_with, contamination=contamination, clusters=clusters,
+        unlabeled=unlabeled)
     if dry_run:
         from nnvsml.display import show_plan, wide_console
 

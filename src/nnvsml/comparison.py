@@ -21,7 +21,7 @@ from nnvsml.artifacts import confined, load_arrays, plain, save_arrays, sign
 from nnvsml.config import RunConfig
 from nnvsml.data import Dataset
 from nnvsml.evidence.runner import run_evidence
-from nnvsml import timing, uncertainty
+from nnvsml import timing, uncertainty, unlabelled
 from nnvsml.models import FAMILIES, Candidate, select
 from nnvsml.protocol import Budget, EqualPerFamily, EqualTrials, Protocol, make_protocol
 from nnvsml.protocol.executor import get_executor
@@ -109,7 +109,8 @@ def _run(dataset: Dataset, config: RunConfig, reporter: Reporter, started: float
     protocol.search, protocol.trials, protocol.budget_rule = (strategy.name, config.trials,
                                                               rule.name)
     if candidates is None:
-        candidates = select(dataset.task, dataset.modality, config.models, config.families)
+        candidates = select(dataset.task, dataset.modality, config.models, config.families,
+                            unlabelled=dataset.n_unlabelled > 0)
     dataset.notices.extend(protocol.notices)
 
     run_dir = Path(config.out) if config.out is not None else default_run_dir(dataset.name)
@@ -201,6 +202,8 @@ def _close_comparison(store: RunStore, budget: Budget, present: list[str], datas
     store.update(protocol=protocol_block)
     store.update(test_comparison=_test_comparison(store.results, dataset, protocol, run_dir, seed),
                  tuning_effort=tuning_effort(store.results))
+    if dataset.X_unlabelled is not None:
+        store.update(semi_supervised=unlabelled.gains(store.results))
 
 
 def _write_report(store: RunStore, run_dir: Path) -> None:
@@ -245,6 +248,8 @@ def _entry(cand: Candidate, status: str, reason: str | None, limit: float, resul
         evaluation=result.get("evaluation"),
         validation_blocks=result.get("validation_blocks"),
         formats=result.get("formats"),
+        semi_supervised=({"twin": cand.twin, "unlabelled_rows": result.get("unlabelled_rows")}
+                         if cand.unlabelled else None),
     ).to_dict()
 
 
@@ -366,7 +371,7 @@ def _write_data_cache(run_dir: Path, dataset: Dataset, protocol: Protocol,
         "train_idx": protocol.train_idx, "test_idx": protocol.test_idx, "folds": protocol.folds,
         "validation": protocol.validation,
         "tuning_split": protocol.tuning_split, "metric": protocol.primary_metric,
-        "stream": dataset.stream, "space": space,
+        "stream": dataset.stream, "space": space, "X_unlabelled": dataset.X_unlabelled,
     }, tmp)
     os.replace(tmp, path)
     return path

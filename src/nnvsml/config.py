@@ -286,6 +286,9 @@ class RunConfig:
     evaluate_with: str | None = None
     contamination: float = 0.05
     clusters: int | None = None
+    #: Rows whose target is missing: ``drop`` them (with a notice) or ``use`` them (the
+    #: semi-supervised candidates learn from them too).
+    unlabeled: str = "drop"
 
     #: The rule of every option (a missing one would be a bug: a test checks they match).
     _parameter_constraints: ClassVar[dict[str, Rule]] = {
@@ -340,6 +343,8 @@ class RunConfig:
                               "0.5, got {value}", float),
         "clusters": Rule((_OPTIONAL, Interval(numbers.Integral, 2, 1000)),
                          "--clusters must be a whole number from 2 to 1000, got {value}", int),
+        "unlabeled": Rule((Choices(("drop", "use")),),
+                          "--unlabeled must be drop or use, got '{value}'"),
         "name": Rule((_OPTIONAL, Type((str,))), "the run's name must be text, got {value}"),
         "mlflow": Rule((_OPTIONAL, Check(_mlflow))),
         "ray_address": Rule((_OPTIONAL, Type((str,))),

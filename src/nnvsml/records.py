@@ -107,9 +107,12 @@ class ModelEntry:
     validation_blocks: dict[str, list[float | None]] | None = None
     #: Each file format of the model beyond its pickle: status, why not, parity.
     formats: dict[str, dict] | None = None
+    #: A semi-supervised model's supervised twin (the same model on the labelled rows alone)
+    #: and the unlabelled rows it learnt from.
+    semi_supervised: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    _OPTIONAL = ("evaluation", "validation_blocks", "formats")
+    _OPTIONAL = ("evaluation", "validation_blocks", "formats", "semi_supervised")
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelEntry:

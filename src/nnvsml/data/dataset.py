@@ -100,6 +100,13 @@ class Dataset:
     #: ``X``: validation rows are kept out of a stream by it), and the counts the results state
     #: (``sampling``).
     stream: dict | None = None
+    #: ``--unlabeled use``: the rows whose target is missing, in ``X``'s layout. Only the
+    #: semi-supervised candidates see them, and never as test rows.
+    X_unlabelled: pd.DataFrame | None = None
+
+    @property
+    def n_unlabelled(self) -> int:
+        return 0 if self.X_unlabelled is None else len(self.X_unlabelled)
 
     @property
     def n_rows(self) -> int:
@@ -135,6 +142,8 @@ class Dataset:
             h.update(np.ascontiguousarray(self.X).tobytes())
         h.update(pd.util.hash_pandas_object(self.y, index=False).values.tobytes())
         h.update(repr((self.target, self.task, self.modality)).encode())
+        if self.X_unlabelled is not None:
+            h.update(pd.util.hash_pandas_object(self.X_unlabelled, index=False).values.tobytes())
         if self.split is not None:
             h.update(np.asarray(self.split[1]).tobytes())
         return h.hexdigest()[:16]
@@ -158,6 +167,7 @@ class Dataset:
             else None,
             "notices": list(self.notices),
             **({"sampling": dict(self.stream["sampling"])} if self.stream is not None else {}),
+            **({"n_unlabelled": self.n_unlabelled} if self.X_unlabelled is not None else {}),
         }
 
 

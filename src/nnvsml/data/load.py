@@ -80,6 +80,7 @@ def load_dataset(
     modality: str | None = None,
     large: LargeOptions = LargeOptions(),
     unsupervised: unlabelled.UnsupervisedOptions = unlabelled.UnsupervisedOptions(),
+    unlabeled: str = "drop",
 ) -> Dataset:
     """Load and check a dataset of any modality.
 
@@ -90,7 +91,8 @@ def load_dataset(
     For tables, ``target`` defaults to a column named target/label/class/y, else the last column;
     datasets whose labels come from folders, file names or arrays ignore it (notice). ``task`` is
     binary, multiclass, regression (tables only), classification or ``None``/auto to infer it.
-    Rows with a missing target are dropped. Everything decided on the user's behalf is listed in
+    Rows with a missing target are dropped, or with ``unlabeled="use"`` (tables, classification)
+    kept apart as ``Dataset.X_unlabelled`` for the semi-supervised candidates. Everything decided on the user's behalf is listed in
     ``Dataset.notices``; anything unusable raises :class:`InputError`. A table larger than memory
     (or than ``large.in_memory_rows``) is read in batches and split here, with ``large``'s seed
     and test fraction (see :mod:`nnvsml.data.large`). ``task`` clustering or anomaly reads rows
@@ -104,24 +106,34 @@ def load_dataset(
         if unsupervised.evaluate_with is not None:
             raise InputError("--evaluate-with scores clustering and anomaly runs; pass --task "
                              "clustering or --task anomaly, or --target for a supervised run")
-        dataset = _load(data, target, task, name, modality, large)
+        dataset = _load(data, target, task, name, modality, large, unlabeled)
     # Notices quote column names and labels from the data: an escape sequence in one must show
     # as text, not act on the terminal.
     dataset.notices[:] = [printable(n) for n in dataset.notices]
     return dataset
 
 
-def _load(data, target, task, name, modality, large: LargeOptions) -> Dataset:
+def _load(data, target, task, name, modality, large: LargeOptions,
+          unlabeled: str = "drop") -> Dataset:
     requested_task = normalize_task(task)  # bad options fail before any reading
     requested = normalize_modality(modality)
     notices: list[str] = []
+    use = unlabeled == "use"
     if isinstance(data, tuple):
+        if use:
+            raise _unlabelled_not_here("arrays")
         return _from_arrays(data, target, requested_task, requested, name, notices)
     if isinstance(data, (str, os.PathLike)):
+        if use and os.path.isdir(data):
+            raise _unlabelled_not_here("a folder")
         layout = detect_layout(data, requested)
         if layout.kind != "table":
+            if use:
+                raise _unlabelled_not_here(f"a {layout.kind}")
             return _from_layout(layout, str(data), target, requested_task, requested, name, notices)
         planned = plan_rows(data, large.in_memory_rows) if not is_stream(data) else None
+        if planned is not None and use:
+            raise _unlabelled_not_here("a table read in batches")
         if planned is not None:
             if requested not in (None, "tabular"):
                 raise InputError(f"a table read in batches is modelled as a table; drop "
@@ -131,7 +143,13 @@ def _load(data, target, task, name, modality, large: LargeOptions) -> Dataset:
     df, source, default_name = _read_data(data, notices)
     if data is None and target is None:
         target = BUNDLED_TARGET
-    return _from_table(df, target, requested_task, requested, name or default_name, source, notices)
+    return _from_table(df, target, requested_task, requested, name or default_name, source, notices,
+                       use)
+
+
+def _unlabelled_not_here(what: str) -> InputError:
+    return InputError(f"--unlabeled use reads a table whose target is empty in the unlabelled "
+                      f"rows, not {what}; pass such a table, or drop --unlabeled use")
 
 
 def _unsupervised(data, target, task, name, modality, large: LargeOptions,
@@ -166,9 +184,23 @@ def _from_table(
     name: str,
     source: str,
     notices: list[str],
+    use_unlabelled: bool = False,
 ) -> Dataset:
     """A table as a tabular, text or sequence Dataset (detected unless ``requested``)."""
     target = choose_target(list(df.columns), target, notices)
+    unlabelled = None
+    if use_unlabelled:
+        missing = df[target].isna().to_numpy()
+        if not missing.any():
+            raise InputError(f"--unlabeled use: every row has a '{target}', so there are no "
+                             "unlabelled rows to learn from; leave the target empty in the rows "
+                             "you have not labelled, or drop --unlabeled use")
+        if missing.all():
+            drop_missing_target(df, target, notices)  # raises, naming the column
+        unlabelled = df.loc[missing].drop(columns=[target]).reset_index(drop=True)
+        df = df.loc[~missing]
+        notices.append(f"{len(unlabelled):,} of {len(missing):,} rows have no '{target}': the "
+                       "semi-supervised candidates learn from them too (never as test rows)")
     df = drop_missing_target(df, target, notices).reset_index(drop=True)
     if len(df) < MIN_ROWS:
         raise InputError(f"too few rows to split ({len(df)}); need at least {MIN_ROWS}")
@@ -186,6 +218,9 @@ def _from_table(
             f"a table cannot be read as {modality}; pass a folder of "
             f"{'images' if modality == 'image' else 'WAV files'} or use --modality tabular, text or sequence"
         )
+    if modality != "tabular" and unlabelled is not None:
+        raise InputError(f"--unlabeled use works on tables for now, and this one reads as "
+                         f"{modality}; pass --modality tabular, or drop --unlabeled use")
     if modality != "tabular":
         _check_task(modality, requested_task)
         build = text_from_table if modality == "text" else series_from_table
@@ -193,6 +228,9 @@ def _from_table(
             X, df[target], columns, name=name, source=source, task=requested_task, notices=notices
         )
     task_name, y, classes = resolve_task(df[target], requested_task, notices)
+    if unlabelled is not None and classes is None:
+        raise InputError(f"--unlabeled use: the semi-supervised candidates classify, and "
+                         f"'{target}' is a {task_name} target; drop --unlabeled use")
     notices.extend(column_notices(columns))
     if not any(c.used for c in columns):
         raise _no_features(columns, target)
@@ -206,6 +244,7 @@ def _from_table(
         classes=classes,
         notices=notices,
         source=source,
+        X_unlabelled=unlabelled,
     )
 
 

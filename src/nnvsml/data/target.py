@@ -87,7 +87,8 @@ def drop_missing_target(df: pd.DataFrame, target: str, notices: list[str]) -> pd
         )
     if missing.any():
         notices.append(
-            f"dropped {int(missing.sum())} of {len(df)} rows whose target '{target}' is missing"
+            f"dropped {int(missing.sum())} of {len(df)} rows whose target '{target}' is missing "
+            "(--unlabeled use lets semi-supervised models learn from them)"
         )
         df = df.loc[~missing]
     return df

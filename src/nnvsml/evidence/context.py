@@ -138,8 +138,8 @@ class AnalysisContext:
             return
         rows = self.sample(min(len(self.train_rows), 64), seed=99)
         est = self.build("neural", len(rows))
-        final_step(est).set_params(max_epochs=2, max_time=None)
-        try:
+        try:  # a network wrapped by another estimator (self-training) has no epochs to set
+            final_step(est).set_params(max_epochs=2, max_time=None)
             self.fit(est, take(self.X, rows), self.y[rows])
         except Exception:  # noqa: BLE001  (a warm-up only; the real fits report their errors)
             pass

@@ -54,9 +54,15 @@ def run(ctx: AnalysisContext) -> dict:
         block.update(status="skipped", reason="no network finished in this run", seconds=0.0)
         return block
     block["model"] = ctx.subjects["neural"].name
+    probe = final_step(ctx.build("neural", 100))
+    if not hasattr(probe, "grad_clip"):
+        block.update(status="skipped", seconds=round(time.monotonic() - started, 3),
+                     reason=f"{block['model']} trains its network in rounds inside another "
+                     "estimator (self-training): there is no one training to record")
+        return block
     rows = ctx.sample(ctx.affordable_rows({"neural": 2}))
     X_eval, y_eval = ctx.eval_set()
-    clip = final_step(ctx.build("neural", 100)).grad_clip or 1.0
+    clip = probe.grad_clip or 1.0
     for i, (label, value) in enumerate((("clipped", clip), ("unclipped", None))):
         ctx.progress(f"{block['model']}: gradients {label}")
         est = ctx.build("neural", len(rows), fits_left=2 - i)

@@ -64,6 +64,12 @@ def run(ctx: AnalysisContext) -> dict:
         block.update(status="ok", seconds=0.0)
         block["regularizers"]["not_applicable"]["all"] = "no network finished in this run"
         return block
+    if not hasattr(final_step(ctx.build("neural", 100)), "early_stopping"):
+        block.update(status="ok", seconds=round(time.monotonic() - started, 3))
+        block["regularizers"]["not_applicable"]["all"] = (
+            f"{ctx.subjects['neural'].name} trains its network in rounds inside another "
+            "estimator (self-training): its regularizers are its twin's")
+        return block
     switches, skipped = _switches(ctx)
     reg = block["regularizers"]
     reg.update(model=ctx.subjects["neural"].name, not_applicable=skipped)

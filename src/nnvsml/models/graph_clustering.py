@@ -39,6 +39,9 @@ SPECTRAL_MAX_ROWS = 10_000
 SPECTRAL_NEIGHBORS = 10
 #: UMAP's layout is optimised for every row: above this, a stated random sample.
 UMAP_MAX_ROWS = 20_000
+#: Seconds a layout and its mixture take per row (about 13 s on 6,400 MNIST codes on 2 cores,
+#: with room for a busy machine): what a network reserves of its time for this step.
+UMAP_SECONDS_PER_ROW = 2.5e-3
 #: Neighbours of a row in UMAP's graph: more than a spectral graph's, as N2D's 20 for MNIST
 #: (on 6,400 MNIST images 30 found the digits best of 10, 20 and 30: BENCHMARKS.md).
 UMAP_NEIGHBORS = 30
@@ -142,6 +145,11 @@ class UMAPMixture(_GraphClustering):
             return umap.UMAP(n_components=max(1, dims), n_neighbors=neighbors, min_dist=0.0,
                              random_state=self.seed, n_jobs=1,
                              precomputed_knn=(indices, distances, None)).fit(X).embedding_
+
+    @staticmethod
+    def expected_seconds(n_rows: int) -> float:
+        """About how long a fit on ``n_rows`` takes (its layout and mixture)."""
+        return min(n_rows, UMAP_MAX_ROWS) * UMAP_SECONDS_PER_ROW
 
     def _cluster(self, embedding: np.ndarray, k: int) -> np.ndarray:
         # Five starts: on a tight embedding one mixture start can merge two groups.

@@ -82,6 +82,10 @@ class Candidate:
     #: Learns from batches of rows (its final step has ``stream_fit``): on a table larger than
     #: memory it trains on every training row, streamed, after its first fit in memory.
     streams: bool = False
+    #: Learns from the rows whose target is missing too (``--unlabeled use``): it runs only
+    #: when there are such rows, beside ``twin``, its model trained on the labelled rows alone.
+    unlabelled: bool = False
+    twin: str | None = None
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -114,8 +118,10 @@ def select(
     modality: str = "tabular",
     models: Iterable[str] | None = None,
     families: Iterable[str] | None = None,
+    unlabelled: bool = False,
 ) -> list[Candidate]:
-    """The candidates to run for a task, filtered by ``--models`` and ``--families``.
+    """The candidates to run for a task, filtered by ``--models`` and ``--families``; the
+    semi-supervised ones only when the data has ``unlabelled`` rows to learn from.
 
     ``models`` may also hold :class:`Candidate` objects: specs defined outside the registry
     (their ``build`` must be a module-level function, so the isolated process can import it).
@@ -125,7 +131,7 @@ def select(
     custom = [m for m in (models or ()) if isinstance(m, Candidate)]
     if custom:
         names = [m for m in models if not isinstance(m, Candidate)]
-        return custom + (select(task, modality, names, families) if names else [])
+        return custom + (select(task, modality, names, families, unlabelled) if names else [])
     names, families = check_names(models, families)
     for name in names or ():
         if not get(name).supports(task, modality):
@@ -133,9 +139,12 @@ def select(
                 f"model '{name}' does not support {modality} {task} tasks; "
                 f"run 'nnvsml models' to see which do"
             )
+        if get(name).unlabelled and not unlabelled:
+            raise InputError(f"model '{name}' learns from rows without a target; pass "
+                             "--unlabeled use with data whose target is missing in some rows")
     chosen = [
         c for c in REGISTRY.values()
-        if c.supports(task, modality)
+        if c.supports(task, modality) and (unlabelled or not c.unlabelled)
         and (names is None or c.name in names)
         and (families is None or c.family in families)
     ]
@@ -143,7 +152,9 @@ def select(
         raise InputError(
             "no candidate model left after --models/--families; run 'nnvsml models' to list them"
         )
-    return chosen
+    # A semi-supervised model is only worth what it adds to its twin: the twin always runs.
+    twins = {c.twin for c in chosen if c.twin} - {c.name for c in chosen}
+    return [c for c in REGISTRY.values() if c in chosen or c.name in twins]
 
 
 def check_names(models, families) -> tuple[list[str] | None, list[str] | None]:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+import pandas as pd
 import psutil
 import sklearn  # noqa: F401  (imported here so the forkserver preloads it once)
 from sklearn.pipeline import Pipeline
@@ -142,6 +143,9 @@ class _Work:
         self.extra_fits = 0 if self.spec.supervised else 1
         self.train_idx, self.test_idx = data["train_idx"], data["test_idx"]
         self.folds = data["folds"]
+        #: ``--unlabeled use``: the rows without a target, for the candidates that learn from
+        #: them (appended to every fit's rows, never scored).
+        self.unlabelled = data.get("X_unlabelled") if self.cand.unlabelled else None
         #: A table read in batches (nnvsml.data.large): where every training row is.
         self.stream = data.get("stream")
         self.holdout = data.get("validation") == "holdout"
@@ -175,13 +179,25 @@ class _Work:
         """Fit on ``rows``; (wall, CPU) seconds."""
         t0, c0 = time.perf_counter(), _cpu_seconds()
         if self.spec.supervised:
-            est.fit(take(self.X, rows), self.y[rows])
+            est.fit(*self.fit_rows(rows))
         else:
             est.fit(take(self.X, rows))  # the evaluation column is never shown to a model
         seconds = time.perf_counter() - t0
         if ctx.max_time is not None:
             self.overshoot = max(self.overshoot, timing.overrun(seconds, ctx.max_time))
         return seconds, _cpu_seconds() - c0
+
+    def fit_rows(self, rows) -> tuple:
+        """``rows`` and their targets, followed by the unlabelled rows (target ``None``) for a
+        candidate that learns from them."""
+        X, y = take(self.X, rows), self.y[rows]
+        if self.unlabelled is None:
+            return X, y
+        n = len(self.unlabelled)
+        y = np.concatenate([np.asarray(y, dtype=object), np.full(n, None, dtype=object)])
+        if isinstance(X, np.ndarray):
+            return np.concatenate([X, np.asarray(self.unlabelled)]), y
+        return pd.concat([X, self.unlabelled], ignore_index=True), y
 
     def score(self, est, rows) -> dict:
         pred, second = _outputs(est, self.task, take(self.X, rows))
@@ -326,6 +342,7 @@ class _Work:
             },
             "training": _training_info(final),
             "tuning": tuning,
+            "unlabelled_rows": None if self.unlabelled is None else len(self.unlabelled),
             "artifacts": {
                 "model": model_file.written,
                 "predictions": pred_file.written,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from nnvsml.report import analyses, diagnostics, summary, unsupervised
+from nnvsml.report import analyses, diagnostics, semi_supervised, summary, unsupervised
 from nnvsml.report.load import Run
 from nnvsml.results import atomic_write_text
 
@@ -34,6 +34,7 @@ SECTIONS = {build.section_id: build for build in (
     diagnostics.residuals,
     unsupervised.clusters,
     unsupervised.anomalies,
+    semi_supervised.unlabelled,
     analyses.explanations,
     analyses.gradients,
     analyses.energy,
@@ -67,7 +68,10 @@ def build_report(run_dir: str | Path) -> Path:
 def render_report(run_dir: str | Path) -> str:
     """The report of ``run_dir`` as an HTML string (nothing written)."""
     run = Run(Path(run_dir))
-    sections = [SECTIONS[name](run) for name in run.spec.report_sections]
+    names = list(run.spec.report_sections)
+    if run.results.get("semi_supervised") and "leaderboard" in names:
+        names.insert(names.index("leaderboard") + 1, "unlabelled")
+    sections = [SECTIONS[name](run) for name in names]
     return _environment().get_template("report.html.j2").render(
         header=summary.header(run), verdict=summary.verdict(run), sections=sections)
 

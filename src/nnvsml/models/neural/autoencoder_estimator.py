@@ -3,7 +3,9 @@
 ``fit(X)`` trains the modality's autoencoder (dense for table rows, convolutional for images
 and spectrograms, 1D-convolutional for series) to rebuild its input, for at most ``max_time``
 seconds, keeping the weights of its best epoch on a tenth of the rows held out (early stopping).
-Then, by ``task``:
+``layers`` replaces the modality's network by a dense one with those hidden widths on the
+flattened input (N2D's 500-500-2000 for its clustering: on MNIST its codes cluster far better
+than the small convolutional network's, BENCHMARKS.md). Then, by ``task``:
 
 * ``anomaly``: a row's anomaly score is how badly it is rebuilt (mean squared error); rows above
   the training rows' ``1 - contamination`` quantile are flagged.
@@ -56,8 +58,10 @@ class Autoencoder(BaseEstimator):
                  lr: float = 1e-3, weight_decay: float = 1e-5, dropout: float = 0.1,
                  max_epochs: int = 200, batch_size: int = 128, max_time: float | None = None,
                  n_clusters: int | None = None, refine: str = "none",
-                 contamination: float = 0.05, seed: int = 0, device: str = "auto"):
+                 contamination: float = 0.05, layers: tuple[int, ...] | None = None,
+                 seed: int = 0, device: str = "auto"):
         self.task, self.modality, self.code_size = task, modality, code_size
+        self.layers = layers
         self.lr, self.weight_decay, self.dropout = lr, weight_decay, dropout
         self.max_epochs, self.batch_size, self.max_time = max_epochs, batch_size, max_time
         self.n_clusters, self.refine, self.contamination = n_clusters, refine, contamination
@@ -91,6 +95,9 @@ class Autoencoder(BaseEstimator):
         budget = max_time
         if self.task == "clustering" and self.refine == "dec" and budget is not None:
             budget *= 1.0 - REFINE_SHARE
+        elif self.task == "clustering" and self.refine == "manifold" and budget is not None:
+            # The clustering of the codes runs after the training, within the same time.
+            budget -= min(0.5 * budget, UMAPMixture.expected_seconds(len(x)))
         self._pretrain(x, budget)
         if self.task == "anomaly":
             self.threshold_ = float(np.quantile(self._errors(x), 1.0 - self.contamination))
@@ -168,12 +175,16 @@ class Autoencoder(BaseEstimator):
         return torch.from_numpy(np.ascontiguousarray(x))
 
     def _module(self, shape) -> nn.Module:
-        if self.modality == "tabular":
-            from nnvsml.models.neural.dense_autoencoder import DenseAutoencoder
+        from nnvsml.models.neural.dense_autoencoder import DenseAutoencoder
 
-            # A code as wide as half the row is no bottleneck: it would learn to copy.
-            return DenseAutoencoder(shape[0], code=max(2, min(self.code_size, shape[0] // 2)),
+        width = int(np.prod(shape))
+        # A code as wide as half the row is no bottleneck: it would learn to copy.
+        code = max(2, min(self.code_size, width // 2))
+        if self.layers is not None:
+            return DenseAutoencoder(width, code=code, hidden=tuple(self.layers),
                                     dropout=self.dropout)
+        if self.modality == "tabular":
+            return DenseAutoencoder(width, code=code, dropout=self.dropout)
         if self.modality in ("image", "audio"):
             from nnvsml.models.neural.conv_autoencoder import ConvAutoencoder
 

@@ -1,7 +1,8 @@
 """A dense autoencoder for table rows (encoded as numbers: standardised values, one-hot levels).
 
-The encoder narrows the row to a small code through two hidden layers; the decoder mirrors it
-back. Trained to reproduce its input, it learns what usual rows look like: a row it rebuilds
+The encoder narrows the row to a small code through hidden layers (two narrow ones for a
+table's rows; N2D's 500-500-2000 for its clustering of any input, McConville et al., 2019, after
+DEC's); the decoder mirrors it back. Trained to reproduce its input, it learns what usual rows look like: a row it rebuilds
 badly is unusual (its anomaly score), and rows with close codes are alike (clusters). The
 codes are the networks' representation of the rows (Hinton & Salakhutdinov, 2006, "Reducing the
 Dimensionality of Data with Neural Networks").
@@ -16,31 +17,35 @@ from torch import nn
 
 
 class DenseAutoencoder(nn.Module):
-    """[Linear -> ReLU -> Dropout] x 2 -> code -> the mirror image -> reconstruction.
+    """Linear -> ReLU -> Dropout -> [Linear -> ReLU] x (len(hidden) - 1) -> code -> the mirror
+    image -> reconstruction. Any input shape: it is flattened, and the output has it again.
 
     Args:
-        n_in: input width.
+        n_in: input width (the product of the input's shape).
         code: width of the code.
-        hidden: width of the first hidden layer (the second is half of it).
-        dropout: dropout after each hidden layer (a denoising regulariser).
+        hidden: widths of the hidden layers, outermost first.
+        dropout: dropout after the outermost hidden layer, both ways (a denoising regulariser).
     """
 
-    def __init__(self, n_in: int, code: int = 8, hidden: int = 64, dropout: float = 0.1):
+    def __init__(self, n_in: int, code: int = 8, hidden: tuple[int, ...] = (64, 32),
+                 dropout: float = 0.1):
         super().__init__()
-        half = max(code, hidden // 2)
-        self.encoder = nn.Sequential(
-            nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, half), nn.ReLU(),
-            nn.Linear(half, code),
-        )
-        self.decoder = nn.Sequential(
-            nn.Linear(code, half), nn.ReLU(),
-            nn.Linear(half, hidden), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(hidden, n_in),
-        )
+        widths = [n_in, *hidden]
+        encoder: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+            encoder += [nn.Linear(a, b), nn.ReLU()] + ([nn.Dropout(dropout)] if i == 0 else [])
+        self.encoder = nn.Sequential(*encoder, nn.Linear(widths[-1], code))
+        back = widths[::-1]
+        decoder: list[nn.Module] = [nn.Linear(code, back[0]), nn.ReLU()]
+        for i, (a, b) in enumerate(zip(back, back[1:])):
+            last = i == len(back) - 2
+            decoder += [nn.Linear(a, b)] if last else [nn.Linear(a, b), nn.ReLU()]
+            if i == len(back) - 3:
+                decoder.append(nn.Dropout(dropout))
+        self.decoder = nn.Sequential(*decoder)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
+        return self.encoder(x.flatten(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+        return self.decoder(self.encode(x)).view(x.shape)
