@@ -181,8 +181,9 @@ def build_self_training_mlp(ctx: BuildContext):
 
 def _register(name: str, family: str, build, twin: str, description: str, space: dict,
               **extra) -> None:
-    register(Candidate(name, family, CLASSIFICATION, build, description, space=space,
-                       unlabelled=True, twin=twin, **extra))
+    register(Candidate(name, family, CLASSIFICATION, build,
+                       f"{description}; with --unlabeled use, beside its twin {twin}",
+                       space=space, unlabelled=True, twin=twin, **extra))
 
 
 _register("self_training_logistic", "traditional", build_self_training_logistic,
