@@ -9,6 +9,7 @@ label-free score that could choose a start, if it told them apart). Prints one l
 
     python benchmarks/umap_starts.py --code 16 --first 100 --starts 6
     python benchmarks/umap_starts.py --code 8 --first 60 --more 90 --starts 3
+    python benchmarks/umap_starts.py --n2d --code 16 --first 100 --starts 3   # N2D's network
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from unsupervised import _mnist_test  # noqa: E402
 
 from nnvsml.models.graph_clustering import UMAPMixture  # noqa: E402
 from nnvsml.models.neural.autoencoder_estimator import Autoencoder  # noqa: E402
+from nnvsml.models.unsupervised_networks import N2D  # noqa: E402
 from nnvsml.unsupervised.scores import cluster_accuracy  # noqa: E402
 
 
@@ -35,14 +37,17 @@ def main() -> None:
     parser.add_argument("--first", type=float, default=100.0, help="seconds of training")
     parser.add_argument("--more", type=float, default=0.0, help="seconds trained on after")
     parser.add_argument("--starts", type=int, default=6)
+    parser.add_argument("--n2d", action="store_true",
+                        help="the autoencoder_umap candidate's dense network, not the conv one")
     args = parser.parse_args()
     X, y = _mnist_test()
     X = X[..., None]
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
     X_tr, _, y_tr, _ = train_test_split(X_tr, y_tr, test_size=0.2, stratify=y_tr,
                                         random_state=0)
+    network = N2D if args.n2d else {}
     net = Autoencoder("anomaly", "image", code_size=args.code, max_time=args.first,
-                      seed=0).fit(X_tr)
+                      seed=0, **network).fit(X_tr)
     if args.more:
         net.continue_fit(X_tr, None, max_time=args.more)
     codes, test_codes = net.transform(X_tr), net.transform(X_te)

@@ -27,8 +27,8 @@ def gains(results: dict) -> dict | None:
         twin = models.get(model["semi_supervised"]["twin"])
         row = {"model": model["name"], "family": model["family"],
                "twin": model["semi_supervised"]["twin"], "metric": metric,
-               "valid": _valid(model, metric), "twin_valid": _valid(twin, metric),
-               "test": _test(model, metric), "twin_test": _test(twin, metric)}
+               "valid": _score(model, metric, "cv"), "twin_valid": _score(twin, metric, "cv"),
+               "test": _score(model, metric, "test"), "twin_test": _score(twin, metric, "test")}
         row["valid_gain"] = _gain(row["valid"], row["twin_valid"], sign)
         row["test_gain"] = _gain(row["test"], row["twin_test"], sign)
         if twin is None or twin.get("status") != "ok":
@@ -37,16 +37,12 @@ def gains(results: dict) -> dict | None:
     return {"unlabelled_rows": results["dataset"].get("n_unlabelled"), "pairs": rows}
 
 
-def _valid(entry: dict | None, metric: str) -> float | None:
+def _score(entry: dict | None, metric: str, where: str) -> float | None:
+    """A finished model's validation mean (``cv``) or test score (``test``)."""
     if not entry or entry.get("status") != "ok":
         return None
-    return (entry.get("cv") or {}).get(metric, {}).get("mean")
-
-
-def _test(entry: dict | None, metric: str) -> float | None:
-    if not entry or entry.get("status") != "ok":
-        return None
-    return (entry.get("test") or {}).get(metric)
+    value = (entry.get(where) or {}).get(metric)
+    return value.get("mean") if where == "cv" and value else value
 
 
 def _gain(value: float | None, twin: float | None, sign: float) -> float | None:

@@ -19,7 +19,7 @@ import numpy as np
 from nnvsml import timing
 from nnvsml.data.dataset import take
 from nnvsml.models import BuildContext, Candidate
-from nnvsml.models.steps import final_step
+from nnvsml.models.steps import final_step, is_network
 from nnvsml.tasks import TaskSpec, get_task
 
 #: Validation rows scored per refit at most: enough for a stable mean, cheap for kNN and SVMs.
@@ -138,8 +138,10 @@ class AnalysisContext:
             return
         rows = self.sample(min(len(self.train_rows), 64), seed=99)
         est = self.build("neural", len(rows))
-        try:  # a network wrapped by another estimator (self-training) has no epochs to set
-            final_step(est).set_params(max_epochs=2, max_time=None)
+        if not is_network(final_step(est)):  # wrapped (self-training): no epochs to set
+            return
+        final_step(est).set_params(max_epochs=2, max_time=None)
+        try:
             self.fit(est, take(self.X, rows), self.y[rows])
         except Exception:  # noqa: BLE001  (a warm-up only; the real fits report their errors)
             pass

@@ -12,7 +12,7 @@ from skorch.callbacks import GradientNormClipping
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 from nnvsml.models.neural.callbacks import GradientNorms
-from nnvsml.models.steps import final_step
+from nnvsml.models.steps import final_step, is_network
 
 #: A layer's mean gradient norm over an epoch below this is vanishing...
 VANISHING = 1e-6
@@ -55,7 +55,7 @@ def run(ctx: AnalysisContext) -> dict:
         return block
     block["model"] = ctx.subjects["neural"].name
     probe = final_step(ctx.build("neural", 100))
-    if not hasattr(probe, "grad_clip"):
+    if not is_network(probe):
         block.update(status="skipped", seconds=round(time.monotonic() - started, 3),
                      reason=f"{block['model']} trains its network in rounds inside another "
                      "estimator (self-training): there is no one training to record")

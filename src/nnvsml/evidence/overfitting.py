@@ -12,7 +12,7 @@ import numpy as np
 from nnvsml.data.dataset import take
 from nnvsml.evidence.context import AnalysisContext
 from nnvsml.metrics import GREATER_IS_BETTER
-from nnvsml.models.steps import final_step
+from nnvsml.models.steps import final_step, is_network
 
 #: Scoring rows of the training part, for the "train" side of the gap.
 TRAIN_SCORE_ROWS = 2000
@@ -64,7 +64,7 @@ def run(ctx: AnalysisContext) -> dict:
         block.update(status="ok", seconds=0.0)
         block["regularizers"]["not_applicable"]["all"] = "no network finished in this run"
         return block
-    if not hasattr(final_step(ctx.build("neural", 100)), "early_stopping"):
+    if not is_network(final_step(ctx.build("neural", 100))):
         block.update(status="ok", seconds=round(time.monotonic() - started, 3))
         block["regularizers"]["not_applicable"]["all"] = (
             f"{ctx.subjects['neural'].name} trains its network in rounds inside another "

@@ -37,8 +37,9 @@ def dense(X):
 
 #: N2D's autoencoder (McConville et al., 2019, after DEC's): dense, these hidden widths, no
 #: dropout, batches of 256, on any input flattened. On 6,400 MNIST images and 100 s of training
-#: its codes gave UMAP + mixture a cluster accuracy of 0.93 (three UMAP seeds) where the small
-#: convolutional autoencoder's gave 0.79-0.81 (BENCHMARKS.md).
+#: its codes gave UMAP + mixture a cluster accuracy of 0.93 (0.80 from one UMAP seed in three,
+#: which merges two digits) where the small convolutional autoencoder's gave 0.79-0.81
+#: (BENCHMARKS.md).
 N2D = {"layers": (500, 500, 2000), "dropout": 0.0, "batch_size": 256}
 
 

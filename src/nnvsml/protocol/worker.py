@@ -44,6 +44,7 @@ from nnvsml.data.dataset import take
 from nnvsml.deploy import safe
 from nnvsml.models import BuildContext, Candidate
 from nnvsml.models import space as sp
+from nnvsml.models.semi_supervised import UNLABELLED
 from nnvsml.models.steps import final_step
 from nnvsml.protocol.splits import HOLDOUT_BLOCKS
 from nnvsml.tasks import get_task
@@ -188,13 +189,13 @@ class _Work:
         return seconds, _cpu_seconds() - c0
 
     def fit_rows(self, rows) -> tuple:
-        """``rows`` and their targets, followed by the unlabelled rows (target ``None``) for a
+        """``rows`` and their targets, followed by the unlabelled rows (``UNLABELLED``) for a
         candidate that learns from them."""
         X, y = take(self.X, rows), self.y[rows]
         if self.unlabelled is None:
             return X, y
         n = len(self.unlabelled)
-        y = np.concatenate([np.asarray(y, dtype=object), np.full(n, None, dtype=object)])
+        y = np.concatenate([np.asarray(y, dtype=object), np.full(n, UNLABELLED, dtype=object)])
         if isinstance(X, np.ndarray):
             return np.concatenate([X, np.asarray(self.unlabelled)]), y
         return pd.concat([X, self.unlabelled], ignore_index=True), y

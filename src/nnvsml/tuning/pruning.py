@@ -9,12 +9,10 @@ steps and are fitted plainly, whatever the strategy.
 
 from __future__ import annotations
 
-import sys
-
 import optuna
 from sklearn.pipeline import Pipeline
 
-from nnvsml.models.steps import final_step
+from nnvsml.models.steps import final_step, is_network
 from nnvsml.models.time_bounded import TimeBounded, is_lightgbm
 
 
@@ -36,16 +34,10 @@ class RoundPruning:
             raise optuna.TrialPruned(f"pruned after boosting round {step}")
 
 
-def _is_network(est) -> bool:
-    # A network can only exist once its module is imported: runs without one never import torch.
-    base = sys.modules.get("nnvsml.models.neural.base")
-    return base is not None and isinstance(est, base.SkorchNet)
-
-
 def prunable(est) -> str | None:
     """What a trial of ``est`` can be pruned over: "epochs", "boosting rounds" or None."""
     final = final_step(est)
-    if _is_network(final):
+    if is_network(final):
         return "epochs"
     inner = final.estimator if isinstance(final, TimeBounded) else final
     return "boosting rounds" if is_lightgbm(inner) else None

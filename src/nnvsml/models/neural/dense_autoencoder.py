@@ -35,14 +35,11 @@ class DenseAutoencoder(nn.Module):
         for i, (a, b) in enumerate(zip(widths, widths[1:])):
             encoder += [nn.Linear(a, b), nn.ReLU()] + ([nn.Dropout(dropout)] if i == 0 else [])
         self.encoder = nn.Sequential(*encoder, nn.Linear(widths[-1], code))
-        back = widths[::-1]
-        decoder: list[nn.Module] = [nn.Linear(code, back[0]), nn.ReLU()]
-        for i, (a, b) in enumerate(zip(back, back[1:])):
-            last = i == len(back) - 2
-            decoder += [nn.Linear(a, b)] if last else [nn.Linear(a, b), nn.ReLU()]
-            if i == len(back) - 3:
-                decoder.append(nn.Dropout(dropout))
-        self.decoder = nn.Sequential(*decoder)
+        back = [code, *hidden[::-1]]
+        decoder: list[nn.Module] = []
+        for a, b in zip(back, back[1:]):
+            decoder += [nn.Linear(a, b), nn.ReLU()]
+        self.decoder = nn.Sequential(*decoder, nn.Dropout(dropout), nn.Linear(hidden[0], n_in))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x.flatten(1))
